@@ -1,0 +1,171 @@
+//! mosquitto_plugin_version / init / cleanup and the event callbacks. Every callback catches
+//! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
+use super::{api, ffi, Mosquitto};
+use crate::plugin::{AuthResult, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use std::ffi::{c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+const ERR_SUCCESS: c_int = ffi::mosq_err_t_MOSQ_ERR_SUCCESS;
+const ERR_AUTH: c_int = ffi::mosq_err_t_MOSQ_ERR_AUTH;
+const ERR_DEFER: c_int = ffi::mosq_err_t_MOSQ_ERR_PLUGIN_DEFER;
+const ERR_INVAL: c_int = ffi::mosq_err_t_MOSQ_ERR_INVAL;
+const ERR_UNKNOWN: c_int = ffi::mosq_err_t_MOSQ_ERR_UNKNOWN;
+
+const EVT_BASIC_AUTH: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_BASIC_AUTH as c_int;
+const EVT_RELOAD: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_RELOAD as c_int;
+
+struct State {
+    id: *mut ffi::mosquitto_plugin_id_t,
+    plugin: Plugin,
+}
+
+type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
+const CALLBACKS: [(c_int, Callback); 2] = [(EVT_BASIC_AUTH, on_basic_auth), (EVT_RELOAD, on_reload)];
+
+/// Runs `f`, turning a panic into `on_panic` and an error log line.
+fn guarded(what: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(rc) => rc,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: internal error in {what}: {msg}"));
+            on_panic
+        }
+    }
+}
+
+fn bytes<'a>(p: *const std::ffi::c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: mosquitto passes NUL-terminated strings valid for the callback.
+    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_plugin_version(count: c_int, versions: *const c_int) -> c_int {
+    if versions.is_null() || count <= 0 {
+        return -1;
+    }
+    // SAFETY: mosquitto passes `count` ints.
+    let supported = unsafe { std::slice::from_raw_parts(versions, count as usize) };
+    if supported.contains(&5) {
+        5
+    } else {
+        -1
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_plugin_init(
+    identifier: *mut ffi::mosquitto_plugin_id_t,
+    userdata: *mut *mut c_void,
+    options: *mut ffi::mosquitto_opt,
+    option_count: c_int,
+) -> c_int {
+    let api = match api::init() {
+        Ok(a) => a,
+        // Without the broker's functions there is nothing to log with.
+        Err(_) => return ERR_UNKNOWN,
+    };
+    guarded("plugin init", ERR_UNKNOWN, || {
+        let mut config_file: Option<PathBuf> = None;
+        if !options.is_null() && option_count > 0 {
+            // SAFETY: mosquitto passes option_count options with NUL-terminated key/value.
+            let opts = unsafe { std::slice::from_raw_parts(options, option_count as usize) };
+            for o in opts {
+                let (Some(k), Some(v)) = (bytes(o.key), bytes(o.value)) else { continue };
+                if k == b"config_file" {
+                    config_file = Some(PathBuf::from(String::from_utf8_lossy(v).into_owned()));
+                }
+            }
+        }
+        let Some(config_file) = config_file else {
+            Mosquitto.log(
+                Level::Error,
+                &format!("{LOG_PREFIX}: cannot start: plugin_opt_config_file is not set (it names the jwt.json)"),
+            );
+            return ERR_INVAL;
+        };
+        let plugin = match Plugin::load(&Mosquitto, &config_file) {
+            Ok(p) => p,
+            Err(e) => {
+                Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot start: {e}"));
+                return ERR_INVAL;
+            }
+        };
+        let state = Box::into_raw(Box::new(State { id: identifier, plugin }));
+        for (event, cb) in CALLBACKS {
+            // SAFETY: identifier is mosquitto's; state lives until cleanup.
+            let rc = unsafe { (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast()) };
+            if rc != ERR_SUCCESS {
+                Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
+                // SAFETY: registered callbacks are removed before the state is freed.
+                unsafe { cleanup_state(state) };
+                return rc;
+            }
+        }
+        // SAFETY: userdata is a valid out-pointer from mosquitto.
+        unsafe { *userdata = state.cast() };
+        ERR_SUCCESS
+    })
+}
+
+/// # Safety
+/// `state` came from Box::into_raw in init and is not used afterwards.
+unsafe fn cleanup_state(state: *mut State) {
+    if let Some(api) = api::get() {
+        for (event, cb) in CALLBACKS {
+            (api.mosquitto_callback_unregister)((*state).id, event, Some(cb), std::ptr::null());
+        }
+    }
+    drop(Box::from_raw(state));
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_plugin_cleanup(userdata: *mut c_void, _options: *mut ffi::mosquitto_opt, _count: c_int) -> c_int {
+    if userdata.is_null() {
+        return ERR_SUCCESS;
+    }
+    guarded("plugin cleanup", ERR_SUCCESS, || {
+        // SAFETY: userdata is the State from init; mosquitto calls cleanup once.
+        unsafe { cleanup_state(userdata.cast()) };
+        ERR_SUCCESS
+    })
+}
+
+/// # Safety
+/// userdata is the State registered in init.
+unsafe fn state<'a>(userdata: *mut c_void) -> &'a State {
+    &*(userdata as *const State)
+}
+
+unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("basic auth", ERR_AUTH, || {
+        // SAFETY: mosquitto passes its basic-auth event and our State.
+        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_basic_auth), state(userdata)) };
+        let client = ClientRef(ed.client as usize);
+        // Copy both before the handler may call set_username, which frees ed.username.
+        let username = bytes(ed.username).map(<[u8]>::to_vec);
+        let password = bytes(ed.password).map(<[u8]>::to_vec);
+        let now = crate::plugin::now_seconds();
+        match st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now) {
+            AuthResult::Accept => ERR_SUCCESS,
+            AuthResult::Refuse => ERR_AUTH,
+        }
+    })
+}
+
+unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("reload", ERR_DEFER, || {
+        // SAFETY: our State.
+        unsafe { state(userdata) }.plugin.reload(&Mosquitto);
+        // DEFER: an error here would skip re-registering the password/acl file checks.
+        ERR_DEFER
+    })
+}

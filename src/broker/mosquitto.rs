@@ -1,0 +1,61 @@
+//! The real [`Broker`]: mosquitto's functions, called on the broker thread only.
+use super::{api, ffi};
+use crate::plugin::{Broker, ClientRef, Level};
+use std::ffi::{c_int, CStr, CString};
+
+pub struct Mosquitto;
+
+fn level_code(level: Level) -> c_int {
+    (match level {
+        Level::Debug => ffi::MOSQ_LOG_DEBUG,
+        Level::Info => ffi::MOSQ_LOG_INFO,
+        Level::Notice => ffi::MOSQ_LOG_NOTICE,
+        Level::Warning => ffi::MOSQ_LOG_WARNING,
+        Level::Error => ffi::MOSQ_LOG_ERR,
+    }) as c_int
+}
+
+fn cstring(s: &str) -> CString {
+    // Interior NULs cannot come from our own text; replace rather than drop the line.
+    CString::new(s.replace('\0', "?")).unwrap_or_default()
+}
+
+fn owned(p: *const std::ffi::c_char) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: mosquitto returns NUL-terminated strings that live at least for this callback.
+    Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+pub fn client_ptr(c: ClientRef) -> *mut ffi::mosquitto {
+    c.0 as *mut ffi::mosquitto
+}
+
+impl Broker for Mosquitto {
+    fn log(&self, level: Level, msg: &str) {
+        let Some(api) = api::get() else { return };
+        let msg = cstring(msg);
+        // SAFETY: "%s" with one NUL-terminated string argument.
+        unsafe { (api.mosquitto_log_printf)(level_code(level), c"%s".as_ptr(), msg.as_ptr()) };
+    }
+
+    fn client_id(&self, c: ClientRef) -> Option<String> {
+        let api = api::get()?;
+        // SAFETY: c comes from the event data of the running callback.
+        owned(unsafe { (api.mosquitto_client_id)(client_ptr(c)) })
+    }
+
+    fn client_address(&self, c: ClientRef) -> Option<String> {
+        let api = api::get()?;
+        // SAFETY: as above.
+        owned(unsafe { (api.mosquitto_client_address)(client_ptr(c)) })
+    }
+
+    fn set_username(&self, c: ClientRef, name: &str) -> bool {
+        let Some(api) = api::get() else { return false };
+        let name = cstring(name);
+        // SAFETY: mosquitto copies the name; the client pointer is the callback's.
+        unsafe { (api.mosquitto_set_username)(client_ptr(c), name.as_ptr()) == ffi::mosq_err_t_MOSQ_ERR_SUCCESS }
+    }
+}

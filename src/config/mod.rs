@@ -1,0 +1,312 @@
+//! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
+//! under new keys. Every error names the key path and the problem; unknown keys are errors.
+mod walk;
+
+pub use walk::ConfigError;
+use walk::{Obj, Result};
+
+use crate::alg::Alg;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Default for `options.common.maxTokenBytes`: far above any real access token, far below abuse.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8192;
+pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub algorithms: Vec<Alg>,
+    pub mode: Mode,
+    pub lazy_connect: bool,
+    pub local: Option<KeyMaterial>,
+    pub jwks: Option<JwksSource>,
+    pub common: Common,
+    pub revocation: Option<Revocation>,
+    pub verified_cache_entries: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Local,
+    Jwks,
+}
+
+/// Where a static key (shared secret or PEM public key) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyMaterial {
+    Plain(String),
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwksSource {
+    pub file_path: Option<PathBuf>,
+    pub uri: Option<String>,
+    pub timeout_ms: u64,
+    pub cache_enabled: bool,
+    pub cache_ttl_ms: u64,
+    pub respect_cache_headers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Password,
+    Username,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Common {
+    pub issuers: Vec<String>,
+    pub audiences: Vec<String>,
+    pub validate_expiration: bool,
+    pub match_username_to_subject: bool,
+    pub match_client_id_to_subject: bool,
+    pub match_username_to_claim: Option<String>,
+    pub match_client_id_to_claim: Option<String>,
+    pub kick_expired_clients: bool,
+    pub kick_expired_clients_with_will: bool,
+    // Additions to the Pro schema.
+    pub leeway_seconds: u64,
+    pub token_source: TokenSource,
+    pub max_token_bytes: usize,
+    pub refuse_username_mismatch: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    pub introspection_uri: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub include_token_type_hint: bool,
+    pub timeout_ms: u64,
+}
+
+/// A problem with a named configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub file: PathBuf,
+    pub error: ConfigError,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.error)
+    }
+}
+
+impl Config {
+    pub fn load(file: &Path) -> std::result::Result<Config, FileError> {
+        let err = |error| FileError { file: file.to_path_buf(), error };
+        let text = std::fs::read_to_string(file).map_err(|e| err(ConfigError::new("", format!("cannot read: {e}"))))?;
+        Config::parse(&text).map_err(err)
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        let root: Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new("", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
+        let mut top = Obj::new("", &root)?;
+        match top.get("version") {
+            None => return Err(ConfigError::new("version", "missing (expected 1)")),
+            Some(v) if v.as_u64() == Some(1) => {}
+            Some(_) => return Err(ConfigError::new("version", "unsupported (expected 1)")),
+        }
+        let algorithms = parse_algorithms(&mut top)?;
+        let mode = match top.string("mode")? {
+            Some("local") => Mode::Local,
+            Some("jwks") => Mode::Jwks,
+            Some(other) => return Err(ConfigError::new("mode", format!("unknown mode {other:?} (expected \"local\" or \"jwks\")"))),
+            None => return Err(ConfigError::new("mode", "missing (expected \"local\" or \"jwks\")")),
+        };
+        let empty = Value::Object(Default::default());
+        let options_value = top.get("options").unwrap_or(&empty);
+        top.finish()?;
+
+        let mut options = Obj::new("options", options_value)?;
+        let lazy_connect = options.bool("lazyConnect", false)?;
+        let (local, jwks) = match options.object("modes")? {
+            Some(mut modes) => {
+                let local = parse_local(&mut modes)?;
+                let jwks = modes.object("jwks")?.map(parse_jwks).transpose()?;
+                modes.finish()?;
+                (local, jwks)
+            }
+            None => (None, None),
+        };
+        let common = match options.object("common")? {
+            Some(o) => parse_common(o)?,
+            None => parse_common(Obj::new("options.common", &empty)?)?,
+        };
+        let revocation = options.object("revocation")?.map(parse_revocation).transpose()?;
+        let verified_cache_entries = match options.object("verifiedTokenCache")? {
+            Some(mut c) => {
+                let enabled = c.bool("enabled", true)?;
+                let max = c.u64("maxEntries", DEFAULT_CACHE_ENTRIES as u64)? as usize;
+                c.finish()?;
+                if enabled {
+                    max
+                } else {
+                    0
+                }
+            }
+            None => DEFAULT_CACHE_ENTRIES,
+        };
+        options.finish()?;
+
+        match mode {
+            Mode::Local if local.is_none() => {
+                return Err(ConfigError::new("options.modes.local", "missing: mode \"local\" needs a key (plain, env or filePath)"))
+            }
+            Mode::Jwks if jwks.is_none() => {
+                return Err(ConfigError::new("options.modes.jwks", "missing: mode \"jwks\" needs a uri or filePath"))
+            }
+            _ => {}
+        }
+        Ok(Config { algorithms, mode, lazy_connect, local, jwks, common, revocation, verified_cache_entries })
+    }
+}
+
+fn parse_algorithms(top: &mut Obj) -> Result<Vec<Alg>> {
+    let names = top.strings("algorithm")?;
+    if names.is_empty() {
+        return Err(ConfigError::new("algorithm", "missing: name the allowed algorithm(s), e.g. \"RS256\" or [\"RS256\", \"ES256\"]"));
+    }
+    let mut algs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let alg = Alg::parse(name).map_err(|problem| {
+            let path = if names.len() > 1 { format!("algorithm[{i}]") } else { "algorithm".into() };
+            ConfigError::new(path, problem)
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    Ok(algs)
+}
+
+fn parse_local(modes: &mut Obj) -> Result<Option<KeyMaterial>> {
+    let path = modes.key_path("local");
+    match modes.get("local") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(KeyMaterial::Plain(s.clone()))),
+        Some(v @ Value::Object(_)) => {
+            let mut o = Obj::new(&path, v)?;
+            let plain = o.string("plain")?;
+            let env = o.string("env")?;
+            let file = o.string("filePath")?;
+            o.finish()?;
+            match (plain, env, file) {
+                (Some(p), None, None) => Ok(Some(KeyMaterial::Plain(p.to_string()))),
+                (None, Some(e), None) => Ok(Some(KeyMaterial::Env(e.to_string()))),
+                (None, None, Some(f)) => Ok(Some(KeyMaterial::File(f.into()))),
+                (None, None, None) => Err(ConfigError::new(path, "needs one of plain, env, filePath")),
+                _ => Err(ConfigError::new(path, "give only one of plain, env, filePath")),
+            }
+        }
+        Some(v) => Err(modes.wrong("local", "a string or an object {plain | env | filePath}", v)),
+    }
+}
+
+fn parse_jwks(mut o: Obj) -> Result<JwksSource> {
+    let uri = o.string("uri")?.map(str::to_string);
+    let file_path = o.string("filePath")?.map(PathBuf::from);
+    let timeout_ms = o.u64("timeoutMs", 10_000)?;
+    let (cache_enabled, cache_ttl_ms, respect_cache_headers) = match o.object("cache")? {
+        Some(mut c) => {
+            let r = (c.bool("enabled", true)?, c.u64("ttlMs", 60_000)?, c.bool("respectCacheHeaders", false)?);
+            c.finish()?;
+            r
+        }
+        None => (true, 60_000, false),
+    };
+    let path = o.path.clone();
+    o.finish()?;
+    match (&uri, &file_path) {
+        (None, None) => return Err(ConfigError::new(path, "needs a uri or a filePath")),
+        (Some(_), Some(_)) => return Err(ConfigError::new(path, "give either uri or filePath, not both")),
+        _ => {}
+    }
+    Ok(JwksSource { file_path, uri, timeout_ms, cache_enabled, cache_ttl_ms, respect_cache_headers })
+}
+
+fn parse_common(mut o: Obj) -> Result<Common> {
+    let mut issuers = o.strings("issuer")?;
+    issuers.extend(o.strings("issuers")?);
+    let mut audiences = o.strings("audience")?;
+    audiences.extend(o.strings("audiences")?);
+    let token_source = match o.string("tokenSource")? {
+        None | Some("password") => TokenSource::Password,
+        Some("username") => TokenSource::Username,
+        Some(other) => {
+            return Err(ConfigError::new(
+                o.key_path("tokenSource"),
+                format!("unknown source {other:?} (expected \"password\" or \"username\")"),
+            ))
+        }
+    };
+    let max_token_bytes = o.u64("maxTokenBytes", DEFAULT_MAX_TOKEN_BYTES as u64)?;
+    if !(64..=1 << 20).contains(&max_token_bytes) {
+        return Err(ConfigError::new(o.key_path("maxTokenBytes"), "must be between 64 and 1048576"));
+    }
+    let c = Common {
+        issuers,
+        audiences,
+        validate_expiration: o.bool("validateExpiration", true)?,
+        match_username_to_subject: o.bool("matchUsernameToSubject", false)?,
+        match_client_id_to_subject: o.bool("matchClientIdToSubject", false)?,
+        match_username_to_claim: claim_name(&mut o, "matchUsernameToClaim")?,
+        match_client_id_to_claim: claim_name(&mut o, "matchClientIdToClaim")?,
+        kick_expired_clients: o.bool("kickExpiredClients", true)?,
+        kick_expired_clients_with_will: o.bool("kickExpiredClientsWithWill", true)?,
+        leeway_seconds: o.u64("leewaySeconds", 0)?,
+        token_source,
+        max_token_bytes: max_token_bytes as usize,
+        refuse_username_mismatch: o.bool("refuseUsernameMismatch", false)?,
+    };
+    if c.match_username_to_subject && c.match_username_to_claim.is_some() {
+        return Err(ConfigError::new(
+            o.key_path("matchUsernameToClaim"),
+            "conflicts with matchUsernameToSubject: the username can come from one source only",
+        ));
+    }
+    if c.leeway_seconds > 3600 {
+        return Err(ConfigError::new(o.key_path("leewaySeconds"), "must be at most 3600"));
+    }
+    for (i, p) in c.issuers.iter().chain(&c.audiences).enumerate() {
+        let key = if i < c.issuers.len() { "issuer" } else { "audience" };
+        crate::pattern::Pattern::compile(p).map_err(|e| ConfigError::new(o.key_path(key), e))?;
+    }
+    o.finish()?;
+    Ok(c)
+}
+
+fn claim_name(o: &mut Obj, key: &'static str) -> Result<Option<String>> {
+    match o.string(key)? {
+        Some("") => Err(ConfigError::new(o.key_path(key), "empty claim name")),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+fn parse_revocation(mut o: Obj) -> Result<Revocation> {
+    let timeout_ms = o.u64("timeoutMs", 10_000)?;
+    let mut r = Revocation {
+        introspection_uri: None,
+        client_id: None,
+        client_secret: None,
+        include_token_type_hint: false,
+        timeout_ms,
+    };
+    if let Some(mut i) = o.object("introspection")? {
+        r.introspection_uri = i.string("uri")?.map(str::to_string);
+        r.client_id = i.string("clientId")?.map(str::to_string);
+        r.client_secret = i.string("clientSecret")?.map(str::to_string);
+        // The Pro plugin's documentation spells it both ways.
+        r.include_token_type_hint = i.bool("includeTokenTypeHint", false)? || i.bool("includeTokenTypehint", false)?;
+        i.finish()?;
+    }
+    o.finish()?;
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! One loaded configuration: the verifier, the verified-token cache and the identity rules.
+//! Replaced whole on reload, so a cached verdict never outlives the keys and rules that produced it.
+use crate::cache::{digest, VerifiedCache};
+use crate::config::{Config, ConfigError, TokenSource};
+use crate::keys::load_keys;
+use crate::logsafe::clean;
+use crate::pattern::compile_all;
+use crate::refusal::{Reason, Refused};
+use crate::verify::{Token, Verifier};
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+pub struct Engine {
+    pub config: Config,
+    pub verifier: Verifier,
+    cache: Mutex<VerifiedCache>,
+}
+
+/// What the connection's identity becomes once its token is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The username mosquitto should carry from now on, when it changes.
+    pub set_username: Option<String>,
+}
+
+impl Engine {
+    /// Builds an engine; warnings (e.g. skipped JWKs) are returned for the caller to log.
+    pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
+        if let Some(r) = &config.revocation {
+            if r.introspection_uri.is_some() || r.client_id.is_some() {
+                return Err(ConfigError::new(
+                    "options.revocation.introspection",
+                    "token introspection is not available in this version; remove options.revocation to run without it",
+                ));
+            }
+        }
+        let (keys, warnings) = load_keys(&config)?;
+        let c = &config.common;
+        let verifier = Verifier {
+            algorithms: config.algorithms.clone(),
+            keys,
+            issuers: compile_all(&c.issuers),
+            audiences: compile_all(&c.audiences),
+            validate_expiration: c.validate_expiration,
+            leeway: c.leeway_seconds as f64,
+            max_token_bytes: c.max_token_bytes,
+        };
+        let cache = Mutex::new(VerifiedCache::new(config.verified_cache_entries));
+        Ok((Engine { config, verifier, cache }, warnings))
+    }
+
+    pub fn token_source(&self) -> TokenSource {
+        self.config.common.token_source
+    }
+
+    /// Verifies a token, using the cache of already verified signatures.
+    pub fn authenticate(&self, token: &str, now: f64) -> Result<Arc<Token>, Refused> {
+        if token.len() > self.verifier.max_token_bytes {
+            return Err(Refused::new(
+                Reason::TooLarge,
+                format!("{} bytes, limit {}", token.len(), self.verifier.max_token_bytes),
+            ));
+        }
+        let cached = self.cache.lock().enabled();
+        if !cached {
+            return self.verifier.verify(token, now).map(Arc::new);
+        }
+        let d = digest(token);
+        let hit = self.cache.lock().get(&d, now);
+        let t = match hit {
+            Some(t) => t,
+            None => {
+                let t = Arc::new(self.verifier.verify_signed(token)?);
+                self.cache.lock().insert(d, t.clone(), now);
+                t
+            }
+        };
+        self.verifier.check_time(&t, now)?;
+        Ok(t)
+    }
+
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.lock().len()
+    }
+
+    /// Ties the connection to the token: client id and username bindings.
+    pub fn bind_identity(&self, t: &Token, client_id: Option<&str>, username: Option<&str>) -> Result<Identity, Refused> {
+        let c = &self.config.common;
+        if c.match_client_id_to_subject {
+            let sub = t.sub.as_deref().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to match the client id"))?;
+            if client_id != Some(sub) {
+                return Err(Refused::new(Reason::ClientIdMismatch, "client id is not the token's subject"));
+            }
+        }
+        if let Some(claim) = &c.match_client_id_to_claim {
+            let want = string_claim(t, claim)?;
+            if client_id != Some(want) {
+                return Err(Refused::new(Reason::ClientIdMismatch, format!("client id is not claim {}", clean(claim, 64))));
+            }
+        }
+        let wanted = if c.match_username_to_subject {
+            Some(t.sub.as_deref().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to set the username from"))?)
+        } else if let Some(claim) = &c.match_username_to_claim {
+            Some(string_claim(t, claim)?)
+        } else {
+            None
+        };
+        let Some(wanted) = wanted else { return Ok(Identity { set_username: None }) };
+        // When the token travels in the username field, that field is the token, not a name to compare.
+        let sent = match c.token_source {
+            TokenSource::Password => username.filter(|u| !u.is_empty()),
+            TokenSource::Username => None,
+        };
+        match sent {
+            Some(u) if u == wanted => Ok(Identity { set_username: None }),
+            Some(_) if c.refuse_username_mismatch => {
+                Err(Refused::new(Reason::UsernameMismatch, "username differs from the token's identity"))
+            }
+            _ => Ok(Identity { set_username: Some(wanted.to_string()) }),
+        }
+    }
+}
+
+fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
+    match t.claim(claim) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => Ok(s),
+        Some(_) => Err(Refused::new(Reason::BadClaim, format!("claim {} is not a usable string", clean(claim, 64)))),
+        None => Err(Refused::new(Reason::BadClaim, format!("claim {} is missing", clean(claim, 64)))),
+    }
+}

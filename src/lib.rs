@@ -1,0 +1,16 @@
+//! mqtt-jwt-auth: a mosquitto 2.0 plugin that authenticates MQTT clients with JWTs.
+//! Everything outside `broker` is safe, pure Rust testable without a broker.
+#![deny(unsafe_code)]
+
+pub mod alg;
+#[allow(unsafe_code)]
+pub mod broker;
+pub mod cache;
+pub mod config;
+pub mod engine;
+pub mod keys;
+pub mod logsafe;
+pub mod pattern;
+pub mod plugin;
+pub mod refusal;
+pub mod verify;

@@ -1,0 +1,218 @@
+//! Token → verified claims. Pure: no I/O, no broker, no clock of its own (the caller passes `now`).
+//! The configured allow-list and the key's kind decide the algorithm; the token only names one of them.
+use crate::alg::Alg;
+use crate::keys::{Candidates, KeySet};
+use crate::logsafe::clean;
+use crate::pattern::Pattern;
+use crate::refusal::{Reason, Refused};
+use base64::Engine;
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// What a verified token says, kept for identity checks and later authorization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub sub: Option<String>,
+    pub exp: Option<f64>,
+    pub nbf: Option<f64>,
+    pub iat: Option<f64>,
+    pub claims: Map<String, Value>,
+}
+
+impl Token {
+    /// A claim by name or dotted path (`realm_access.roles`).
+    pub fn claim(&self, path: &str) -> Option<&Value> {
+        let mut parts = path.split('.');
+        let mut v = self.claims.get(parts.next()?)?;
+        for p in parts {
+            v = v.as_object()?.get(p)?;
+        }
+        Some(v)
+    }
+}
+
+pub struct Verifier {
+    pub algorithms: Vec<Alg>,
+    pub keys: KeySet,
+    pub issuers: Vec<Pattern>,
+    pub audiences: Vec<Pattern>,
+    pub validate_expiration: bool,
+    pub leeway: f64,
+    pub max_token_bytes: usize,
+}
+
+fn b64url(part: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()
+}
+
+fn malformed(detail: &str) -> Refused {
+    Refused::new(Reason::Malformed, detail)
+}
+
+impl Verifier {
+    /// Signature and time-independent claims. Time is checked by [`Verifier::check_time`].
+    pub fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
+        if token.is_empty() {
+            return Err(Refused::new(Reason::NoToken, "empty"));
+        }
+        if token.len() > self.max_token_bytes {
+            return Err(Refused::new(Reason::TooLarge, format!("{} bytes, limit {}", token.len(), self.max_token_bytes)));
+        }
+        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+            return Err(malformed("not a compact JWS (characters outside base64url)"));
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(malformed("not three dot-separated parts"));
+        };
+        let header = b64url(h64).ok_or_else(|| malformed("header is not base64url"))?;
+        let header = parse_object(&header).map_err(|e| malformed(&format!("header: {e}")))?;
+        let alg_name = header.get("alg").and_then(Value::as_str).ok_or_else(|| malformed("header has no alg"))?;
+        let alg = self
+            .algorithms
+            .iter()
+            .copied()
+            .find(|a| a.name() == alg_name)
+            .ok_or_else(|| Refused::new(Reason::AlgorithmNotAllowed, format!("alg {}", clean(alg_name, 16))))?;
+        if header.contains_key("crit") {
+            return Err(Refused::new(Reason::CritHeader, "no critical header extension is supported"));
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.as_str()),
+            Some(_) => return Err(malformed("kid is not a string")),
+        };
+        if self.keys.keys.is_empty() {
+            return Err(Refused::new(Reason::NoKeys, "no verification keys are loaded"));
+        }
+        let keys = match self.keys.candidates(alg, kid) {
+            Candidates::Found(k) => k,
+            Candidates::UnknownKid => {
+                return Err(Refused::new(Reason::UnknownKid, format!("kid {}", clean(kid.unwrap_or(""), 64))))
+            }
+            Candidates::NoKeyForAlg => return Err(Refused::new(Reason::NoKeyForAlgorithm, alg.name())),
+        };
+        let signed = &token[..h64.len() + 1 + p64.len()];
+        let ok = keys
+            .iter()
+            .any(|k| jsonwebtoken::crypto::verify(s64, signed.as_bytes(), &k.key, alg.jsonwebtoken()).unwrap_or(false));
+        if !ok {
+            return Err(Refused::new(Reason::BadSignature, alg.name()));
+        }
+        let payload = b64url(p64).ok_or_else(|| malformed("payload is not base64url"))?;
+        let claims = parse_object(&payload).map_err(|e| malformed(&format!("payload: {e}")))?;
+        self.token_from_claims(claims)
+    }
+
+    fn token_from_claims(&self, claims: Map<String, Value>) -> Result<Token, Refused> {
+        let exp = numeric_date(&claims, "exp")?;
+        let nbf = numeric_date(&claims, "nbf")?;
+        let iat = numeric_date(&claims, "iat")?;
+        if self.validate_expiration && exp.is_none() {
+            return Err(Refused::new(Reason::MissingExpiry, "the token has no exp"));
+        }
+        let sub = match claims.get("sub") {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => Some(s.clone()),
+            Some(Value::String(_)) => return Err(Refused::new(Reason::BadSubject, "empty or holds control characters")),
+            Some(_) => return Err(Refused::new(Reason::BadSubject, "not a string")),
+        };
+        if !self.issuers.is_empty() {
+            let iss = match claims.get("iss") {
+                Some(Value::String(s)) => s.as_str(),
+                Some(_) => return Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
+                None => return Err(Refused::new(Reason::WrongIssuer, "no iss")),
+            };
+            if !self.issuers.iter().any(|p| p.matches(iss)) {
+                return Err(Refused::new(Reason::WrongIssuer, format!("iss {}", clean(iss, 100))));
+            }
+        }
+        if !self.audiences.is_empty() {
+            let auds: Vec<&str> = match claims.get("aud") {
+                Some(Value::String(s)) => vec![s.as_str()],
+                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+                Some(_) => return Err(Refused::new(Reason::WrongAudience, "aud is not a string or array")),
+                None => return Err(Refused::new(Reason::WrongAudience, "no aud")),
+            };
+            if !auds.iter().any(|a| self.audiences.iter().any(|p| p.matches(a))) {
+                return Err(Refused::new(Reason::WrongAudience, "no allowed audience"));
+            }
+        }
+        Ok(Token { sub, exp, nbf, iat, claims })
+    }
+
+    /// exp, nbf and iat against `now` (seconds since the epoch), with the configured leeway.
+    pub fn check_time(&self, t: &Token, now: f64) -> Result<(), Refused> {
+        if self.validate_expiration {
+            if let Some(exp) = t.exp {
+                if now >= exp + self.leeway {
+                    return Err(Refused::new(Reason::Expired, format!("{}s ago", (now - exp).floor())));
+                }
+            }
+        }
+        if let Some(nbf) = t.nbf {
+            if nbf > now + self.leeway {
+                return Err(Refused::new(Reason::NotYetValid, format!("valid in {}s", (nbf - now).ceil())));
+            }
+        }
+        if let Some(iat) = t.iat {
+            if iat > now + self.leeway {
+                return Err(Refused::new(Reason::IssuedInFuture, format!("{}s ahead", (iat - now).ceil())));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn verify(&self, token: &str, now: f64) -> Result<Token, Refused> {
+        let t = self.verify_signed(token)?;
+        self.check_time(&t, now)?;
+        Ok(t)
+    }
+}
+
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Refused> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.is_finite() => Ok(Some(f)),
+            _ => Err(Refused::new(Reason::BadClaim, format!("{name} is not a finite number"))),
+        },
+        Some(_) => Err(Refused::new(Reason::BadClaim, format!("{name} is not a number"))),
+    }
+}
+
+/// A JSON object whose keys are unique: a duplicated claim or header is a forgery attempt, not data.
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    struct Strict(Map<String, Value>);
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Strict;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+            let mut m = Map::new();
+            while let Some(k) = a.next_key::<String>()? {
+                let v: Value = a.next_value()?;
+                if m.insert(k, v).is_some() {
+                    return Err(A::Error::custom("duplicate key"));
+                }
+            }
+            Ok(Strict(m))
+        }
+    }
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Strict>(bytes).map(|s| s.0).map_err(|e| {
+        // serde's message can quote input; keep only its category.
+        let msg = e.to_string();
+        if msg.starts_with("duplicate key") {
+            "duplicate key".into()
+        } else {
+            format!("invalid JSON ({:?})", e.classify())
+        }
+    })
+}
