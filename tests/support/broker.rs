@@ -1,0 +1,168 @@
+//! Starts mosquitto (the Debian package) with this crate's plugin and a given jwt.json.
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// target/<profile>/ of the running test binary (deps/ is one below).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("deps dir");
+    if deps.ends_with("deps") || deps.ends_with("examples") {
+        deps.parent().expect("profile dir").to_path_buf()
+    } else {
+        deps.to_path_buf()
+    }
+}
+
+pub fn plugin_path() -> PathBuf {
+    let p = target_dir().join("libmqtt_jwt_auth.so");
+    assert!(p.exists(), "{} not built (cargo builds the cdylib with the tests)", p.display());
+    p
+}
+
+pub fn keys_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys")
+}
+
+/// A free TCP port below 32768 on 127.0.0.1 (the ephemeral range fills with TIME_WAIT in storms).
+pub fn free_port() -> u16 {
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407)
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    for _ in 0..200 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20000 + (x % 12000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found");
+}
+
+pub struct Broker {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+pub struct Options {
+    /// Extra mosquitto.conf lines after the plugin lines (e.g. a second plugin).
+    pub extra_conf: String,
+    /// Lines before the plugin line.
+    pub pre_conf: String,
+    pub with_plugin: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { extra_conf: String::new(), pre_conf: String::new(), with_plugin: true }
+    }
+}
+
+impl Broker {
+    /// Starts mosquitto with `jwt_json` as the plugin's configuration and waits until it listens.
+    pub fn start(jwt_json: &str) -> Broker {
+        Self::start_with(jwt_json, Options::default()).unwrap_or_else(|log| panic!("mosquitto did not start:\n{log}"))
+    }
+
+    /// Like start, but returns the broker's log when it exits instead of listening.
+    pub fn start_with(jwt_json: &str, opts: Options) -> Result<Broker, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jwt = dir.path().join("jwt.json");
+        std::fs::write(&jwt, jwt_json).unwrap();
+        let port = free_port();
+        let mut conf = format!(
+            "user root\nlistener {port} 127.0.0.1\nallow_anonymous false\nlog_type all\nlog_dest stderr\n{}",
+            opts.pre_conf
+        );
+        if opts.with_plugin {
+            conf.push_str(&format!(
+                "plugin {}\nplugin_opt_config_file {}\n",
+                plugin_path().display(),
+                jwt.display()
+            ));
+        } else {
+            conf = conf.replace("allow_anonymous false", "allow_anonymous true");
+        }
+        conf.push_str(&opts.extra_conf);
+        let conf_path = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mosquitto not installed (ci/setup.sh installs it)");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(log.lock().unwrap().clone());
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!("timeout waiting for port {port}\n{}", log.lock().unwrap()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Broker { port, dir, child, log })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle` (log lines arrive asynchronously).
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

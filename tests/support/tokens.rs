@@ -1,0 +1,69 @@
+//! Token minting with the fixture keys in tests/keys.
+use super::broker::keys_dir;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+pub const HS_SECRET: &str = "dev-secret-change-me-0123456789abcdef";
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+pub fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(keys_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The private key that signs `alg` in the fixtures (the public halves are tests/keys/*.pub.pem).
+pub fn encoding_key(alg: Algorithm) -> EncodingKey {
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(HS_SECRET.as_bytes()),
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&key_file("ec256.key")).unwrap(),
+        Algorithm::ES384 => EncodingKey::from_ec_pem(&key_file("ec384.key")).unwrap(),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&key_file("ed25519.key")).unwrap(),
+        _ => EncodingKey::from_rsa_pem(&key_file("rsa.key")).unwrap(),
+    }
+}
+
+/// Standard claims valid for an hour, merged with `extra` (null values remove a claim).
+pub fn claims(sub: &str, extra: Value) -> Value {
+    let mut c = json!({"sub": sub, "iat": now(), "exp": now() + 3600});
+    if let (Some(m), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            if v.is_null() {
+                m.remove(k);
+            } else {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    c
+}
+
+pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+    let mut h = Header::new(alg);
+    h.kid = kid.map(str::to_string);
+    jsonwebtoken::encode(&h, claims, key).unwrap()
+}
+
+/// A token for `sub`, signed by the fixture key of `alg`.
+pub fn token(alg: Algorithm, sub: &str, extra: Value) -> String {
+    sign(alg, None, &claims(sub, extra), &encoding_key(alg))
+}
+
+/// Hand-built token: any header JSON, any claims, any signature bytes (for attacks).
+pub fn raw(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.{}",
+        e.encode(header.to_string()),
+        e.encode(claims.to_string()),
+        e.encode(signature)
+    )
+}
+
+/// HMAC-SHA256 over arbitrary bytes (the "public key as HMAC secret" attack).
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::sign(&k, msg).as_ref().to_vec()
+}
