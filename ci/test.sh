@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests and integration tests against a real mosquitto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+# Builds the plugin (cdylib) that the integration tests load into mosquitto.
+cargo build --locked --lib
+cargo test --locked --all-targets
