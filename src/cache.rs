@@ -4,8 +4,8 @@ use crate::verify::Token;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Without an `exp` (validateExpiration off) an entry still leaves after this long.
-const NO_EXP_TTL: f64 = 3600.0;
+/// An entry never stays longer than this, whatever its token says.
+pub const MAX_TTL: f64 = 3600.0;
 
 pub type Digest = [u8; 32];
 
@@ -46,7 +46,8 @@ impl VerifiedCache {
         }
     }
 
-    pub fn insert(&mut self, d: Digest, token: Arc<Token>, now: f64) {
+    /// Remembers `token` until `until` (seconds since the epoch), at most [`MAX_TTL`] from now.
+    pub fn insert(&mut self, d: Digest, token: Arc<Token>, until: f64, now: f64) {
         if !self.enabled() {
             return;
         }
@@ -59,8 +60,7 @@ impl VerifiedCache {
                 self.map.remove(&k);
             }
         }
-        let until = token.exp.unwrap_or(now + NO_EXP_TTL).min(now + NO_EXP_TTL * 24.0);
-        self.map.insert(d, (until, token));
+        self.map.insert(d, (until.min(now + MAX_TTL), token));
     }
 
     /// Drops expired entries; runs at most once a minute from `insert`, or when full.
@@ -81,11 +81,11 @@ mod tests {
     #[test]
     fn entries_leave_at_exp_and_size_is_bounded() {
         let mut c = VerifiedCache::new(3);
-        c.insert(digest("a"), tok(Some(100.0)), 10.0);
+        c.insert(digest("a"), tok(Some(100.0)), 100.0, 10.0);
         assert!(c.get(&digest("a"), 99.0).is_some());
         assert!(c.get(&digest("a"), 100.0).is_none());
         for i in 0..10 {
-            c.insert(digest(&i.to_string()), tok(Some(1000.0)), 10.0);
+            c.insert(digest(&i.to_string()), tok(Some(1000.0)), 1000.0, 10.0);
         }
         assert!(c.len() <= 3);
         c.purge(2000.0);
@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn disabled_cache_stores_nothing() {
         let mut c = VerifiedCache::new(0);
-        c.insert(digest("a"), tok(None), 0.0);
+        c.insert(digest("a"), tok(None), 100.0, 0.0);
         assert!(c.get(&digest("a"), 1.0).is_none());
     }
 }

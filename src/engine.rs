@@ -26,6 +26,8 @@ pub struct Identity {
 impl Engine {
     /// Builds an engine; warnings (e.g. skipped JWKs) are returned for the caller to log.
     pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
+        // Keys first: for the Pro example, the missing JWKS-over-HTTP capability is the first to name.
+        let (keys, warnings) = load_keys(&config)?;
         if let Some(r) = &config.revocation {
             if r.introspection_uri.is_some() || r.client_id.is_some() {
                 return Err(ConfigError::new(
@@ -34,7 +36,6 @@ impl Engine {
                 ));
             }
         }
-        let (keys, warnings) = load_keys(&config)?;
         let c = &config.common;
         let verifier = Verifier {
             algorithms: config.algorithms.clone(),
@@ -71,7 +72,12 @@ impl Engine {
             Some(t) => t,
             None => {
                 let t = Arc::new(self.verifier.verify_signed(token)?);
-                self.cache.lock().insert(d, t.clone(), now);
+                // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
+                let until = match (self.verifier.validate_expiration, t.exp) {
+                    (true, Some(exp)) => exp + self.verifier.leeway,
+                    _ => f64::INFINITY,
+                };
+                self.cache.lock().insert(d, t.clone(), until, now);
                 t
             }
         };

@@ -6,7 +6,7 @@ use crate::logsafe::clean;
 use crate::pattern::Pattern;
 use crate::refusal::{Reason, Refused};
 use base64::Engine;
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// What a verified token says, kept for identity checks and later authorization.
@@ -181,38 +181,69 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
     }
 }
 
-/// A JSON object whose keys are unique: a duplicated claim or header is a forgery attempt, not data.
+/// A JSON object whose keys are unique at every depth: a duplicated claim or header is a forgery
+/// attempt (parsers disagree on which copy wins), not data.
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    struct Strict(Map<String, Value>);
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Strict;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-            let mut m = Map::new();
-            while let Some(k) = a.next_key::<String>()? {
-                let v: Value = a.next_value()?;
-                if m.insert(k, v).is_some() {
-                    return Err(A::Error::custom("duplicate key"));
-                }
-            }
-            Ok(Strict(m))
-        }
-    }
-    impl<'de> Deserialize<'de> for Strict {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
-            d.deserialize_map(V)
-        }
-    }
-    serde_json::from_slice::<Strict>(bytes).map(|s| s.0).map_err(|e| {
+    match serde_json::from_slice::<Strict>(bytes) {
+        Ok(Strict(Value::Object(m))) => Ok(m),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(e) if e.to_string().starts_with("duplicate key") => Err("duplicate key".into()),
         // serde's message can quote input; keep only its category.
-        let msg = e.to_string();
-        if msg.starts_with("duplicate key") {
-            "duplicate key".into()
-        } else {
-            format!("invalid JSON ({:?})", e.classify())
+        Err(e) => Err(format!("invalid JSON ({:?})", e.classify())),
+    }
+}
+
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
+        Ok(Strict(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
+        Ok(Strict(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
+        Ok(Strict(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
+        Ok(Strict(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
+        Ok(Strict(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Strict, E> {
+        Ok(Strict(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Strict, E> {
+        Ok(Strict(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = a.next_element()? {
+            items.push(v);
         }
-    })
+        Ok(Strict(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            let Strict(v) = a.next_value()?;
+            if m.insert(k, v).is_some() {
+                return Err(A::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Strict(Value::Object(m)))
+    }
 }

@@ -82,11 +82,7 @@ impl Broker {
             opts.pre_conf
         );
         if opts.with_plugin {
-            conf.push_str(&format!(
-                "plugin {}\nplugin_opt_config_file {}\n",
-                plugin_path().display(),
-                jwt.display()
-            ));
+            conf.push_str(&format!("plugin {}\nplugin_opt_config_file {}\n", plugin_path().display(), jwt.display()));
         } else {
             conf = conf.replace("allow_anonymous false", "allow_anonymous true");
         }

@@ -54,12 +54,7 @@ pub fn token(alg: Algorithm, sub: &str, extra: Value) -> String {
 pub fn raw(header: &Value, claims: &Value, signature: &[u8]) -> String {
     use base64::Engine;
     let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    format!(
-        "{}.{}.{}",
-        e.encode(header.to_string()),
-        e.encode(claims.to_string()),
-        e.encode(signature)
-    )
+    format!("{}.{}.{}", e.encode(header.to_string()), e.encode(claims.to_string()), e.encode(signature))
 }
 
 /// HMAC-SHA256 over arbitrary bytes (the "public key as HMAC secret" attack).
