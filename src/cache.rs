@@ -10,7 +10,7 @@ pub const MAX_TTL: f64 = 3600.0;
 pub type Digest = [u8; 32];
 
 pub fn digest(token: &str) -> Digest {
-    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out

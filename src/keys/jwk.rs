@@ -1,9 +1,8 @@
 //! JWK sets (RFC 7517): RSA, EC P-256/P-384, OKP Ed25519, oct. Unusable keys are skipped with a
 //! warning rather than failing the whole set; `use` and `alg` are honoured.
-use super::VerifyKey;
+use super::{der, KeyBytes, SigKey, VerifyKey};
 use crate::alg::{Alg, KeyKind};
 use base64::Engine;
-use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
 
 /// Parses `{"keys": [...]}`; returns the usable keys and one warning per skipped key.
@@ -47,28 +46,29 @@ fn parse_jwk(k: &Map<String, Value>) -> Result<Option<VerifyKey>, String> {
     let (kind, key) = match field(k, "kty")? {
         "RSA" => (KeyKind::Rsa, rsa(field(k, "n")?, field(k, "e")?)?),
         "EC" => {
-            let kind = match field(k, "crv")? {
-                "P-256" => KeyKind::EcP256,
-                "P-384" => KeyKind::EcP384,
+            let (kind, len) = match field(k, "crv")? {
+                "P-256" => (KeyKind::EcP256, 32),
+                "P-384" => (KeyKind::EcP384, 48),
                 other => return Err(format!("unsupported curve {other:?}")),
             };
-            let key = DecodingKey::from_ec_components(field(k, "x")?, field(k, "y")?).map_err(|e| e.to_string())?;
-            check_len(field(k, "x")?, if kind == KeyKind::EcP256 { 32 } else { 48 })?;
-            (kind, key)
+            let mut point = vec![0x04];
+            point.extend(coordinate(field(k, "x")?, len)?);
+            point.extend(coordinate(field(k, "y")?, len)?);
+            (kind, SigKey::new(kind, KeyBytes::Ec(&point))?)
         }
         "OKP" => {
             if field(k, "crv")? != "Ed25519" {
                 return Err("unsupported OKP curve (supported: Ed25519)".into());
             }
-            check_len(field(k, "x")?, 32)?;
-            (KeyKind::Ed25519, DecodingKey::from_ed_components(field(k, "x")?).map_err(|e| e.to_string())?)
+            let x = coordinate(field(k, "x")?, 32)?;
+            (KeyKind::Ed25519, SigKey::new(KeyKind::Ed25519, KeyBytes::Ed25519(&x))?)
         }
         "oct" => {
             let secret = b64(field(k, "k")?)?;
             if secret.is_empty() {
                 return Err("empty oct key".into());
             }
-            (KeyKind::Hmac, DecodingKey::from_secret(&secret))
+            (KeyKind::Hmac, SigKey::new(KeyKind::Hmac, KeyBytes::Secret(&secret))?)
         }
         other => return Err(format!("unsupported kty {other:?}")),
     };
@@ -84,19 +84,19 @@ fn b64(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|e| format!("invalid base64url: {e}"))
 }
 
-fn check_len(s: &str, want: usize) -> Result<(), String> {
-    let n = b64(s)?.len();
-    if n != want {
-        return Err(format!("coordinate is {n} bytes, expected {want}"));
+fn coordinate(s: &str, want: usize) -> Result<Vec<u8>, String> {
+    let bytes = b64(s)?;
+    if bytes.len() != want {
+        return Err(format!("coordinate is {} bytes, expected {want}", bytes.len()));
     }
-    Ok(())
+    Ok(bytes)
 }
 
-fn rsa(n: &str, e: &str) -> Result<DecodingKey, String> {
-    let bits = b64(n)?.iter().skip_while(|b| **b == 0).count() * 8;
+fn rsa(n: &str, e: &str) -> Result<SigKey, String> {
+    let n = b64(n)?;
+    let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
     if bits < 2048 {
         return Err(format!("RSA modulus of about {bits} bits is too small (minimum 2048)"));
     }
-    b64(e)?;
-    DecodingKey::from_rsa_components(n, e).map_err(|e| e.to_string())
+    SigKey::new(KeyKind::Rsa, KeyBytes::Rsa(&der::rsa_public_key(&n, &b64(e)?)))
 }

@@ -1,8 +1,7 @@
 //! Builds the key set a configuration names: a static key (`mode: local`) or a JWK set file.
-use super::{parse_jwk_set, parse_pem_public_key, KeySet, VerifyKey};
+use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, SigKey, VerifyKey};
 use crate::alg::KeyKind;
 use crate::config::{Config, ConfigError, KeyMaterial, Mode};
-use jsonwebtoken::DecodingKey;
 
 /// Keys and the warnings met while loading them (skipped JWKs).
 pub fn load_keys(cfg: &Config) -> Result<(KeySet, Vec<String>), ConfigError> {
@@ -65,5 +64,6 @@ fn local_key(m: &KeyMaterial) -> Result<VerifyKey, ConfigError> {
     if secret.is_empty() {
         return Err(ConfigError::new(at, "the shared secret is empty"));
     }
-    Ok(VerifyKey { kid: None, kind: KeyKind::Hmac, alg: None, key: DecodingKey::from_secret(secret.as_bytes()) })
+    let key = SigKey::new(KeyKind::Hmac, KeyBytes::Secret(secret.as_bytes())).map_err(|e| ConfigError::new(&at, e))?;
+    Ok(VerifyKey { kid: None, kind: KeyKind::Hmac, alg: None, key })
 }

@@ -1,21 +1,23 @@
 //! Verification keys: static keys (shared secret or PEM), JWK sets from files; kid selection.
+mod der;
 mod jwk;
 mod load;
 mod pem;
+mod sig;
 
 pub use jwk::parse_jwk_set;
 pub use load::load_keys;
 pub use pem::parse_pem_public_key;
+pub use sig::{KeyBytes, SigKey};
 
 use crate::alg::{Alg, KeyKind};
-use jsonwebtoken::DecodingKey;
 
 pub struct VerifyKey {
     pub kid: Option<String>,
     pub kind: KeyKind,
     /// A JWK's `alg` pins the key to that one algorithm.
     pub alg: Option<Alg>,
-    pub key: DecodingKey,
+    pub key: SigKey,
 }
 
 impl VerifyKey {

@@ -59,6 +59,6 @@ pub fn raw(header: &Value, claims: &Value, signature: &[u8]) -> String {
 
 /// HMAC-SHA256 over arbitrary bytes (the "public key as HMAC secret" attack).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    ring::hmac::sign(&k, msg).as_ref().to_vec()
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&k, msg).as_ref().to_vec()
 }

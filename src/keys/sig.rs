@@ -1,0 +1,77 @@
+//! Signature checks with keys parsed once, at load (aws-lc-rs): a CONNECT pays only for the
+//! signature operation itself, not for re-parsing the key.
+use crate::alg::{Alg, KeyKind, ALL};
+use aws_lc_rs::{hmac, signature};
+
+/// Public key bytes in the form each kind's verifier takes.
+pub enum KeyBytes<'a> {
+    Secret(&'a [u8]),
+    /// PKCS#1 RSAPublicKey DER.
+    Rsa(&'a [u8]),
+    /// SEC1 uncompressed point (0x04 ‖ x ‖ y).
+    Ec(&'a [u8]),
+    /// The 32 raw bytes.
+    Ed25519(&'a [u8]),
+}
+
+enum Check {
+    Hmac(hmac::Key),
+    Public(signature::ParsedPublicKey),
+}
+
+/// One key, prepared for each algorithm its kind allows (and only those).
+pub struct SigKey {
+    checks: Vec<(Alg, Check)>,
+}
+
+fn public_alg(alg: Alg) -> &'static dyn signature::VerificationAlgorithm {
+    match alg {
+        Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Alg::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Alg::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Alg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Alg::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Alg::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Alg::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Alg::EdDSA => &signature::ED25519,
+        Alg::HS256 | Alg::HS384 | Alg::HS512 => unreachable!("HMAC has no public key"),
+    }
+}
+
+fn hmac_alg(alg: Alg) -> hmac::Algorithm {
+    match alg {
+        Alg::HS384 => hmac::HMAC_SHA384,
+        Alg::HS512 => hmac::HMAC_SHA512,
+        _ => hmac::HMAC_SHA256,
+    }
+}
+
+impl SigKey {
+    pub fn new(kind: KeyKind, bytes: KeyBytes) -> Result<SigKey, String> {
+        let mut checks = Vec::new();
+        for alg in ALL.into_iter().filter(|a| a.key_kind() == kind) {
+            let check = match (&bytes, kind) {
+                (KeyBytes::Secret(s), KeyKind::Hmac) => Check::Hmac(hmac::Key::new(hmac_alg(alg), s)),
+                (KeyBytes::Rsa(b), KeyKind::Rsa)
+                | (KeyBytes::Ec(b), KeyKind::EcP256 | KeyKind::EcP384)
+                | (KeyBytes::Ed25519(b), KeyKind::Ed25519) => Check::Public(
+                    signature::ParsedPublicKey::new(public_alg(alg), b)
+                        .map_err(|e| format!("{} rejected: {e}", kind.name()))?,
+                ),
+                _ => return Err(format!("key bytes do not fit a {}", kind.name())),
+            };
+            checks.push((alg, check));
+        }
+        Ok(SigKey { checks })
+    }
+
+    /// Constant-time for HMAC; false for any algorithm this key was not prepared for.
+    pub fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> bool {
+        match self.checks.iter().find(|(a, _)| *a == alg) {
+            Some((_, Check::Hmac(k))) => hmac::verify(k, message, sig).is_ok(),
+            Some((_, Check::Public(k))) => k.verify_sig(message, sig).is_ok(),
+            None => false,
+        }
+    }
+}
