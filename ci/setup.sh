@@ -2,7 +2,7 @@
 # Installs what building and testing need on Debian 12, when it is missing. Idempotent.
 set -euo pipefail
 
-APT_PACKAGES=(mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev libclang-dev clang pkg-config openssl ca-certificates)
+APT_PACKAGES=(build-essential mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev libclang-dev clang pkg-config openssl ca-certificates)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,9 +1,9 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
-mod walk;
+pub(crate) mod walk;
 
 pub use walk::ConfigError;
-use walk::{Obj, Result};
+pub(crate) use walk::{Obj, Result};
 
 use crate::alg::Alg;
 use serde_json::Value;
