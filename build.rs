@@ -9,7 +9,10 @@ const FUNCTIONS: &[&str] = &[
     "mosquitto_log_printf",
     "mosquitto_client_id",
     "mosquitto_client_address",
+    "mosquitto_client_username",
     "mosquitto_set_username",
+    "mosquitto_kick_client_by_clientid",
+    "mosquitto_broker_publish_copy",
 ];
 
 const TYPES: &[&str] = &[

@@ -10,11 +10,12 @@
 //! Cost = growth of the broker's on-CPU time (sum of the first field of /proc/<pid>/task/*/schedstat)
 //! over a storm of N CONNECT → CONNACK(0) → DISCONNECT exchanges, divided by N.
 //!
-//! Environment: STORM_N (connects per storm, default 3000), STORM_ROUNDS (default 3), STORM_THREADS
-//! (client threads, default 4), STORM_WARMUP (default 200), STORM_CASES (comma list of case names to
+//! Environment: STORM_N (connects per storm, default 3000), STORM_ROUNDS (default 5), STORM_THREADS
+//! (client threads, default 4), STORM_WARMUP (default 200), STORM_CHUNK (within a round the brokers take
+//! turns every STORM_CHUNK connects, default 500), STORM_CASES (comma list of case names to
 //! run; anonymous always runs), STORM_BROKER_LOG ("default": mosquitto's default log types, the
 //! default; "all": the test harness's debug logging of every packet; "none"), MQTT_JWT_PLUGIN (path of
-//! libmqtt_jwt_auth.so when it is not next to this binary's target/<profile>/).
+//! libmqtt_jwt_auth.so; by default target/<profile>/deps/'s, where `cargo bench` builds it).
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -34,6 +35,7 @@ use support::tokens;
 /// Every storm ends by this limit, whatever happens.
 const STORM_TIME_LIMIT: Duration = Duration::from_secs(120);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+const SETTLE: Duration = Duration::from_millis(20);
 
 fn env_usize(name: &str, default: usize) -> usize {
     match std::env::var(name) {
@@ -52,7 +54,7 @@ struct Case {
     target: Option<f64>,
     broker: Broker,
     creds: Vec<Cred>,
-    /// Cached cases: every token connects once (unmeasured for the table) before the rounds.
+    /// Cached cases: every token connects once before the rounds (reported apart as `<alg>_first`).
     prime: bool,
     /// A credential the broker must refuse (proves the auth path is live).
     bad: Option<Cred>,
@@ -90,13 +92,14 @@ fn cpu_ns(pid: u32) -> u64 {
     total
 }
 
-/// CPU time of this process, threads that already ended included.
+/// CPU time of this process, threads that already ended included (/proc/self/stat utime + stime, in
+/// USER_HZ ticks: coarse, only used for the load note).
 fn self_cpu_ns() -> u64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    const USER_HZ: u64 = 100;
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_comm = s.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let f: Vec<u64> = after_comm.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * (1_000_000_000 / USER_HZ)
 }
 
 /// Busy and total jiffies of the whole machine (/proc/stat "cpu" line).
@@ -209,21 +212,21 @@ fn storm(port: u16, creds: &[Cred], id_prefix: &str, threads: usize) -> Storm {
     Storm { ok, failures, first_failures, wall }
 }
 
-/// A storm under measurement: the broker's CPU time before and after.
-fn measured_storm(case: &Case, label: &str, threads: usize) -> Result<Round, String> {
+/// A storm of `creds` under measurement: the broker's CPU time before and after.
+fn measured_storm(case: &Case, creds: &[Cred], label: &str, threads: usize) -> Result<Round, String> {
     let pid = case.broker.pid();
-    // Let the broker finish earlier work (closing sockets, freeing contexts) before the snapshot.
-    std::thread::sleep(Duration::from_millis(50));
+    // Let the broker finish earlier work (freeing closed clients) before each snapshot.
+    std::thread::sleep(SETTLE);
     let before = cpu_ns(pid);
-    let s = storm(case.broker.port, &case.creds, label, threads);
-    std::thread::sleep(Duration::from_millis(50));
+    let s = storm(case.broker.port, creds, label, threads);
+    std::thread::sleep(SETTLE);
     let after = cpu_ns(pid);
     if s.failures > 0 {
         return Err(format!(
             "case {} ({label}): {} of {} connects failed ({} ok):\n    {}",
             case.name,
             s.failures,
-            case.creds.len(),
+            creds.len(),
             s.ok,
             s.first_failures.join("\n    ")
         ));
@@ -271,12 +274,13 @@ fn mint(alg: Algorithm, case: &str, n: usize) -> Vec<Cred> {
     out
 }
 
-/// A token whose signature does not verify (last signature character changed).
+/// A token whose signature does not verify: the first signature character changed (it carries 6 bits
+/// of the signature; the last one may carry padding bits only).
 fn tampered(cred: &Cred) -> Cred {
-    let mut t = cred.1.clone();
-    let last = t.pop().unwrap();
-    t.push(if last == 'A' { 'B' } else { 'A' });
-    (cred.0.clone(), t)
+    let at = cred.1.rfind('.').expect("compact JWS") + 1;
+    let mut t = cred.1.clone().into_bytes();
+    t[at] = if t[at] == b'A' { b'B' } else { b'A' };
+    (cred.0.clone(), String::from_utf8(t).unwrap())
 }
 
 fn jwt_json(alg: &str, key_file: &str, cache: bool, n: usize) -> String {
@@ -308,19 +312,49 @@ fn log_conf() -> String {
     }
 }
 
-/// The plugin, as the harness finds it, or as MQTT_JWT_PLUGIN names it.
-fn plugin_override() -> Option<PathBuf> {
-    let p = PathBuf::from(std::env::var_os("MQTT_JWT_PLUGIN")?);
-    assert!(p.exists(), "MQTT_JWT_PLUGIN={} does not exist", p.display());
-    Some(p)
+const PLUGIN_FILE: &str = "libmqtt_jwt_auth.so";
+
+/// Which plugin to load, whether it is the file the harness itself would load, and why.
+///
+/// The harness loads target/<profile>/libmqtt_jwt_auth.so. `cargo bench` builds the cdylib only in
+/// target/<profile>/deps/ and does not copy it up (only `cargo build --lib` does), so the harness's
+/// file may be missing or older than the code being measured. Order: MQTT_JWT_PLUGIN; the harness's
+/// file when it is the same file as deps/'s; deps/'s; the harness's.
+fn plugin_choice() -> (PathBuf, bool, String) {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(p) = std::env::var_os("MQTT_JWT_PLUGIN") {
+        let p = PathBuf::from(p);
+        assert!(p.exists(), "MQTT_JWT_PLUGIN={} does not exist", p.display());
+        return (p, false, "from MQTT_JWT_PLUGIN".into());
+    }
+    let harness = target_dir().join(PLUGIN_FILE);
+    let built = target_dir().join("deps").join(PLUGIN_FILE);
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    match (id(&harness), id(&built)) {
+        (Some(h), Some(b)) if h == b => (harness, true, "the harness's path, same file as deps/".into()),
+        (_, Some(_)) => (
+            built,
+            false,
+            format!(
+                "deps/: the harness's {} is {} (cargo bench does not copy the cdylib up; cargo build --release --lib does)",
+                harness.display(),
+                if harness.exists() { "a different build" } else { "missing" }
+            ),
+        ),
+        (Some(_), None) => (harness, true, "the harness's path".into()),
+        (None, None) => panic!(
+            "{PLUGIN_FILE} is neither in {} nor in its deps/: build it (cargo build --release --lib) or set MQTT_JWT_PLUGIN",
+            target_dir().display()
+        ),
+    }
 }
 
 fn start_plugin_broker(jwt: &str, scratch: &Path, name: &str) -> Broker {
     let log = log_conf();
-    let opts = match plugin_override() {
-        None => Options { pre_conf: log, ..Options::default() },
-        Some(plugin) => {
-            // Same configuration as the harness's, with the plugin path given explicitly.
+    let opts = match plugin_choice() {
+        (_, true, _) => Options { pre_conf: log, ..Options::default() },
+        (plugin, false, _) => {
+            // The harness's configuration, with the plugin path given explicitly.
             let file = scratch.join(format!("{name}.jwt.json"));
             std::fs::write(&file, jwt).unwrap();
             Options {
@@ -340,24 +374,25 @@ fn start_plugin_broker(jwt: &str, scratch: &Path, name: &str) -> Broker {
 fn main() {
     // `cargo bench` passes --bench; this binary has no options of its own.
     let n = env_usize("STORM_N", 3000).max(1);
-    let rounds = env_usize("STORM_ROUNDS", 3).max(1);
+    let rounds = env_usize("STORM_ROUNDS", 5).max(1);
     let threads = env_usize("STORM_THREADS", 4).max(1);
     let warmup = env_usize("STORM_WARMUP", 200);
+    let chunk = env_usize("STORM_CHUNK", 500).clamp(1, n);
     let only: Option<Vec<String>> =
         std::env::var("STORM_CASES").ok().map(|s| s.split(',').map(|c| c.trim().to_string()).collect());
     let wanted = |name: &str| name == "anonymous" || only.as_ref().is_none_or(|o| o.iter().any(|c| c == name));
 
-    let plugin = plugin_override().unwrap_or_else(|| target_dir().join("libmqtt_jwt_auth.so"));
-    assert!(plugin.exists(), "{} not built (run through cargo bench, or set MQTT_JWT_PLUGIN)", plugin.display());
+    let (plugin, _, why) = plugin_choice();
     println!(
-        "connect_storm: N={n} per storm, {rounds} rounds, {threads} client threads, warm-up {warmup}, broker log {}",
+        "connect_storm: N={n} per storm, {rounds} rounds (brokers take turns every {chunk} connects), {threads} client \
+         threads, warm-up {warmup}, broker log {}",
         match std::env::var("STORM_BROKER_LOG").as_deref() {
             Ok("all") => "all types (debug: every packet)",
             Ok("none") => "none",
             _ => "mosquitto's default types (error, warning, notice, information)",
         }
     );
-    println!("plugin: {}", plugin.display());
+    println!("plugin: {} ({why})", plugin.display());
     let version = Command::new("mosquitto").arg("-h").output().map(|o| o.stdout).unwrap_or_default();
     println!("broker: {}", String::from_utf8_lossy(&version).lines().next().unwrap_or("mosquitto ?"));
     println!(
@@ -467,35 +502,45 @@ fn main() {
             errors.push(format!("case {} warm-up: {} failed: {}", case.name, s.failures, s.first_failures.join("; ")));
         }
         if case.prime {
-            match measured_storm(case, &format!("first-{}", case.name), threads) {
+            match measured_storm(case, &case.creds, &format!("first-{}", case.name), threads) {
                 Ok(r) => case.first_round = Some(r),
                 Err(e) => errors.push(e),
             }
         }
     }
     if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("FAIL {e}");
-        }
-        for case in &cases {
-            eprintln!("--- {} broker log (tail) ---\n{}", case.name, tail(&case.broker.log(), 20));
-        }
-        std::process::exit(1);
+        fail(&errors, &cases);
     }
 
-    // Measured rounds, interleaved between brokers, the starting broker rotating each round.
+    // Measured rounds. Within a round every broker gets its N connects in chunks, the brokers taking
+    // turns chunk by chunk (the first one rotating), so slow drift and other load hit all cases alike.
     let t_measure = Instant::now();
     let (busy0, total0) = machine_jiffies();
     let self0 = self_cpu_ns();
     let brokers0: u64 = cases.iter().map(|c| cpu_ns(c.broker.pid())).sum();
-    for round in 0..rounds {
-        for k in 0..cases.len() {
-            let i = (k + round) % cases.len();
-            let label = format!("r{round}-{}", cases[i].name);
-            match measured_storm(&cases[i], &label, threads) {
-                Ok(r) => cases[i].rounds.push(r),
-                Err(e) => errors.push(e),
+    let chunks = n.div_ceil(chunk);
+    'rounds: for round in 0..rounds {
+        let mut acc = vec![Round { cpu_ns: 0, n: 0, wall: Duration::ZERO }; cases.len()];
+        for c in 0..chunks {
+            let range = c * chunk..((c + 1) * chunk).min(n);
+            for k in 0..cases.len() {
+                let i = (k + round + c) % cases.len();
+                let label = format!("r{round}c{c}-{}", cases[i].name);
+                match measured_storm(&cases[i], &cases[i].creds[range.clone()], &label, threads) {
+                    Ok(r) => {
+                        acc[i].cpu_ns += r.cpu_ns;
+                        acc[i].n += r.n;
+                        acc[i].wall += r.wall;
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        break 'rounds;
+                    }
+                }
             }
+        }
+        for (case, r) in cases.iter_mut().zip(acc) {
+            case.rounds.push(r);
         }
     }
     let measure_wall = t_measure.elapsed().as_secs_f64();
@@ -511,8 +556,8 @@ fn main() {
     let base = if base.is_empty() { f64::NAN } else { median(base) };
     println!();
     println!(
-        "{:<16} {:<30} {:>14} {:>8} {:>9} {:>11}  {:<9} rounds (µs)",
-        "case", "broker", "µs CPU/CONNECT", "ratio", "target", "connects/s", "vs target"
+        "{:<16} {:<30} {:>14} {:>8} {:>8} {:>9} {:>11}  {:<9} rounds (µs)",
+        "case", "broker", "µs CPU/CONNECT", "+µs", "ratio", "target", "connects/s", "vs target"
     );
     let mut lines = Vec::new();
     let row = |name: &str, what: &str, rs: &[Round], target: Option<f64>, lines: &mut Vec<String>| {
@@ -523,16 +568,18 @@ fn main() {
         let rate = median(rs.iter().map(Round::rate).collect());
         let ratio = us / base;
         let verdict = match target {
+            Some(_) if !ratio.is_finite() => "n/a".to_string(),
             Some(t) if ratio <= t => "met".to_string(),
             Some(_) => "MISSED".to_string(),
             None => "-".to_string(),
         };
         let each: Vec<String> = rs.iter().map(|r| format!("{:.1}", r.us_per_connect())).collect();
         println!(
-            "{:<16} {:<30} {:>14.1} {:>7.2}x {:>9} {:>11.0}  {:<9} {}",
+            "{:<16} {:<30} {:>14.1} {:>+8.1} {:>7.2}x {:>9} {:>11.0}  {:<9} {}",
             name,
             what,
             us,
+            us - base,
             ratio,
             target.map(|t| format!("<= {t:.2}x")).unwrap_or_else(|| "-".into()),
             rate,
@@ -540,7 +587,10 @@ fn main() {
             each.join(" ")
         );
         lines.push(format!(
-            "RESULT case={name} us_per_connect={us:.2} ratio={ratio:.3} connects_per_s={rate:.0} n={} rounds={} target={} verdict={}",
+            "RESULT case={name} us_per_connect={us:.2} ratio={ratio:.3} plus_us={:.2} connects_per_s={rate:.0} min_us={:.2} \
+             n={} rounds={} target={} verdict={}",
+            us - base,
+            rs.iter().map(Round::us_per_connect).fold(f64::INFINITY, f64::min),
             rs[0].n,
             rs.len(),
             target.map(|t| format!("{t:.2}")).unwrap_or_else(|| "none".into()),
@@ -564,7 +614,7 @@ fn main() {
     println!();
     println!(
         "load: measured phase {measure_wall:.1}s; machine busy {busy_cores:.2} of {ncpu:.0} cores, of which brokers + this \
-         benchmark {ours:.2}, other processes ~{:.2}; load average now {}",
+         benchmark {ours:.2}, other processes and kernel threads ~{:.2}; load average now {}",
         (busy_cores - ours).max(0.0),
         loadavg()
     );
@@ -577,11 +627,20 @@ fn main() {
         }
     }
     if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("FAIL {e}");
-        }
-        std::process::exit(1);
+        fail(&errors, &cases);
     }
+}
+
+/// Prints every error and each broker's last log lines, then exits with status 1.
+fn fail(errors: &[String], cases: &[Case]) -> ! {
+    for case in cases {
+        eprintln!("--- {} broker log (last lines) ---\n{}", case.name, tail(&case.broker.log(), 20));
+    }
+    for e in errors {
+        eprintln!("FAIL {e}");
+    }
+    eprintln!("FAIL connect_storm: {} error(s); the numbers above are not valid", errors.len());
+    std::process::exit(1);
 }
 
 fn tail(log: &str, lines: usize) -> String {

@@ -19,7 +19,9 @@ pub struct Engine {
 /// What the connection's identity becomes once its token is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The username mosquitto should carry from now on, when it changes.
+    /// The username bound to the token (matchUsernameTo...), None when no binding is configured.
+    pub username: Option<String>,
+    /// The username mosquitto should carry from now on, when it differs from what the client sent.
     pub set_username: Option<String>,
 }
 
@@ -85,15 +87,26 @@ impl Engine {
         Ok(t)
     }
 
+    /// Whether a username binding (matchUsernameTo...) is configured.
+    pub fn binds_username(&self) -> bool {
+        self.config.common.match_username_to_subject || self.config.common.match_username_to_claim.is_some()
+    }
+
     pub fn cached_tokens(&self) -> usize {
         self.cache.lock().len()
     }
 
     /// Ties the connection to the token: client id and username bindings.
-    pub fn bind_identity(&self, t: &Token, client_id: Option<&str>, username: Option<&str>) -> Result<Identity, Refused> {
+    pub fn bind_identity(
+        &self,
+        t: &Token,
+        client_id: Option<&str>,
+        username: Option<&str>,
+    ) -> Result<Identity, Refused> {
         let c = &self.config.common;
         if c.match_client_id_to_subject {
-            let sub = t.sub.as_deref().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to match the client id"))?;
+            let sub =
+                t.sub.as_deref().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to match the client id"))?;
             if client_id != Some(sub) {
                 return Err(Refused::new(Reason::ClientIdMismatch, "client id is not the token's subject"));
             }
@@ -101,7 +114,10 @@ impl Engine {
         if let Some(claim) = &c.match_client_id_to_claim {
             let want = string_claim(t, claim)?;
             if client_id != Some(want) {
-                return Err(Refused::new(Reason::ClientIdMismatch, format!("client id is not claim {}", clean(claim, 64))));
+                return Err(Refused::new(
+                    Reason::ClientIdMismatch,
+                    format!("client id is not claim {}", clean(claim, 64)),
+                ));
             }
         }
         let wanted = if c.match_username_to_subject {
@@ -111,18 +127,19 @@ impl Engine {
         } else {
             None
         };
-        let Some(wanted) = wanted else { return Ok(Identity { set_username: None }) };
+        let Some(wanted) = wanted else { return Ok(Identity { username: None, set_username: None }) };
+        let bound = Some(wanted.to_string());
         // When the token travels in the username field, that field is the token, not a name to compare.
         let sent = match c.token_source {
             TokenSource::Password => username.filter(|u| !u.is_empty()),
             TokenSource::Username => None,
         };
         match sent {
-            Some(u) if u == wanted => Ok(Identity { set_username: None }),
+            Some(u) if u == wanted => Ok(Identity { username: bound, set_username: None }),
             Some(_) if c.refuse_username_mismatch => {
                 Err(Refused::new(Reason::UsernameMismatch, "username differs from the token's identity"))
             }
-            _ => Ok(Identity { set_username: Some(wanted.to_string()) }),
+            _ => Ok(Identity { set_username: bound.clone(), username: bound }),
         }
     }
 }

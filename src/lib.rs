@@ -13,4 +13,5 @@ pub mod logsafe;
 pub mod pattern;
 pub mod plugin;
 pub mod refusal;
+pub mod session;
 pub mod verify;

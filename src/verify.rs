@@ -56,7 +56,10 @@ impl Verifier {
             return Err(Refused::new(Reason::NoToken, "empty"));
         }
         if token.len() > self.max_token_bytes {
-            return Err(Refused::new(Reason::TooLarge, format!("{} bytes, limit {}", token.len(), self.max_token_bytes)));
+            return Err(Refused::new(
+                Reason::TooLarge,
+                format!("{} bytes, limit {}", token.len(), self.max_token_bytes),
+            ));
         }
         if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
             return Err(malformed("not a compact JWS (characters outside base64url)"));
@@ -113,7 +116,9 @@ impl Verifier {
         let sub = match claims.get("sub") {
             None => None,
             Some(Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => Some(s.clone()),
-            Some(Value::String(_)) => return Err(Refused::new(Reason::BadSubject, "empty or holds control characters")),
+            Some(Value::String(_)) => {
+                return Err(Refused::new(Reason::BadSubject, "empty or holds control characters"))
+            }
             Some(_) => return Err(Refused::new(Reason::BadSubject, "not a string")),
         };
         if !self.issuers.is_empty() {

@@ -6,7 +6,7 @@ mod support;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::{Engine, Identity};
+use mqtt_jwt_auth::engine::Engine;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::{json, Value};
 use support::broker::keys_dir;
@@ -680,18 +680,20 @@ fn audience_patterns() {
 // =============================================================================================
 // Identity binding
 
-fn id(set_username: Option<&str>) -> Identity {
-    Identity { set_username: set_username.map(str::to_string) }
+/// The username the broker must be told to set.
+fn id(set_username: Option<&str>) -> Option<String> {
+    set_username.map(str::to_string)
 }
 
 #[test]
 fn username_from_subject() {
     let e = hs256(json!({"matchUsernameToSubject": true}));
     let t = accepted(&e, &token(Algorithm::HS256, "alice", json!({})));
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap(), id(Some("alice")));
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap(), id(None));
-    assert_eq!(e.bind_identity(&t, Some("c1"), None).unwrap(), id(Some("alice")));
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some("")).unwrap(), id(Some("alice")));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap().set_username, id(Some("alice")));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap().set_username, id(None));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap().username.as_deref(), Some("alice"));
+    assert_eq!(e.bind_identity(&t, Some("c1"), None).unwrap().set_username, id(Some("alice")));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("")).unwrap().set_username, id(Some("alice")));
     // A token without sub cannot name the user.
     let t = accepted(&e, &token(Algorithm::HS256, "x", json!({"sub": null})));
     assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap_err().reason, Reason::BadSubject);
@@ -699,7 +701,7 @@ fn username_from_subject() {
     // Without any rule, the username is left alone.
     let plain = hs256(json!({}));
     let t = accepted(&plain, &token(Algorithm::HS256, "alice", json!({})));
-    assert_eq!(plain.bind_identity(&t, Some("c1"), Some("bob")).unwrap(), id(None));
+    assert_eq!(plain.bind_identity(&t, Some("c1"), Some("bob")).unwrap().set_username, id(None));
 }
 
 #[test]
@@ -708,17 +710,17 @@ fn refuse_username_mismatch() {
     let t = accepted(&e, &token(Algorithm::HS256, "alice", json!({})));
     assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap_err().reason, Reason::UsernameMismatch);
     assert_eq!(e.bind_identity(&t, Some("c1"), Some("Alice")).unwrap_err().reason, Reason::UsernameMismatch);
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap(), id(None));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap().set_username, id(None));
     // No username sent: it is set, not refused.
-    assert_eq!(e.bind_identity(&t, Some("c1"), None).unwrap(), id(Some("alice")));
+    assert_eq!(e.bind_identity(&t, Some("c1"), None).unwrap().set_username, id(Some("alice")));
 }
 
 #[test]
 fn username_from_claim() {
     let e = hs256(json!({"matchUsernameToClaim": "preferred_username"}));
     let t = accepted(&e, &token(Algorithm::HS256, "uuid-1", json!({"preferred_username": "alice"})));
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap(), id(Some("alice")));
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap(), id(None));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap().set_username, id(Some("alice")));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some("alice")).unwrap().set_username, id(None));
     let t = accepted(&e, &token(Algorithm::HS256, "uuid-1", json!({})));
     assert_eq!(e.bind_identity(&t, Some("c1"), Some("bob")).unwrap_err().reason, Reason::BadClaim);
     for bad in [json!(5), json!(""), json!("a\nb"), json!(["alice"])] {
@@ -728,7 +730,7 @@ fn username_from_claim() {
     // Dotted path into a nested claim.
     let e = hs256(json!({"matchUsernameToClaim": "user.name", "refuseUsernameMismatch": true}));
     let t = accepted(&e, &token(Algorithm::HS256, "uuid-1", json!({"user": {"name": "alice"}})));
-    assert_eq!(e.bind_identity(&t, None, Some("alice")).unwrap(), id(None));
+    assert_eq!(e.bind_identity(&t, None, Some("alice")).unwrap().set_username, id(None));
     assert_eq!(e.bind_identity(&t, None, Some("bob")).unwrap_err().reason, Reason::UsernameMismatch);
 }
 
@@ -736,7 +738,7 @@ fn username_from_claim() {
 fn client_id_to_subject() {
     let e = hs256(json!({"matchClientIdToSubject": true}));
     let t = accepted(&e, &token(Algorithm::HS256, "dev-1", json!({})));
-    assert_eq!(e.bind_identity(&t, Some("dev-1"), Some("any")).unwrap(), id(None));
+    assert_eq!(e.bind_identity(&t, Some("dev-1"), Some("any")).unwrap().set_username, id(None));
     for bad in [Some("dev-2"), Some("DEV-1"), Some(""), None] {
         assert_eq!(e.bind_identity(&t, bad, Some("any")).unwrap_err().reason, Reason::ClientIdMismatch, "{bad:?}");
     }
@@ -746,7 +748,7 @@ fn client_id_to_subject() {
 fn client_id_to_claim() {
     let e = hs256(json!({"matchClientIdToClaim": "device.id"}));
     let t = accepted(&e, &token(Algorithm::HS256, "alice", json!({"device": {"id": "dev-7"}})));
-    assert_eq!(e.bind_identity(&t, Some("dev-7"), None).unwrap(), id(None));
+    assert_eq!(e.bind_identity(&t, Some("dev-7"), None).unwrap().set_username, id(None));
     assert_eq!(e.bind_identity(&t, Some("dev-8"), None).unwrap_err().reason, Reason::ClientIdMismatch);
     assert_eq!(e.bind_identity(&t, None, None).unwrap_err().reason, Reason::ClientIdMismatch);
     // A literal "device.id" claim is not the nested one.
@@ -759,7 +761,7 @@ fn client_id_to_claim() {
     let e =
         hs256(json!({"matchClientIdToSubject": true, "matchClientIdToClaim": "cid", "matchUsernameToSubject": true}));
     let t = accepted(&e, &token(Algorithm::HS256, "dev-1", json!({"cid": "dev-1"})));
-    assert_eq!(e.bind_identity(&t, Some("dev-1"), Some("x")).unwrap(), id(Some("dev-1")));
+    assert_eq!(e.bind_identity(&t, Some("dev-1"), Some("x")).unwrap().set_username, id(Some("dev-1")));
     let t = accepted(&e, &token(Algorithm::HS256, "dev-1", json!({"cid": "dev-2"})));
     assert_eq!(e.bind_identity(&t, Some("dev-1"), Some("x")).unwrap_err().reason, Reason::ClientIdMismatch);
 }
@@ -771,7 +773,7 @@ fn token_in_username_field() {
     let jwt = token(Algorithm::HS256, "alice", json!({}));
     let t = accepted(&e, &jwt);
     // The username field holds the token: it is replaced by the subject, never compared.
-    assert_eq!(e.bind_identity(&t, Some("c1"), Some(&jwt)).unwrap(), id(Some("alice")));
+    assert_eq!(e.bind_identity(&t, Some("c1"), Some(&jwt)).unwrap().set_username, id(Some("alice")));
     assert_eq!(hs256(json!({})).token_source(), mqtt_jwt_auth::config::TokenSource::Password);
 }
 

@@ -123,7 +123,8 @@ fn verify(args: &[String]) -> Result<String, String> {
         }
     }
     let t = engine.authenticate(token, mqtt_jwt_auth::plugin::now_seconds()).map_err(|r| format!("refused: {r}"))?;
-    let id = engine.bind_identity(&t, client_id.as_deref(), username.as_deref()).map_err(|r| format!("refused: {r}"))?;
+    let id =
+        engine.bind_identity(&t, client_id.as_deref(), username.as_deref()).map_err(|r| format!("refused: {r}"))?;
     let name = id.set_username.or(username).unwrap_or_else(|| "-".into());
     Ok(format!("accepted\n  subject: {}\n  username: {name}", t.sub.as_deref().unwrap_or("-")))
 }

@@ -2,7 +2,7 @@
 //! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
 use super::{api, ffi, Mosquitto};
 use crate::plugin::{AuthResult, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
@@ -12,16 +12,29 @@ const ERR_DEFER: c_int = ffi::mosq_err_t_MOSQ_ERR_PLUGIN_DEFER;
 const ERR_INVAL: c_int = ffi::mosq_err_t_MOSQ_ERR_INVAL;
 const ERR_UNKNOWN: c_int = ffi::mosq_err_t_MOSQ_ERR_UNKNOWN;
 
-const EVT_BASIC_AUTH: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_BASIC_AUTH as c_int;
-const EVT_RELOAD: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_RELOAD as c_int;
+use ffi::mosquitto_plugin_event as evt;
+const EVT_BASIC_AUTH: c_int = evt::MOSQ_EVT_BASIC_AUTH as c_int;
+const EVT_RELOAD: c_int = evt::MOSQ_EVT_RELOAD as c_int;
+const EVT_TICK: c_int = evt::MOSQ_EVT_TICK as c_int;
+const EVT_DISCONNECT: c_int = evt::MOSQ_EVT_DISCONNECT as c_int;
+const EVT_EXT_AUTH_START: c_int = evt::MOSQ_EVT_EXT_AUTH_START as c_int;
+const EVT_CONTROL: c_int = evt::MOSQ_EVT_CONTROL as c_int;
 
 struct State {
     id: *mut ffi::mosquitto_plugin_id_t,
     plugin: Plugin,
+    /// The control topic registered at init (its callback is keyed by topic and must be unregistered with it).
+    control_topic: Option<CString>,
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
-const CALLBACKS: [(c_int, Callback); 2] = [(EVT_BASIC_AUTH, on_basic_auth), (EVT_RELOAD, on_reload)];
+const CALLBACKS: [(c_int, Callback); 5] = [
+    (EVT_BASIC_AUTH, on_basic_auth),
+    (EVT_EXT_AUTH_START, on_ext_auth_start),
+    (EVT_RELOAD, on_reload),
+    (EVT_TICK, on_tick),
+    (EVT_DISCONNECT, on_disconnect),
+];
 
 /// Runs `f`, turning a panic into `on_panic` and an error log line.
 fn guarded(what: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c_int {
@@ -99,10 +112,16 @@ pub extern "C" fn mosquitto_plugin_init(
                 return ERR_INVAL;
             }
         };
-        let state = Box::into_raw(Box::new(State { id: identifier, plugin }));
-        for (event, cb) in CALLBACKS {
-            // SAFETY: identifier is mosquitto's; state lives until cleanup.
-            let rc = unsafe { (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast()) };
+        let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
+        let state = Box::into_raw(Box::new(State { id: identifier, plugin, control_topic }));
+        // SAFETY: state was just created above and is not shared yet.
+        let control =
+            unsafe { (*state).control_topic.as_ref().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())) };
+        let all = CALLBACKS.iter().map(|(e, cb)| (*e, *cb, std::ptr::null())).chain(control);
+        for (event, cb, data) in all {
+            // SAFETY: identifier is mosquitto's; state lives until cleanup; data is the control topic.
+            let rc =
+                unsafe { (api.mosquitto_callback_register)(identifier, event, Some(cb), data.cast(), state.cast()) };
             if rc != ERR_SUCCESS {
                 Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
                 // SAFETY: registered callbacks are removed before the state is freed.
@@ -123,12 +142,19 @@ unsafe fn cleanup_state(state: *mut State) {
         for (event, cb) in CALLBACKS {
             (api.mosquitto_callback_unregister)((*state).id, event, Some(cb), std::ptr::null());
         }
+        if let Some(t) = &(*state).control_topic {
+            (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
+        }
     }
     drop(Box::from_raw(state));
 }
 
 #[no_mangle]
-pub extern "C" fn mosquitto_plugin_cleanup(userdata: *mut c_void, _options: *mut ffi::mosquitto_opt, _count: c_int) -> c_int {
+pub extern "C" fn mosquitto_plugin_cleanup(
+    userdata: *mut c_void,
+    _options: *mut ffi::mosquitto_opt,
+    _count: c_int,
+) -> c_int {
     if userdata.is_null() {
         return ERR_SUCCESS;
     }
@@ -154,17 +180,70 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
         let username = bytes(ed.username).map(<[u8]>::to_vec);
         let password = bytes(ed.password).map(<[u8]>::to_vec);
         let now = crate::plugin::now_seconds();
-        match st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now) {
-            AuthResult::Accept => ERR_SUCCESS,
-            AuthResult::Refuse => ERR_AUTH,
-        }
+        auth_code(st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now))
+    })
+}
+
+fn auth_code(r: AuthResult) -> c_int {
+    match r {
+        AuthResult::Accept => ERR_SUCCESS,
+        AuthResult::Refuse => ERR_AUTH,
+        AuthResult::Defer => ERR_DEFER,
+    }
+}
+
+unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("enhanced auth", ERR_AUTH, || {
+        // SAFETY: mosquitto passes its extended-auth event and our State.
+        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_extended_auth), state(userdata)) };
+        let method = bytes(ed.auth_method).and_then(|m| std::str::from_utf8(m).ok());
+        let data: &[u8] = if ed.data_in.is_null() {
+            &[]
+        } else {
+            // SAFETY: data_in holds data_in_len bytes for the callback.
+            unsafe { std::slice::from_raw_parts(ed.data_in.cast::<u8>(), ed.data_in_len as usize) }
+        };
+        let client = ClientRef(ed.client as usize);
+        auth_code(st.plugin.ext_auth_start(&Mosquitto, client, method, data, crate::plugin::now_seconds()))
+    })
+}
+
+unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("control message", ERR_SUCCESS, || {
+        // SAFETY: mosquitto passes its control event and our State.
+        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_control), state(userdata)) };
+        let payload: &[u8] = if ed.payload.is_null() {
+            &[]
+        } else {
+            // SAFETY: payload holds payloadlen bytes for the callback.
+            unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
+        };
+        st.plugin.control(&Mosquitto, ClientRef(ed.client as usize), payload, crate::plugin::now_seconds());
+        ERR_SUCCESS
+    })
+}
+
+unsafe extern "C" fn on_tick(_event: c_int, _event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("tick", ERR_SUCCESS, || {
+        // SAFETY: our State.
+        unsafe { state(userdata) }.plugin.tick(&Mosquitto, crate::plugin::now_seconds());
+        ERR_SUCCESS
+    })
+}
+
+unsafe extern "C" fn on_disconnect(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("disconnect", ERR_SUCCESS, || {
+        // SAFETY: mosquitto passes its disconnect event and our State.
+        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
+        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::plugin::now_seconds());
+        ERR_SUCCESS
     })
 }
 
 unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata: *mut c_void) -> c_int {
     guarded("reload", ERR_DEFER, || {
         // SAFETY: our State.
-        unsafe { state(userdata) }.plugin.reload(&Mosquitto);
+        unsafe { state(userdata) }.plugin.reload(&Mosquitto, crate::plugin::now_seconds());
         // DEFER: an error here would skip re-registering the password/acl file checks.
         ERR_DEFER
     })

@@ -52,6 +52,38 @@ impl Broker for Mosquitto {
         owned(unsafe { (api.mosquitto_client_address)(client_ptr(c)) })
     }
 
+    fn client_username(&self, c: ClientRef) -> Option<String> {
+        let api = api::get()?;
+        // SAFETY: as above.
+        owned(unsafe { (api.mosquitto_client_username)(client_ptr(c)) })
+    }
+
+    fn kick(&self, client_id: &str, with_will: bool) -> bool {
+        let Some(api) = api::get() else { return false };
+        let id = cstring(client_id);
+        // SAFETY: called on the broker thread, never for the client whose callback is running.
+        unsafe { (api.mosquitto_kick_client_by_clientid)(id.as_ptr(), with_will) == ffi::mosq_err_t_MOSQ_ERR_SUCCESS }
+    }
+
+    fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool {
+        let Some(api) = api::get() else { return false };
+        let (id, topic) = (cstring(client_id), cstring(topic));
+        let Ok(len) = c_int::try_from(payload.len()) else { return false };
+        // SAFETY: mosquitto copies topic and payload; QoS 0, not retained, no properties.
+        let rc = unsafe {
+            (api.mosquitto_broker_publish_copy)(
+                id.as_ptr(),
+                topic.as_ptr(),
+                len,
+                payload.as_ptr().cast(),
+                0,
+                false,
+                std::ptr::null_mut(),
+            )
+        };
+        rc == ffi::mosq_err_t_MOSQ_ERR_SUCCESS
+    }
+
     fn set_username(&self, c: ClientRef, name: &str) -> bool {
         let Some(api) = api::get() else { return false };
         let name = cstring(name);

@@ -1,6 +1,9 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
+mod session;
 pub(crate) mod walk;
+
+pub use session::{ExpiryNotice, Refresh};
 
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
@@ -23,6 +26,8 @@ pub struct Config {
     pub common: Common,
     pub revocation: Option<Revocation>,
     pub verified_cache_entries: usize,
+    pub refresh: Refresh,
+    pub expiry_notice: Option<ExpiryNotice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +108,9 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| ConfigError::new("", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
+        let root: Value = serde_json::from_str(text).map_err(|e| {
+            ConfigError::new("", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()))
+        })?;
         let mut top = Obj::new("", &root)?;
         match top.get("version") {
             None => return Err(ConfigError::new("version", "missing (expected 1)")),
@@ -115,7 +121,12 @@ impl Config {
         let mode = match top.string("mode")? {
             Some("local") => Mode::Local,
             Some("jwks") => Mode::Jwks,
-            Some(other) => return Err(ConfigError::new("mode", format!("unknown mode {other:?} (expected \"local\" or \"jwks\")"))),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "mode",
+                    format!("unknown mode {other:?} (expected \"local\" or \"jwks\")"),
+                ))
+            }
             None => return Err(ConfigError::new("mode", "missing (expected \"local\" or \"jwks\")")),
         };
         let empty = Value::Object(Default::default());
@@ -151,25 +162,44 @@ impl Config {
             }
             None => DEFAULT_CACHE_ENTRIES,
         };
+        let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
+        let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
         options.finish()?;
 
         match mode {
             Mode::Local if local.is_none() => {
-                return Err(ConfigError::new("options.modes.local", "missing: mode \"local\" needs a key (plain, env or filePath)"))
+                return Err(ConfigError::new(
+                    "options.modes.local",
+                    "missing: mode \"local\" needs a key (plain, env or filePath)",
+                ))
             }
             Mode::Jwks if jwks.is_none() => {
                 return Err(ConfigError::new("options.modes.jwks", "missing: mode \"jwks\" needs a uri or filePath"))
             }
             _ => {}
         }
-        Ok(Config { algorithms, mode, lazy_connect, local, jwks, common, revocation, verified_cache_entries })
+        Ok(Config {
+            algorithms,
+            mode,
+            lazy_connect,
+            local,
+            jwks,
+            common,
+            revocation,
+            verified_cache_entries,
+            refresh,
+            expiry_notice,
+        })
     }
 }
 
 fn parse_algorithms(top: &mut Obj) -> Result<Vec<Alg>> {
     let names = top.strings("algorithm")?;
     if names.is_empty() {
-        return Err(ConfigError::new("algorithm", "missing: name the allowed algorithm(s), e.g. \"RS256\" or [\"RS256\", \"ES256\"]"));
+        return Err(ConfigError::new(
+            "algorithm",
+            "missing: name the allowed algorithm(s), e.g. \"RS256\" or [\"RS256\", \"ES256\"]",
+        ));
     }
     let mut algs = Vec::new();
     for (i, name) in names.iter().enumerate() {

@@ -65,6 +65,12 @@ impl<'a> Obj<'a> {
         join(&self.path, key)
     }
 
+    /// Whether `key` is present at all, null included (null can mean "switch off").
+    pub fn has(&mut self, key: &'static str) -> bool {
+        self.known.insert(key);
+        self.map.contains_key(key)
+    }
+
     /// The raw value of `key`; a JSON null counts as absent.
     pub fn get(&mut self, key: &'static str) -> Option<&'a Value> {
         self.known.insert(key);
@@ -131,10 +137,7 @@ impl<'a> Obj<'a> {
             Some(k) => {
                 let mut known: Vec<_> = self.known.iter().copied().collect();
                 known.sort_unstable();
-                Err(ConfigError::new(
-                    self.key_path(k),
-                    format!("unknown key (known here: {})", known.join(", ")),
-                ))
+                Err(ConfigError::new(self.key_path(k), format!("unknown key (known here: {})", known.join(", "))))
             }
         }
     }

@@ -19,12 +19,10 @@ pub fn load_keys(cfg: &Config) -> Result<(KeySet, Vec<String>), ConfigError> {
                         .map_err(|e| ConfigError::new(at, format!("cannot read {}: {e}", path.display())))?;
                     parse_jwk_set(&text).map_err(|e| ConfigError::new(at, format!("{}: {e}", path.display())))?
                 }
-                (None, _) => {
-                    return Err(ConfigError::new(
-                        "options.modes.jwks.uri",
-                        "fetching a JWK set over HTTP is not available in this version; use options.modes.jwks.filePath",
-                    ))
-                }
+                (None, _) => return Err(ConfigError::new(
+                    "options.modes.jwks.uri",
+                    "fetching a JWK set over HTTP is not available in this version; use options.modes.jwks.filePath",
+                )),
             }
         }
     };
@@ -46,12 +44,14 @@ fn local_key(m: &KeyMaterial) -> Result<VerifyKey, ConfigError> {
         KeyMaterial::Plain(s) => (base.to_string(), s.clone()),
         KeyMaterial::Env(var) => {
             let at = format!("{base}.env");
-            let v = std::env::var(var).map_err(|_| ConfigError::new(&at, format!("environment variable {var} is not set")))?;
+            let v = std::env::var(var)
+                .map_err(|_| ConfigError::new(&at, format!("environment variable {var} is not set")))?;
             (at, v)
         }
         KeyMaterial::File(p) => {
             let at = format!("{base}.filePath");
-            let v = std::fs::read_to_string(p).map_err(|e| ConfigError::new(&at, format!("cannot read {}: {e}", p.display())))?;
+            let v = std::fs::read_to_string(p)
+                .map_err(|e| ConfigError::new(&at, format!("cannot read {}: {e}", p.display())))?;
             (at, v)
         }
     };

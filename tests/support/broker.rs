@@ -17,10 +17,20 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// The freshest build of the plugin: `cargo test` rebuilds the cdylib in deps/ but copies it up to
+/// target/<profile>/ only when the library itself was asked for (`cargo build`).
 pub fn plugin_path() -> PathBuf {
-    let p = target_dir().join("libmqtt_jwt_auth.so");
-    assert!(p.exists(), "{} not built (cargo builds the cdylib with the tests)", p.display());
-    p
+    if let Ok(p) = std::env::var("MQTT_JWT_PLUGIN") {
+        return PathBuf::from(p);
+    }
+    let dir = target_dir();
+    let candidates = [dir.join("deps/libmqtt_jwt_auth.so"), dir.join("libmqtt_jwt_auth.so")];
+    let newest = candidates
+        .iter()
+        .filter_map(|p| Some((std::fs::metadata(p).ok()?.modified().ok()?, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p.clone());
+    newest.unwrap_or_else(|| panic!("libmqtt_jwt_auth.so not built in {}", dir.display()))
 }
 
 pub fn keys_dir() -> PathBuf {

@@ -133,3 +133,195 @@ pub fn ping(s: &mut TcpStream) -> bool {
 pub fn disconnect(mut s: TcpStream) {
     let _ = s.write_all(&[0xe0, 0x00]);
 }
+
+/// CONNECT with everything the session tests need: will, v5 authentication method and data,
+/// session expiry interval.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectV5<'a> {
+    pub client_id: &'a str,
+    pub username: Option<&'a [u8]>,
+    pub password: Option<&'a [u8]>,
+    pub will: Option<(&'a str, &'a [u8])>,
+    /// (method, data): MQTT 5 enhanced authentication.
+    pub auth: Option<(&'a str, &'a [u8])>,
+    pub session_expiry: Option<u32>,
+    /// 4 or 5 (default 5).
+    pub version: u8,
+}
+
+fn props(out: &mut Vec<u8>, p: &[u8]) {
+    put_varint(out, p.len());
+    out.extend_from_slice(p);
+}
+
+pub fn connect_v5_packet(c: &ConnectV5) -> Vec<u8> {
+    let version = if c.version == 0 { 5 } else { c.version };
+    let v5 = version == 5;
+    let mut body = Vec::new();
+    put_str(&mut body, b"MQTT");
+    body.push(version);
+    let username = match (version, c.username, c.password) {
+        (4, None, Some(_)) => Some(&b""[..]),
+        (_, u, _) => u,
+    };
+    let mut flags = 0x02u8;
+    if username.is_some() {
+        flags |= 0x80;
+    }
+    if c.password.is_some() {
+        flags |= 0x40;
+    }
+    if c.will.is_some() {
+        flags |= 0x04; // will, QoS 0, not retained
+    }
+    body.push(flags);
+    body.extend_from_slice(&30u16.to_be_bytes());
+    if v5 {
+        let mut p = Vec::new();
+        if let Some(se) = c.session_expiry {
+            p.push(0x11);
+            p.extend_from_slice(&se.to_be_bytes());
+        }
+        if let Some((method, data)) = c.auth {
+            p.push(0x15);
+            put_str(&mut p, method.as_bytes());
+            p.push(0x16);
+            put_str(&mut p, data);
+        }
+        props(&mut body, &p);
+    }
+    put_str(&mut body, c.client_id.as_bytes());
+    if let Some((topic, payload)) = c.will {
+        if v5 {
+            props(&mut body, &[]);
+        }
+        put_str(&mut body, topic.as_bytes());
+        put_str(&mut body, payload);
+    }
+    if let Some(u) = username {
+        put_str(&mut body, u);
+    }
+    if let Some(p) = c.password {
+        put_str(&mut body, p);
+    }
+    let mut pkt = vec![0x10];
+    put_varint(&mut pkt, body.len());
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// Connects; the stream when accepted, and the CONNACK code (or Closed).
+pub fn connect_v5(port: u16, c: &ConnectV5) -> (Option<TcpStream>, Outcome) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(&connect_v5_packet(c)).unwrap();
+    match read_packet(&mut s) {
+        Ok((0x20, body)) if body.len() >= 2 => {
+            let code = body[1];
+            (if code == 0 { Some(s) } else { None }, Outcome::Connack(code))
+        }
+        _ => (None, Outcome::Closed),
+    }
+}
+
+/// MQTT 5 AUTH with reason 0x19 (re-authenticate); returns the first packet's (type byte, body).
+pub fn reauthenticate(s: &mut TcpStream, method: &str, data: &[u8]) -> std::io::Result<(u8, Vec<u8>)> {
+    let mut p = Vec::new();
+    p.push(0x15);
+    put_str(&mut p, method.as_bytes());
+    p.push(0x16);
+    put_str(&mut p, data);
+    let mut body = vec![0x19];
+    props(&mut body, &p);
+    let mut pkt = vec![0xf0];
+    put_varint(&mut pkt, body.len());
+    pkt.extend_from_slice(&body);
+    s.write_all(&pkt)?;
+    read_packet(s)
+}
+
+/// SUBSCRIBE to one filter at QoS 0 and wait for the SUBACK; the granted code.
+pub fn subscribe(s: &mut TcpStream, v5: bool, filter: &str) -> u8 {
+    let mut body = vec![0x00, 0x01];
+    if v5 {
+        body.push(0);
+    }
+    put_str(&mut body, filter.as_bytes());
+    body.push(0);
+    let mut pkt = vec![0x82];
+    put_varint(&mut pkt, body.len());
+    pkt.extend_from_slice(&body);
+    s.write_all(&pkt).unwrap();
+    loop {
+        let (t, b) = read_packet(s).expect("suback");
+        if t == 0x90 {
+            return *b.last().unwrap();
+        }
+    }
+}
+
+/// PUBLISH at QoS 0.
+pub fn publish(s: &mut TcpStream, v5: bool, topic: &str, payload: &[u8]) -> std::io::Result<()> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    if v5 {
+        body.push(0);
+    }
+    body.extend_from_slice(payload);
+    let mut pkt = vec![0x30];
+    put_varint(&mut pkt, body.len());
+    pkt.extend_from_slice(&body);
+    s.write_all(&pkt)
+}
+
+/// The next PUBLISH received within `timeout`: (topic, payload). Other packets are skipped.
+pub fn next_publish(s: &mut TcpStream, v5: bool, timeout: Duration) -> Option<(String, Vec<u8>)> {
+    s.set_read_timeout(Some(timeout)).unwrap();
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        let Ok((t, b)) = read_packet(s) else { return None };
+        if t & 0xf0 != 0x30 {
+            continue;
+        }
+        let tlen = u16::from_be_bytes([b[0], b[1]]) as usize;
+        let topic = String::from_utf8_lossy(&b[2..2 + tlen]).into_owned();
+        let mut rest = &b[2 + tlen..];
+        if t & 0x06 != 0 {
+            rest = &rest[2..]; // packet id
+        }
+        if v5 {
+            let mut plen = 0usize;
+            let mut i = 0;
+            loop {
+                let byte = rest[i];
+                plen |= ((byte & 0x7f) as usize) << (7 * i);
+                i += 1;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            rest = &rest[i + plen..];
+        }
+        return Some((topic, rest.to_vec()));
+    }
+    None
+}
+
+/// Waits until the broker closes the connection (reading and discarding packets); the time it took,
+/// or None if it stayed open for `timeout`. A DISCONNECT packet counts as closing.
+pub fn wait_closed(s: &mut TcpStream, timeout: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut buf = [0u8; 1024];
+    while start.elapsed() < timeout {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(n) if buf[..n].first() == Some(&0xe0) => return Some(start.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}

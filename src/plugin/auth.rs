@@ -1,0 +1,182 @@
+//! CONNECT-time authentication: basic auth (token in password or username), MQTT v5 enhanced auth
+//! with our method, and the re-check mosquitto runs for every client after a reload.
+use super::{log_refusal, Broker, ClientRef, Plugin};
+use crate::config::TokenSource;
+use crate::engine::Engine;
+use crate::refusal::{Reason, Refused};
+use crate::session::Session;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthResult {
+    Accept,
+    Refuse,
+    /// Not ours (another enhanced-auth method): let other plugins answer.
+    Defer,
+}
+
+fn utf8(raw: &[u8]) -> Result<&str, Refused> {
+    std::str::from_utf8(raw).map_err(|_| Refused::new(Reason::Malformed, "not UTF-8"))
+}
+
+impl Plugin {
+    /// MOSQ_EVT_BASIC_AUTH. `username`/`password` are what mosquitto holds for the connection.
+    pub fn basic_auth(
+        &self,
+        broker: &dyn Broker,
+        client: ClientRef,
+        username: Option<&[u8]>,
+        password: Option<&[u8]>,
+        now: f64,
+    ) -> AuthResult {
+        self.expire_fallback(broker, now, client);
+        let engine = self.engine();
+        if now < *self.recheck_until.lock() {
+            if let Some(result) = self.recheck(&engine, broker, client, now) {
+                return result;
+            }
+        }
+        let (raw, field) = match engine.token_source() {
+            TokenSource::Password => (password, "password"),
+            TokenSource::Username => (username, "username"),
+        };
+        let result = raw
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| Refused::new(Reason::NoToken, format!("no {field}")))
+            .and_then(utf8)
+            .and_then(|token| {
+                let sent = username.and_then(|u| std::str::from_utf8(u).ok());
+                self.admit(&engine, broker, client, token, sent, false, now)
+            });
+        self.answer(broker, client, "refused", result)
+    }
+
+    /// MOSQ_EVT_EXT_AUTH_START: a CONNECT with an authentication method, or a v5 re-authentication.
+    pub fn ext_auth_start(
+        &self,
+        broker: &dyn Broker,
+        client: ClientRef,
+        method: Option<&str>,
+        data: &[u8],
+        now: f64,
+    ) -> AuthResult {
+        let engine = self.engine();
+        let ours = engine.config.refresh.auth_method.as_deref();
+        if ours.is_none() || method != ours {
+            return AuthResult::Defer;
+        }
+        let id = broker.client_id(client);
+        let known = self.sessions.lock().get(client).is_some_and(|s| Some(&s.client_id) == id.as_ref());
+        let token = match utf8(data) {
+            Ok(t) if !t.is_empty() => t,
+            Ok(_) => {
+                return self.answer(
+                    broker,
+                    client,
+                    "refused",
+                    Err(Refused::new(Reason::NoToken, "no authentication data")),
+                )
+            }
+            Err(r) => return self.answer(broker, client, "refused", Err(r)),
+        };
+        if known {
+            // No re-auth flag reaches plugins: a live session for this connection means re-authentication.
+            let result = self.refresh_session(&engine, broker, client, token, now).map(|_| ());
+            return self.answer(broker, client, "re-authentication refused for", result);
+        }
+        let sent = broker.client_username(client);
+        let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now);
+        self.answer(broker, client, "refused", result)
+    }
+
+    fn answer(&self, broker: &dyn Broker, client: ClientRef, what: &str, result: Result<(), Refused>) -> AuthResult {
+        match result {
+            Ok(()) => AuthResult::Accept,
+            Err(r) => {
+                log_refusal(broker, client, what, &r);
+                AuthResult::Refuse
+            }
+        }
+    }
+
+    /// Verifies a token for a new connection, binds its identity and opens its session.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        token: &str,
+        sent_username: Option<&str>,
+        enhanced: bool,
+        now: f64,
+    ) -> Result<(), Refused> {
+        let t = engine.authenticate(token, now)?;
+        let id = broker.client_id(client).unwrap_or_default();
+        let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
+        let (username, set) = if enhanced && !engine.binds_username() {
+            // The CONNECT username of an enhanced-auth client is unverified: replace it with the
+            // subject, which also keeps the client through the username check of a reload.
+            let sub =
+                t.sub.clone().ok_or_else(|| Refused::new(Reason::BadSubject, "enhanced authentication needs a sub"))?;
+            let set = (sent_username != Some(sub.as_str())).then(|| sub.clone());
+            (Some(sub), set)
+        } else {
+            (identity.username, identity.set_username)
+        };
+        if let Some(name) = &set {
+            if !broker.set_username(client, name) {
+                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
+            }
+        }
+        let session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
+        self.open_session(engine, client, session);
+        Ok(())
+    }
+
+    pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session) {
+        let notice = engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64);
+        let c = &engine.config.common;
+        let kick = c.kick_expired_clients && c.validate_expiration;
+        self.sessions.lock().open(client, session, notice, kick);
+    }
+
+    /// After a reload mosquitto re-runs BASIC_AUTH with the CONNECT credentials. A connected client's
+    /// current token (possibly refreshed in-band since) is what must pass the new rules.
+    /// None: not a connected client of ours, authenticate normally.
+    fn recheck(&self, engine: &Engine, broker: &dyn Broker, client: ClientRef, now: f64) -> Option<AuthResult> {
+        let id = broker.client_id(client)?;
+        let session = self.sessions.lock().get(client).filter(|s| s.client_id == id).cloned()?;
+        let result = self.reverify(engine, broker, client, &session, &session.token, now).map(|fresh| {
+            self.open_session(engine, client, fresh);
+        });
+        Some(self.answer(broker, client, "after reload, disconnecting", result))
+    }
+
+    /// Verifies `token` for an existing session: same subject, same bindings. Returns the session
+    /// as it must be from now on.
+    pub(super) fn reverify(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        session: &Session,
+        token: &str,
+        now: f64,
+    ) -> Result<Session, Refused> {
+        let t = engine.authenticate(token, now)?;
+        if t.sub != session.subject {
+            return Err(Refused::new(Reason::BadSubject, "the new token names another subject"));
+        }
+        let identity = engine.bind_identity(&t, Some(&session.client_id), session.username.as_deref())?;
+        let username = identity.username.or_else(|| session.username.clone());
+        if username != session.username {
+            let Some(name) = &username else { unreachable!("username falls back to the session's") };
+            if !broker.set_username(client, name) {
+                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
+            }
+        }
+        let mut fresh = Session::new(session.client_id.clone(), t.sub.clone(), username, token.to_string(), t.exp);
+        fresh.refreshed = session.refreshed || token != session.token;
+        Ok(fresh)
+    }
+}

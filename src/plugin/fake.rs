@@ -1,0 +1,52 @@
+//! A fake of the broker interface for unit tests: records logs, usernames, kicks and messages.
+use super::{Broker, ClientRef, Level};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+#[derive(Default)]
+pub struct FakeBroker {
+    pub ids: RefCell<HashMap<ClientRef, String>>,
+    pub usernames: RefCell<HashMap<ClientRef, String>>,
+    pub logs: RefCell<Vec<(Level, String)>>,
+    pub kicks: RefCell<Vec<(String, bool)>>,
+    pub published: RefCell<Vec<(String, String, Vec<u8>)>>,
+}
+
+impl FakeBroker {
+    pub fn client(&self, n: usize, id: &str) -> ClientRef {
+        let c = ClientRef(n);
+        self.ids.borrow_mut().insert(c, id.to_string());
+        c
+    }
+
+    pub fn logged(&self, needle: &str) -> bool {
+        self.logs.borrow().iter().any(|(_, l)| l.contains(needle))
+    }
+}
+
+impl Broker for FakeBroker {
+    fn log(&self, level: Level, msg: &str) {
+        self.logs.borrow_mut().push((level, msg.to_string()));
+    }
+    fn client_id(&self, c: ClientRef) -> Option<String> {
+        self.ids.borrow().get(&c).cloned()
+    }
+    fn client_address(&self, _c: ClientRef) -> Option<String> {
+        Some("127.0.0.1".into())
+    }
+    fn client_username(&self, c: ClientRef) -> Option<String> {
+        self.usernames.borrow().get(&c).cloned()
+    }
+    fn set_username(&self, c: ClientRef, name: &str) -> bool {
+        self.usernames.borrow_mut().insert(c, name.to_string());
+        true
+    }
+    fn kick(&self, client_id: &str, with_will: bool) -> bool {
+        self.kicks.borrow_mut().push((client_id.to_string(), with_will));
+        true
+    }
+    fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool {
+        self.published.borrow_mut().push((client_id.to_string(), topic.to_string(), payload.to_vec()));
+        true
+    }
+}

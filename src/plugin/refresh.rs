@@ -1,0 +1,74 @@
+//! In-band token refresh: MQTT v5 re-authentication (see auth.rs) and, for clients that cannot
+//! re-authenticate, a new token published to the control topic. Both replace the session's token,
+//! claims and deadline when the new token names the same identity.
+use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use crate::engine::Engine;
+use crate::logsafe::clean;
+use crate::refusal::{Reason, Refused};
+use serde_json::json;
+
+/// Time for the refusal answer to reach the client before its connection is closed.
+const REVOKE_GRACE: f64 = 0.3;
+
+impl Plugin {
+    /// Replaces the session of `client` with one for `token`; the new expiry time on success.
+    pub(super) fn refresh_session(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        token: &str,
+        now: f64,
+    ) -> Result<Option<f64>, Refused> {
+        let Some(session) = self.sessions.lock().get(client).cloned() else {
+            return Err(Refused::new(Reason::Internal, "no session for this connection"));
+        };
+        let mut fresh = self.reverify(engine, broker, client, &session, token, now)?;
+        if fresh.username != session.username {
+            return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
+        }
+        fresh.refreshed = true;
+        let exp = fresh.exp;
+        self.open_session(engine, client, fresh);
+        broker
+            .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
+        Ok(exp)
+    }
+
+    /// MOSQ_EVT_CONTROL on the refresh topic: the payload is the new token (or {"token": "..."}).
+    /// The answer goes to the publishing client only; a refused refresh ends the connection.
+    pub fn control(&self, broker: &dyn Broker, client: ClientRef, payload: &[u8], now: f64) {
+        let engine = self.engine();
+        let Some(id) = broker.client_id(client) else { return };
+        let result = token_from_payload(payload).and_then(|t| self.refresh_session(&engine, broker, client, &t, now));
+        let answer = match &result {
+            Ok(exp) => json!({"result": "ok", "exp": exp}),
+            Err(r) => json!({"result": "refused", "reason": r.reason.category()}),
+        };
+        broker.publish_to(&id, &engine.config.refresh.response_topic, answer.to_string().as_bytes());
+        if let Err(r) = result {
+            log_refusal(broker, client, "token refresh refused, disconnecting", &r);
+            // Not from inside this client's own callback, and not before the answer has gone out:
+            // a tick kicks it shortly; ACLs deny meanwhile.
+            self.sessions.lock().revoke(client, now + REVOKE_GRACE);
+        }
+    }
+}
+
+fn token_from_payload(payload: &[u8]) -> Result<String, Refused> {
+    let text = std::str::from_utf8(payload).map_err(|_| Refused::new(Reason::Malformed, "payload is not UTF-8"))?;
+    let text = text.trim();
+    if text.starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| Refused::new(Reason::Malformed, "payload is not valid JSON"))?;
+        return v
+            .get("token")
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| Refused::new(Reason::NoToken, "no \"token\" in the JSON payload"));
+    }
+    if text.is_empty() {
+        return Err(Refused::new(Reason::NoToken, "empty payload"));
+    }
+    Ok(text.to_string())
+}

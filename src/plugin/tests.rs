@@ -1,0 +1,126 @@
+//! Handler logic against the fake broker: sessions, kicks, refresh and reload re-checks.
+use super::fake::FakeBroker;
+use super::*;
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::json;
+
+const SECRET: &str = "unit-test-secret-0123456789";
+
+fn plugin(extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": SECRET}, "common": {"matchUsernameToSubject": true}}});
+    for (k, v) in extra.as_object().unwrap() {
+        cfg["options"][k] = v.clone();
+    }
+    let file = dir.path().join("jwt.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let b = FakeBroker::default();
+    let p = Plugin::load(&b, &file).unwrap();
+    (p, b, dir)
+}
+
+fn tok(sub: &str, exp: f64) -> String {
+    encode(&Header::default(), &json!({"sub": sub, "exp": exp}), &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+}
+
+const NOW: f64 = 1_800_000_000.0;
+
+#[test]
+fn accepted_clients_get_a_session_and_are_kicked_at_exp() {
+    let (p, b, _d) = plugin(json!({}));
+    let c = b.client(1, "dev");
+    let t = tok("dev", NOW + 10.0);
+    assert_eq!(p.basic_auth(&b, c, Some(b"x"), Some(t.as_bytes()), NOW), AuthResult::Accept);
+    assert_eq!(b.usernames.borrow().get(&c).map(String::as_str), Some("dev"));
+    assert_eq!(p.live_sessions(), 1);
+    p.tick(&b, NOW + 9.9);
+    assert!(b.kicks.borrow().is_empty());
+    p.tick(&b, NOW + 10.0);
+    assert_eq!(*b.kicks.borrow(), vec![("dev".to_string(), true)]);
+    p.disconnect(&b, c, NOW + 10.1);
+    assert_eq!(p.live_sessions(), 0);
+}
+
+#[test]
+fn refused_clients_get_no_session() {
+    let (p, b, _d) = plugin(json!({}));
+    let c = b.client(1, "dev");
+    assert_eq!(p.basic_auth(&b, c, None, None, NOW), AuthResult::Refuse);
+    assert_eq!(p.basic_auth(&b, c, None, Some(b"a.b.c"), NOW), AuthResult::Refuse);
+    assert_eq!(p.live_sessions(), 0);
+    assert!(b.logged("refused client dev from 127.0.0.1: no-token"));
+}
+
+#[test]
+fn reauthentication_replaces_the_deadline_and_keeps_the_identity() {
+    let (p, b, _d) = plugin(json!({}));
+    let c = b.client(1, "car");
+    let first = tok("car", NOW + 10.0);
+    assert_eq!(p.ext_auth_start(&b, c, Some("JWT"), first.as_bytes(), NOW), AuthResult::Accept);
+    let second = tok("car", NOW + 100.0);
+    assert_eq!(p.ext_auth_start(&b, c, Some("JWT"), second.as_bytes(), NOW + 5.0), AuthResult::Accept);
+    p.tick(&b, NOW + 50.0);
+    assert!(b.kicks.borrow().is_empty(), "the first token's deadline is gone");
+    let other = tok("truck", NOW + 100.0);
+    assert_eq!(p.ext_auth_start(&b, c, Some("JWT"), other.as_bytes(), NOW + 6.0), AuthResult::Refuse);
+    assert_eq!(p.ext_auth_start(&b, c, Some("OTHER"), other.as_bytes(), NOW), AuthResult::Defer);
+}
+
+#[test]
+fn refused_control_refresh_answers_then_kicks_later() {
+    let (p, b, _d) = plugin(json!({}));
+    let c = b.client(1, "m");
+    let t = tok("m", NOW + 10.0);
+    assert_eq!(p.basic_auth(&b, c, None, Some(t.as_bytes()), NOW), AuthResult::Accept);
+    p.control(&b, c, tok("m", NOW + 99.0).as_bytes(), NOW);
+    p.control(&b, c, b"garbage", NOW);
+    let published = b.published.borrow().clone();
+    assert_eq!(published.len(), 2);
+    assert!(String::from_utf8_lossy(&published[0].2).contains("\"ok\""));
+    assert!(String::from_utf8_lossy(&published[1].2).contains("malformed-token"));
+    // Never from inside the client's own callback: the kick waits for a tick.
+    assert!(b.kicks.borrow().is_empty());
+    p.tick(&b, NOW + 1.0);
+    assert_eq!(b.kicks.borrow().len(), 1);
+}
+
+#[test]
+fn reload_recheck_uses_the_refreshed_token() {
+    let (p, b, _d) = plugin(json!({}));
+    let c = b.client(1, "m");
+    let old = tok("m", NOW + 10.0);
+    assert_eq!(p.basic_auth(&b, c, Some(b"m"), Some(old.as_bytes()), NOW), AuthResult::Accept);
+    p.control(&b, c, tok("m", NOW + 99.0).as_bytes(), NOW);
+    p.reload(&b, NOW + 20.0);
+    // mosquitto re-checks with the CONNECT password, which expired at NOW + 10.
+    assert_eq!(p.basic_auth(&b, c, Some(b"m"), Some(old.as_bytes()), NOW + 20.0), AuthResult::Accept);
+    // A new connection with an expired token is still refused during the re-check window.
+    let other = b.client(2, "n");
+    assert_eq!(p.basic_auth(&b, other, None, Some(tok("n", NOW).as_bytes()), NOW + 20.0), AuthResult::Refuse);
+}
+
+#[test]
+fn expiry_notice_is_sent_once() {
+    let (p, b, _d) = plugin(json!({"expiryNotice": {"secondsBefore": 5, "topic": "notice/t"}}));
+    let c = b.client(1, "n");
+    assert_eq!(p.basic_auth(&b, c, None, Some(tok("n", NOW + 10.0).as_bytes()), NOW), AuthResult::Accept);
+    p.tick(&b, NOW + 4.0);
+    assert!(b.published.borrow().is_empty());
+    p.tick(&b, NOW + 5.0);
+    p.tick(&b, NOW + 6.0);
+    assert_eq!(b.published.borrow().len(), 1);
+    assert_eq!(b.published.borrow()[0].1, "notice/t");
+}
+
+#[test]
+fn fallback_drains_when_tick_is_silent_but_never_for_the_busy_client() {
+    let (p, b, _d) = plugin(json!({}));
+    let a = b.client(1, "a");
+    let other = b.client(2, "b");
+    assert_eq!(p.basic_auth(&b, a, None, Some(tok("a", NOW + 1.0).as_bytes()), NOW), AuthResult::Accept);
+    p.expire_fallback(&b, NOW + 2.0, a);
+    assert!(b.kicks.borrow().is_empty(), "a is busy");
+    p.basic_auth(&b, other, None, Some(tok("b", NOW + 100.0).as_bytes()), NOW + 2.0);
+    assert_eq!(*b.kicks.borrow(), vec![("a".to_string(), true)]);
+}
