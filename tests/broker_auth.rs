@@ -280,3 +280,20 @@ fn reload_keeps_running_config_when_the_new_file_is_broken() {
     let rs = token(Algorithm::RS256, "d", json!({}));
     assert_eq!(mqtt::connect_with_password(b.port, "after2", None, &rs), ACCEPTED);
 }
+
+#[test]
+fn a_panic_inside_a_callback_refuses_and_the_broker_lives() {
+    let cfg = json!({"version":1,"algorithm":"HS256","mode":"local","options":{"modes":{"local":tokens::HS_SECRET}}});
+    let opts = Options { extra_conf: "plugin_opt_test_panic_username boom\n".into(), ..Default::default() };
+    let mut b = Broker::start_with(&cfg.to_string(), opts).expect("broker");
+    let t = token(Algorithm::HS256, "d", json!({}));
+    for _ in 0..3 {
+        assert_eq!(mqtt::connect_with_password(b.port, "p", Some("boom"), &t), NOT_AUTHORISED);
+    }
+    assert!(
+        b.wait_log("jwt-auth: internal error in basic auth: fault injection", Duration::from_secs(3)),
+        "{}",
+        b.log()
+    );
+    assert_alive(&mut b, &t);
+}

@@ -25,6 +25,8 @@ struct State {
     plugin: Plugin,
     /// The control topic registered at init (its callback is keyed by topic and must be unregistered with it).
     control_topic: Option<CString>,
+    /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
+    panic_username: Option<Vec<u8>>,
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
@@ -88,6 +90,7 @@ pub extern "C" fn mosquitto_plugin_init(
     };
     guarded("plugin init", ERR_UNKNOWN, || {
         let mut config_file: Option<PathBuf> = None;
+        let mut panic_username = None;
         if !options.is_null() && option_count > 0 {
             // SAFETY: mosquitto passes option_count options with NUL-terminated key/value.
             let opts = unsafe { std::slice::from_raw_parts(options, option_count as usize) };
@@ -95,6 +98,8 @@ pub extern "C" fn mosquitto_plugin_init(
                 let (Some(k), Some(v)) = (bytes(o.key), bytes(o.value)) else { continue };
                 if k == b"config_file" {
                     config_file = Some(PathBuf::from(String::from_utf8_lossy(v).into_owned()));
+                } else if k == b"test_panic_username" && cfg!(debug_assertions) {
+                    panic_username = Some(v.to_vec());
                 }
             }
         }
@@ -113,7 +118,7 @@ pub extern "C" fn mosquitto_plugin_init(
             }
         };
         let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
-        let state = Box::into_raw(Box::new(State { id: identifier, plugin, control_topic }));
+        let state = Box::into_raw(Box::new(State { id: identifier, plugin, control_topic, panic_username }));
         // SAFETY: state was just created above and is not shared yet.
         let control =
             unsafe { (*state).control_topic.as_ref().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())) };
@@ -179,6 +184,12 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
         // Copy both before the handler may call set_username, which frees ed.username.
         let username = bytes(ed.username).map(<[u8]>::to_vec);
         let password = bytes(ed.password).map(<[u8]>::to_vec);
+        if st.panic_username.is_some() && username == st.panic_username {
+            panic!(
+                "fault injection for client username {:?}",
+                String::from_utf8_lossy(username.as_deref().unwrap_or_default())
+            );
+        }
         let now = crate::plugin::now_seconds();
         auth_code(st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now))
     })
