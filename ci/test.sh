@@ -10,3 +10,9 @@ cargo clippy --all-targets --locked -- -D warnings
 # Builds the plugin (cdylib) that the integration tests load into mosquitto.
 cargo build --locked --lib
 cargo test --locked --all-targets
+# The Debian package, installed for real (needs root or sudo).
+if [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
+  bash ci/test-deb.sh
+else
+  echo "ci/test.sh: skipping ci/test-deb.sh (needs root or passwordless sudo)"
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds target/debian/mqtt-jwt-auth_<version>_<arch>.deb with dpkg-deb: the plugin in /usr/lib (so that
+# "plugin /usr/lib/libmqtt_jwt_auth.so" works as written), the mqtt-jwt tool, an example jwt.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+
+cargo build --release --locked --lib --bin mqtt-jwt
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+arch=$(dpkg --print-architecture)
+root=target/debian/root
+rm -rf "$root" && mkdir -p "$root/DEBIAN" "$root/usr/lib" "$root/usr/bin" "$root/etc/mosquitto" "$root/usr/share/doc/mqtt-jwt-auth"
+install -m 0644 target/release/libmqtt_jwt_auth.so "$root/usr/lib/libmqtt_jwt_auth.so"
+install -m 0755 target/release/mqtt-jwt "$root/usr/bin/mqtt-jwt"
+strip --strip-debug "$root/usr/lib/libmqtt_jwt_auth.so" "$root/usr/bin/mqtt-jwt"
+install -m 0644 packaging/debian/jwt.json "$root/etc/mosquitto/jwt.json"
+install -m 0644 README.md "$root/usr/share/doc/mqtt-jwt-auth/README.md"
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" packaging/debian/control.in > "$root/DEBIAN/control"
+echo "/etc/mosquitto/jwt.json" > "$root/DEBIAN/conffiles"
+out="target/debian/mqtt-jwt-auth_${version}_${arch}.deb"
+dpkg-deb --root-owner-group --build "$root" "$out" >/dev/null
+echo "$out"
