@@ -87,7 +87,11 @@ fn every_algorithm_is_accepted_through_mosquitto() {
         let forged = raw(&header, &c, &tokens::hmac_sha256(&public_pem, input.as_bytes()));
         assert_eq!(mqtt::connect_with_password(b.port, "forged", None, &forged), NOT_AUTHORISED, "{kid:?}");
     }
-    assert!(b.wait_log("refused client forged from 127.0.0.1: no-key-for-algorithm", Duration::from_secs(5)), "{}", b.log());
+    assert!(
+        b.wait_log("refused client forged from 127.0.0.1: no-key-for-algorithm", Duration::from_secs(5)),
+        "{}",
+        b.log()
+    );
     assert!(b.wait_log("refused client forged from 127.0.0.1: bad-signature", Duration::from_secs(5)), "{}", b.log());
     let good = jwks_token(Algorithm::ES256, "ec-256", "device-1");
     assert_alive(&mut b, &good);
@@ -142,13 +146,18 @@ fn bad_tokens_are_refused_and_the_broker_survives() {
     ];
     for (name, t, category) in &cases {
         assert_eq!(mqtt::connect_with_password(b.port, name, None, t), NOT_AUTHORISED, "{name}\n{}", b.log());
-        assert!(b.wait_log(&format!("refused client {name} from 127.0.0.1: {category}"), Duration::from_secs(5)), "{name}: {}", b.log());
+        assert!(
+            b.wait_log(&format!("refused client {name} from 127.0.0.1: {category}"), Duration::from_secs(5)),
+            "{name}: {}",
+            b.log()
+        );
         assert!(b.is_alive(), "broker died after {name}");
     }
     // No password at all, and an empty one.
     let c = Connect { version: 4, client_id: "nopass", ..Default::default() };
     assert_eq!(mqtt::connect(b.port, &c).1, NOT_AUTHORISED);
-    let c = Connect { version: 4, client_id: "emptypass", username: Some(b"u"), password: Some(b""), ..Default::default() };
+    let c =
+        Connect { version: 4, client_id: "emptypass", username: Some(b"u"), password: Some(b""), ..Default::default() };
     assert_eq!(mqtt::connect(b.port, &c).1, NOT_AUTHORISED);
     assert!(b.wait_log("refused client nopass from 127.0.0.1: no-token", Duration::from_secs(5)));
     // MQTT 5 clients get reason 0x87 (not authorized).
@@ -224,12 +233,24 @@ fn token_in_the_username_field() {
 #[test]
 fn invalid_configuration_stops_the_broker_with_a_precise_message() {
     let cases = [
-        (r#"{"version":1,"algorithm":"RS256","mode":"local","options":{"common":{"matchUsernameToSubjet":true}}}"#, "options.common.matchUsernameToSubjet: unknown key"),
-        (r#"{"version":1,"algorithm":"none","mode":"local","options":{"modes":{"local":"x"}}}"#, "algorithm: \"none\" is never allowed"),
+        (
+            r#"{"version":1,"algorithm":"RS256","mode":"local","options":{"common":{"matchUsernameToSubjet":true}}}"#,
+            "options.common.matchUsernameToSubjet: unknown key",
+        ),
+        (
+            r#"{"version":1,"algorithm":"none","mode":"local","options":{"modes":{"local":"x"}}}"#,
+            "algorithm: \"none\" is never allowed",
+        ),
         (r#"{"version":1,"algorithm":"HS256","mode":"local""#, "invalid JSON"),
-        (r#"{"version":1,"algorithm":"RS256","mode":"local","options":{"modes":{"local":{"filePath":"/nonexistent/key.pem"}}}}"#, "options.modes.local.filePath: cannot read /nonexistent/key.pem"),
+        (
+            r#"{"version":1,"algorithm":"RS256","mode":"local","options":{"modes":{"local":{"filePath":"/nonexistent/key.pem"}}}}"#,
+            "options.modes.local.filePath: cannot read /nonexistent/key.pem",
+        ),
         // The Pro plugin's documented example parses, but needs JWKS over HTTP and introspection.
-        (r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"lazyConnect":false,"modes":{"jwks":{"uri":"http://127.0.0.1:1/certs","timeoutMs":5000,"cache":{"enabled":true,"ttlMs":30000,"respectCacheHeaders":false}}},"common":{"validateExpiration":true,"matchUsernameToSubject":true,"matchClientIdToSubject":false,"kickExpiredClients":true,"kickExpiredClientsWithWill":true},"revocation":{"introspection":{"uri":"http://127.0.0.1:1/introspect","clientId":"client-id","clientSecret":"secret","includeTokenTypehint":false},"timeoutMs":5000}}}"#, "not available in this version"),
+        (
+            r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"lazyConnect":false,"modes":{"jwks":{"uri":"http://127.0.0.1:1/certs","timeoutMs":5000,"cache":{"enabled":true,"ttlMs":30000,"respectCacheHeaders":false}}},"common":{"validateExpiration":true,"matchUsernameToSubject":true,"matchClientIdToSubject":false,"kickExpiredClients":true,"kickExpiredClientsWithWill":true},"revocation":{"introspection":{"uri":"http://127.0.0.1:1/introspect","clientId":"client-id","clientSecret":"secret","includeTokenTypehint":false},"timeoutMs":5000}}}"#,
+            "not available in this version",
+        ),
     ];
     for (cfg, expect) in cases {
         match Broker::start_with(cfg, Options::default()) {

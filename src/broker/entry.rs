@@ -14,6 +14,7 @@ const ERR_UNKNOWN: c_int = ffi::mosq_err_t_MOSQ_ERR_UNKNOWN;
 
 const EVT_BASIC_AUTH: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_BASIC_AUTH as c_int;
 const EVT_RELOAD: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_RELOAD as c_int;
+const EVT_TICK: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_TICK as c_int;
 
 struct State {
     id: *mut ffi::mosquitto_plugin_id_t,
@@ -21,7 +22,10 @@ struct State {
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
-const CALLBACKS: [(c_int, Callback); 2] = [(EVT_BASIC_AUTH, on_basic_auth), (EVT_RELOAD, on_reload)];
+// TICK writes the key threads' log lines; it never fires in 2.0.0–2.0.14 with per_listener_settings,
+// so BASIC_AUTH drains them too.
+const CALLBACKS: [(c_int, Callback); 3] =
+    [(EVT_BASIC_AUTH, on_basic_auth), (EVT_RELOAD, on_reload), (EVT_TICK, on_tick)];
 
 /// Runs `f`, turning a panic into `on_panic` and an error log line.
 fn guarded(what: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c_int {
@@ -92,6 +96,11 @@ pub extern "C" fn mosquitto_plugin_init(
             );
             return ERR_INVAL;
         };
+        // Key refresh threads may still be inside an HTTP request when mosquitto unloads plugins at
+        // exit; keeping the library mapped means they never run unmapped code.
+        if !super::pin::pin_self() {
+            Mosquitto.log(Level::Warning, &format!("{LOG_PREFIX}: could not pin the plugin library in memory"));
+        }
         let plugin = match Plugin::load(&Mosquitto, &config_file) {
             Ok(p) => p,
             Err(e) => {
@@ -102,7 +111,9 @@ pub extern "C" fn mosquitto_plugin_init(
         let state = Box::into_raw(Box::new(State { id: identifier, plugin }));
         for (event, cb) in CALLBACKS {
             // SAFETY: identifier is mosquitto's; state lives until cleanup.
-            let rc = unsafe { (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast()) };
+            let rc = unsafe {
+                (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast())
+            };
             if rc != ERR_SUCCESS {
                 Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
                 // SAFETY: registered callbacks are removed before the state is freed.
@@ -128,7 +139,11 @@ unsafe fn cleanup_state(state: *mut State) {
 }
 
 #[no_mangle]
-pub extern "C" fn mosquitto_plugin_cleanup(userdata: *mut c_void, _options: *mut ffi::mosquitto_opt, _count: c_int) -> c_int {
+pub extern "C" fn mosquitto_plugin_cleanup(
+    userdata: *mut c_void,
+    _options: *mut ffi::mosquitto_opt,
+    _count: c_int,
+) -> c_int {
     if userdata.is_null() {
         return ERR_SUCCESS;
     }
@@ -167,5 +182,13 @@ unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata
         unsafe { state(userdata) }.plugin.reload(&Mosquitto);
         // DEFER: an error here would skip re-registering the password/acl file checks.
         ERR_DEFER
+    })
+}
+
+unsafe extern "C" fn on_tick(_event: c_int, _event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("tick", ERR_SUCCESS, || {
+        // SAFETY: our State.
+        unsafe { state(userdata) }.plugin.tick(&Mosquitto);
+        ERR_SUCCESS
     })
 }

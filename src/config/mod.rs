@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 /// Default for `options.common.maxTokenBytes`: far above any real access token, far below abuse.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8192;
 pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
+/// Default for `minRefreshIntervalMs`: a flood of unknown kids costs the IdP one request per interval.
+pub const DEFAULT_MIN_REFRESH_MS: u64 = 30_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -20,6 +22,8 @@ pub struct Config {
     pub lazy_connect: bool,
     pub local: Option<KeyMaterial>,
     pub jwks: Option<JwksSource>,
+    /// `options.issuerKeys`: each issuer with its own key source; the token's `iss` picks one.
+    pub issuer_keys: Vec<IssuerKeys>,
     pub common: Common,
     pub revocation: Option<Revocation>,
     pub verified_cache_entries: usize,
@@ -39,14 +43,25 @@ pub enum KeyMaterial {
     File(PathBuf),
 }
 
+/// Where a JWK set comes from: exactly one of `file_path`, `uri`, `discovery` is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JwksSource {
     pub file_path: Option<PathBuf>,
     pub uri: Option<String>,
+    /// OIDC discovery: the issuer URL whose `/.well-known/openid-configuration` names the `jwks_uri`.
+    pub discovery: Option<String>,
     pub timeout_ms: u64,
     pub cache_enabled: bool,
     pub cache_ttl_ms: u64,
     pub respect_cache_headers: bool,
+    pub min_refresh_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuerKeys {
+    /// Compared exactly with the token's `iss`.
+    pub issuer: String,
+    pub keys: JwksSource,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +118,9 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| ConfigError::new("", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())))?;
+        let root: Value = serde_json::from_str(text).map_err(|e| {
+            ConfigError::new("", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()))
+        })?;
         let mut top = Obj::new("", &root)?;
         match top.get("version") {
             None => return Err(ConfigError::new("version", "missing (expected 1)")),
@@ -115,7 +131,12 @@ impl Config {
         let mode = match top.string("mode")? {
             Some("local") => Mode::Local,
             Some("jwks") => Mode::Jwks,
-            Some(other) => return Err(ConfigError::new("mode", format!("unknown mode {other:?} (expected \"local\" or \"jwks\")"))),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "mode",
+                    format!("unknown mode {other:?} (expected \"local\" or \"jwks\")"),
+                ))
+            }
             None => return Err(ConfigError::new("mode", "missing (expected \"local\" or \"jwks\")")),
         };
         let empty = Value::Object(Default::default());
@@ -127,7 +148,7 @@ impl Config {
         let (local, jwks) = match options.object("modes")? {
             Some(mut modes) => {
                 let local = parse_local(&mut modes)?;
-                let jwks = modes.object("jwks")?.map(parse_jwks).transpose()?;
+                let jwks = modes.object("jwks")?.map(|o| parse_jwks(o, None)).transpose()?;
                 modes.finish()?;
                 (local, jwks)
             }
@@ -137,6 +158,7 @@ impl Config {
             Some(o) => parse_common(o)?,
             None => parse_common(Obj::new("options.common", &empty)?)?,
         };
+        let issuer_keys = parse_issuer_keys(&mut options)?;
         let revocation = options.object("revocation")?.map(parse_revocation).transpose()?;
         let verified_cache_entries = match options.object("verifiedTokenCache")? {
             Some(mut c) => {
@@ -155,21 +177,53 @@ impl Config {
 
         match mode {
             Mode::Local if local.is_none() => {
-                return Err(ConfigError::new("options.modes.local", "missing: mode \"local\" needs a key (plain, env or filePath)"))
+                return Err(ConfigError::new(
+                    "options.modes.local",
+                    "missing: mode \"local\" needs a key (plain, env or filePath)",
+                ))
             }
-            Mode::Jwks if jwks.is_none() => {
-                return Err(ConfigError::new("options.modes.jwks", "missing: mode \"jwks\" needs a uri or filePath"))
+            Mode::Local if !issuer_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "options.issuerKeys",
+                    "needs mode \"jwks\" (each issuer has its own JWK set)",
+                ))
+            }
+            Mode::Jwks if jwks.is_some() && !issuer_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "options.modes.jwks",
+                    "conflicts with options.issuerKeys: give the key source inside each issuer entry",
+                ))
+            }
+            Mode::Jwks if jwks.is_none() && issuer_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "options.modes.jwks",
+                    "missing: mode \"jwks\" needs a uri, filePath or discovery (or options.issuerKeys)",
+                ))
             }
             _ => {}
         }
-        Ok(Config { algorithms, mode, lazy_connect, local, jwks, common, revocation, verified_cache_entries })
+        let jwks = jwks.map(|j| resolve_discovery(j, &common)).transpose()?;
+        Ok(Config {
+            algorithms,
+            mode,
+            lazy_connect,
+            local,
+            jwks,
+            issuer_keys,
+            common,
+            revocation,
+            verified_cache_entries,
+        })
     }
 }
 
 fn parse_algorithms(top: &mut Obj) -> Result<Vec<Alg>> {
     let names = top.strings("algorithm")?;
     if names.is_empty() {
-        return Err(ConfigError::new("algorithm", "missing: name the allowed algorithm(s), e.g. \"RS256\" or [\"RS256\", \"ES256\"]"));
+        return Err(ConfigError::new(
+            "algorithm",
+            "missing: name the allowed algorithm(s), e.g. \"RS256\" or [\"RS256\", \"ES256\"]",
+        ));
     }
     let mut algs = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -207,10 +261,22 @@ fn parse_local(modes: &mut Obj) -> Result<Option<KeyMaterial>> {
     }
 }
 
-fn parse_jwks(mut o: Obj) -> Result<JwksSource> {
+/// `options.modes.jwks` or one `options.issuerKeys` entry (`issuer` given: discovery reads it).
+fn parse_jwks(mut o: Obj, issuer: Option<&str>) -> Result<JwksSource> {
     let uri = o.string("uri")?.map(str::to_string);
+    if let Some(u) = &uri {
+        check_http_url(&o.key_path("uri"), u)?;
+    }
     let file_path = o.string("filePath")?.map(PathBuf::from);
+    let discovery = o.bool("discovery", false)?;
     let timeout_ms = o.u64("timeoutMs", 10_000)?;
+    if !(1..=600_000).contains(&timeout_ms) {
+        return Err(ConfigError::new(o.key_path("timeoutMs"), "must be between 1 and 600000"));
+    }
+    let min_refresh_interval_ms = o.u64("minRefreshIntervalMs", DEFAULT_MIN_REFRESH_MS)?;
+    if !(100..=86_400_000).contains(&min_refresh_interval_ms) {
+        return Err(ConfigError::new(o.key_path("minRefreshIntervalMs"), "must be between 100 and 86400000"));
+    }
     let (cache_enabled, cache_ttl_ms, respect_cache_headers) = match o.object("cache")? {
         Some(mut c) => {
             let r = (c.bool("enabled", true)?, c.u64("ttlMs", 60_000)?, c.bool("respectCacheHeaders", false)?);
@@ -221,12 +287,85 @@ fn parse_jwks(mut o: Obj) -> Result<JwksSource> {
     };
     let path = o.path.clone();
     o.finish()?;
-    match (&uri, &file_path) {
-        (None, None) => return Err(ConfigError::new(path, "needs a uri or a filePath")),
-        (Some(_), Some(_)) => return Err(ConfigError::new(path, "give either uri or filePath, not both")),
-        _ => {}
+    let given = [uri.is_some(), file_path.is_some(), discovery].iter().filter(|b| **b).count();
+    match given {
+        0 => return Err(ConfigError::new(path, "needs a uri, a filePath or discovery: true")),
+        1 => {}
+        _ => return Err(ConfigError::new(path, "give only one of uri, filePath, discovery (not both)")),
     }
-    Ok(JwksSource { file_path, uri, timeout_ms, cache_enabled, cache_ttl_ms, respect_cache_headers })
+    let discovery = match (discovery, issuer) {
+        (false, _) => None,
+        (true, Some(iss)) => Some(iss.to_string()),
+        // Filled from options.common.issuer once that is parsed (resolve_discovery).
+        (true, None) => Some(String::new()),
+    };
+    Ok(JwksSource {
+        file_path,
+        uri,
+        discovery,
+        timeout_ms,
+        cache_enabled,
+        cache_ttl_ms,
+        respect_cache_headers,
+        min_refresh_interval_ms,
+    })
+}
+
+/// `options.modes.jwks.discovery` uses `options.common.issuer`, which must then name one exact URL.
+fn resolve_discovery(mut j: JwksSource, common: &Common) -> Result<JwksSource> {
+    if j.discovery.is_none() {
+        return Ok(j);
+    }
+    let at = "options.modes.jwks.discovery";
+    let [issuer] = common.issuers.as_slice() else {
+        return Err(ConfigError::new(at, "needs options.common.issuer set to exactly one issuer URL"));
+    };
+    if issuer.contains('*') || issuer.starts_with('/') {
+        return Err(ConfigError::new(at, "needs options.common.issuer to be an exact issuer URL, not a pattern"));
+    }
+    check_http_url("options.common.issuer", issuer)?;
+    j.discovery = Some(issuer.clone());
+    Ok(j)
+}
+
+fn parse_issuer_keys(options: &mut Obj) -> Result<Vec<IssuerKeys>> {
+    let path = options.key_path("issuerKeys");
+    let items = match options.get("issuerKeys") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(v) => {
+            return Err(options.wrong("issuerKeys", "a non-empty array of {issuer, uri | filePath | discovery}", v))
+        }
+    };
+    let mut out: Vec<IssuerKeys> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut o = Obj::new(&format!("{path}[{i}]"), item)?;
+        let issuer = match o.string("issuer")? {
+            Some(s) if !s.is_empty() => s.to_string(),
+            _ => return Err(ConfigError::new(o.key_path("issuer"), "missing: the exact iss of this issuer's tokens")),
+        };
+        if out.iter().any(|k| k.issuer == issuer) {
+            return Err(ConfigError::new(o.key_path("issuer"), format!("{issuer:?} is listed twice")));
+        }
+        let keys = parse_jwks(o, Some(&issuer))?;
+        if keys.discovery.is_some() {
+            check_http_url(&format!("{path}[{i}].issuer"), &issuer)?;
+        }
+        out.push(IssuerKeys { issuer, keys });
+    }
+    Ok(out)
+}
+
+/// An absolute http(s) URL with a host: anything else cannot be fetched.
+fn check_http_url(path: &str, url: &str) -> Result<()> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => Ok(()),
+        _ => Err(ConfigError::new(
+            path,
+            format!("{:?} is not an http:// or https:// URL", crate::logsafe::clean(url, 200)),
+        )),
+    }
 }
 
 fn parse_common(mut o: Obj) -> Result<Common> {

@@ -131,10 +131,7 @@ impl<'a> Obj<'a> {
             Some(k) => {
                 let mut known: Vec<_> = self.known.iter().copied().collect();
                 known.sort_unstable();
-                Err(ConfigError::new(
-                    self.key_path(k),
-                    format!("unknown key (known here: {})", known.join(", ")),
-                ))
+                Err(ConfigError::new(self.key_path(k), format!("unknown key (known here: {})", known.join(", "))))
             }
         }
     }
