@@ -27,15 +27,14 @@ pub fn build_ring(cfg: &Config, notices: &Notices) -> Result<(KeyRing, Vec<Strin
         Mode::Jwks if by_issuer => {
             for (i, ik) in cfg.issuer_keys.iter().enumerate() {
                 let at = format!("options.issuerKeys[{i}]");
-                let source = jwks_source(&ik.keys, cfg, &at, notices, &mut warnings)?;
-                entries.push(Entry { issuer: Some(ik.issuer.clone()), config_path: at, source });
+                let (source, config_path) = jwks_source(&ik.keys, cfg, &at, notices, &mut warnings)?;
+                entries.push(Entry { issuer: Some(ik.issuer.clone()), config_path, source });
             }
         }
         Mode::Jwks => {
             let src = cfg.jwks.as_ref().ok_or_else(|| ConfigError::new("options.modes.jwks", "missing"))?;
-            let at = "options.modes.jwks";
-            let source = jwks_source(src, cfg, at, notices, &mut warnings)?;
-            entries.push(Entry { issuer: None, config_path: at.into(), source });
+            let (source, config_path) = jwks_source(src, cfg, "options.modes.jwks", notices, &mut warnings)?;
+            entries.push(Entry { issuer: None, config_path, source });
         }
     }
     Ok((KeyRing { entries, by_issuer }, warnings))
@@ -47,7 +46,7 @@ fn jwks_source(
     at: &str,
     notices: &Notices,
     warnings: &mut Vec<String>,
-) -> Result<Source, ConfigError> {
+) -> Result<(Source, String), ConfigError> {
     if let Some(path) = &src.file_path {
         let at = format!("{at}.filePath");
         let text = std::fs::read_to_string(path)
@@ -55,9 +54,9 @@ fn jwks_source(
         let (keys, w) = parse_jwk_set(&text).map_err(|e| ConfigError::new(&at, format!("{}: {e}", path.display())))?;
         warnings.extend(w);
         let set = KeySet { keys };
-        let alg_at = if cfg.issuer_keys.is_empty() { "algorithm".to_string() } else { at };
-        check_usable(&set, cfg, &alg_at)?;
-        return Ok(Source::Static(Arc::new(set)));
+        let alg_at = if cfg.issuer_keys.is_empty() { "algorithm" } else { at.as_str() };
+        check_usable(&set, cfg, alg_at)?;
+        return Ok((Source::Static(Arc::new(set)), at));
     }
     let spec = RemoteSpec {
         uri: src.uri.clone(),
@@ -69,7 +68,8 @@ fn jwks_source(
         min_interval: Duration::from_millis(src.min_refresh_interval_ms),
         algorithms: cfg.algorithms.clone(),
     };
-    Ok(Source::Remote(RemoteKeys::new(spec, notices.clone())))
+    let at = if src.uri.is_some() { format!("{at}.uri") } else { format!("{at}.discovery") };
+    Ok((Source::Remote(RemoteKeys::new(spec, notices.clone())), at))
 }
 
 fn check_usable(set: &KeySet, cfg: &Config, at: &str) -> Result<(), ConfigError> {

@@ -190,10 +190,10 @@ fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetche
     if changed {
         let kids: Vec<_> = f.set.keys.iter().map(|k| k.kid.as_deref().unwrap_or("-")).collect();
         let line = format!(
-            "{LOG_PREFIX}: loaded {} key(s) from {label} (kids: {}); next refresh in {} s",
+            "{LOG_PREFIX}: loaded {} key(s) from {label} (kids: {}); next refresh in {}",
             f.set.keys.len(),
             crate::logsafe::clean(&kids.join(", "), 300),
-            next.as_secs()
+            human(next)
         );
         inner.notices.push(Level::Notice, line);
         for w in &f.warnings {
@@ -218,7 +218,7 @@ fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetche
 fn failed(inner: &Inner, error: String, next: Duration) {
     let label = &inner.label;
     let held = inner.current.load().keys.len();
-    let retry = format!("next attempt in {} s", next.as_secs().max(1));
+    let retry = format!("next attempt in {}", human(next));
     let line = if held == 0 {
         format!("{LOG_PREFIX}: cannot load keys from {label}: {error}; no keys are loaded yet, CONNECTs are refused; {retry}")
     } else {
@@ -228,4 +228,13 @@ fn failed(inner: &Inner, error: String, next: Duration) {
     let mut s = inner.status.lock();
     s.attempts += 1;
     s.last_error = Some(error);
+}
+
+/// "300 ms", "2 s": log lines for operators.
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", d.as_secs())
+    }
 }

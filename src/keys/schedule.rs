@@ -14,12 +14,14 @@ pub struct Schedule {
     next_due: Instant,
     failures: u32,
     requested: bool,
+    /// The TTL of the last good fetch: failures are retried at least that often.
+    ttl: Option<Duration>,
 }
 
 impl Schedule {
     /// The first fetch is due at once.
     pub fn new(min_interval: Duration, now: Instant) -> Self {
-        Schedule { min_interval, last_attempt: None, next_due: now, failures: 0, requested: false }
+        Schedule { min_interval, last_attempt: None, next_due: now, failures: 0, requested: false, ttl: None }
     }
 
     /// An early refresh is wanted (unknown kid, no keys yet); requests coalesce into one fetch.
@@ -45,12 +47,14 @@ impl Schedule {
         let delay = match result {
             Ok(ttl) => {
                 self.failures = 0;
+                self.ttl = Some(ttl);
                 ttl
             }
             Err(()) => {
                 self.failures = self.failures.saturating_add(1);
                 let shift = (self.failures - 1).min(16);
-                (BACKOFF_FIRST * (1u32 << shift)).min(BACKOFF_MAX)
+                let cap = self.ttl.map_or(BACKOFF_MAX, |t| t.clamp(BACKOFF_FIRST, BACKOFF_MAX));
+                (BACKOFF_FIRST * (1u32 << shift)).min(cap)
             }
         };
         self.next_due = now + delay;
@@ -99,6 +103,18 @@ mod tests {
         assert_eq!(delays, vec![S, 2 * S, 4 * S, 8 * S, 16 * S, 30 * S, 30 * S, 30 * S]);
         assert_eq!(s.done(t0, Ok(60 * S)), 60 * S, "a success resets the backoff");
         assert_eq!(s.done(t0, Err(())), S);
+    }
+
+    #[test]
+    fn failures_are_retried_at_least_as_often_as_the_ttl() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(30 * S, t0);
+        s.done(t0, Ok(S / 5));
+        let delays: Vec<_> = (0..4).map(|_| s.done(t0, Err(()))).collect();
+        assert_eq!(delays, vec![S, S, S, S]);
+        s.done(t0, Ok(5 * S));
+        let delays: Vec<_> = (0..5).map(|_| s.done(t0, Err(()))).collect();
+        assert_eq!(delays, vec![S, 2 * S, 4 * S, 5 * S, 5 * S]);
     }
 
     #[test]
