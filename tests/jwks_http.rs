@@ -332,3 +332,33 @@ fn several_issuers_each_with_their_own_keys() {
     assert_eq!(connect(&b, "mixed", &forged), NOT_AUTHORISED);
     assert!(b.wait_log("refused client mixed from 127.0.0.1: unknown-kid", Duration::from_secs(5)), "{}", b.log());
 }
+
+#[test]
+fn reload_keeps_remote_keys_and_refuses_an_unreachable_new_source() {
+    let idp = Idp::start();
+    let b = start(json!({"uri": idp.jwks_uri()}), json!({}));
+    let good = idp.token(ES);
+    let c = mqtt::Connect {
+        version: 4,
+        client_id: "stays",
+        username: Some(b"dev"),
+        password: Some(good.as_bytes()),
+        ..Default::default()
+    };
+    let (s, out) = mqtt::connect(b.port, &c);
+    assert_eq!(out, ACCEPTED);
+    let mut s = s.unwrap();
+    // Same file: the source keeps its keys, so mosquitto's re-check of connected clients passes.
+    b.signal("HUP");
+    assert!(b.wait_log("jwt-auth: reloaded", Duration::from_secs(5)), "{}", b.log());
+    assert!(mqtt::ping(&mut s), "client dropped by the reload:\n{}", b.log());
+    // A new source that cannot be reached (lazyConnect false): the running configuration stays.
+    let port = free_port();
+    let cfg = jwt_json(json!({"uri": format!("http://127.0.0.1:{port}/jwks"), "timeoutMs": 500}), json!({}));
+    std::fs::write(b.dir.path().join("jwt.json"), cfg).unwrap();
+    b.signal("HUP");
+    let parts = ["reload failed, keeping the running configuration", "options.modes.jwks.uri: cannot load keys from"];
+    assert!(wait_line(&b, &parts, Duration::from_secs(10)), "{}", b.log());
+    assert!(mqtt::ping(&mut s), "client dropped by the failed reload:\n{}", b.log());
+    assert_eq!(connect(&b, "after", &idp.token(RS)), ACCEPTED, "{}", b.log());
+}
