@@ -15,7 +15,8 @@ pub enum KeyBytes<'a> {
 }
 
 enum Check {
-    Hmac(hmac::Key),
+    // Boxed: an HMAC key holds its padded inner/outer states (over 1 KiB), the public keys are small.
+    Hmac(Box<hmac::Key>),
     Public(signature::ParsedPublicKey),
 }
 
@@ -52,7 +53,7 @@ impl SigKey {
         let mut checks = Vec::new();
         for alg in ALL.into_iter().filter(|a| a.key_kind() == kind) {
             let check = match (&bytes, kind) {
-                (KeyBytes::Secret(s), KeyKind::Hmac) => Check::Hmac(hmac::Key::new(hmac_alg(alg), s)),
+                (KeyBytes::Secret(s), KeyKind::Hmac) => Check::Hmac(Box::new(hmac::Key::new(hmac_alg(alg), s))),
                 (KeyBytes::Rsa(b), KeyKind::Rsa)
                 | (KeyBytes::Ec(b), KeyKind::EcP256 | KeyKind::EcP384)
                 | (KeyBytes::Ed25519(b), KeyKind::Ed25519) => Check::Public(
