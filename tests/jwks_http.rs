@@ -362,3 +362,27 @@ fn reload_keeps_remote_keys_and_refuses_an_unreachable_new_source() {
     assert!(mqtt::ping(&mut s), "client dropped by the failed reload:\n{}", b.log());
     assert_eq!(connect(&b, "after", &idp.token(RS)), ACCEPTED, "{}", b.log());
 }
+
+#[test]
+fn key_urls_and_keys_in_the_token_header_are_never_used() {
+    let (idp, attacker) = (Idp::start(), Idp::start());
+    let b = start(json!({"uri": idp.jwks_uri(), "minRefreshIntervalMs": 200}), json!({}));
+    // Signed with a key of our own, which the header offers every way there is.
+    let fixtures: Value =
+        serde_json::from_slice(&tokens::key_file("jwks.json")).expect("tests/keys/jwks.json");
+    let jwk = fixtures["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "ec-256").unwrap().clone();
+    let header = json!({"alg": "ES256", "kid": "ec-256", "jwk": jwk, "jku": attacker.jwks_uri(),
+                        "x5u": format!("{}/x5u", attacker.issuer)});
+    let b64 = |v: &Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let msg = format!("{}.{}", b64(&header), b64(&tokens::claims("intruder", json!({}))));
+    let key = tokens::encoding_key(jsonwebtoken::Algorithm::ES256);
+    let sig = jsonwebtoken::crypto::sign(msg.as_bytes(), &key, jsonwebtoken::Algorithm::ES256).unwrap();
+    let before = attacker.jwks_requests();
+    assert_eq!(connect(&b, "intruder", &format!("{msg}.{sig}")), NOT_AUTHORISED);
+    assert!(b.wait_log("refused client intruder from 127.0.0.1: unknown-kid", Duration::from_secs(5)), "{}", b.log());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(attacker.jwks_requests(), before, "the broker fetched the URL from a token header");
+}
