@@ -257,7 +257,7 @@ fn unknown_kid_refreshes_are_rate_limited() {
 #[test]
 fn connects_do_not_wait_for_a_hanging_jwks_endpoint() {
     let idp = Idp::start();
-    let jwks = json!({"uri": idp.jwks_uri(), "timeoutMs": 8000, "minRefreshIntervalMs": 200, "cache": {"ttlMs": 300}});
+    let jwks = json!({"uri": idp.jwks_uri(), "timeoutMs": 30000, "minRefreshIntervalMs": 200, "cache": {"ttlMs": 300}});
     // No verified-token cache: every CONNECT below reads the key set and checks a signature.
     let b = start(jwks, json!({"verifiedTokenCache": {"enabled": false}}));
     let good = idp.token(ES);
@@ -285,7 +285,11 @@ fn connects_do_not_wait_for_a_hanging_jwks_endpoint() {
     let max = *times.last().unwrap();
     eprintln!("CONNECT latency with the JWKS endpoint hanging: p50 {p50:?}, p99 {p99:?}, max {max:?}");
     assert!(p99 < Duration::from_millis(100), "p99 {p99:?} (p50 {p50:?}, max {max:?})");
-    idp.fault("none", 0);
+    // Shutting down while a refresh thread is still inside the hanging request is clean.
+    let mut b = b;
+    b.signal("TERM");
+    let status = b.wait_exit(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "mosquitto exit: {status:?}\n{}", b.log());
 }
 
 #[test]
@@ -368,8 +372,7 @@ fn key_urls_and_keys_in_the_token_header_are_never_used() {
     let (idp, attacker) = (Idp::start(), Idp::start());
     let b = start(json!({"uri": idp.jwks_uri(), "minRefreshIntervalMs": 200}), json!({}));
     // Signed with a key of our own, which the header offers every way there is.
-    let fixtures: Value =
-        serde_json::from_slice(&tokens::key_file("jwks.json")).expect("tests/keys/jwks.json");
+    let fixtures: Value = serde_json::from_slice(&tokens::key_file("jwks.json")).expect("tests/keys/jwks.json");
     let jwk = fixtures["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "ec-256").unwrap().clone();
     let header = json!({"alg": "ES256", "kid": "ec-256", "jwk": jwk, "jku": attacker.jwks_uri(),
                         "x5u": format!("{}/x5u", attacker.issuer)});
@@ -385,4 +388,45 @@ fn key_urls_and_keys_in_the_token_header_are_never_used() {
     assert!(b.wait_log("refused client intruder from 127.0.0.1: unknown-kid", Duration::from_secs(5)), "{}", b.log());
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(attacker.jwks_requests(), before, "the broker fetched the URL from a token header");
+}
+
+#[test]
+fn https_endpoint_with_an_untrusted_certificate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl not installed (ci/setup.sh installs it)");
+    assert!(status.success());
+    let idp = Idp::start_tls(&key, &cert);
+    assert!(idp.issuer.starts_with("https://"));
+    let cfg = jwt_json(json!({"uri": idp.jwks_uri(), "timeoutMs": 2000}), json!({}));
+    let log = match Broker::start_with(&cfg, Options::default()) {
+        Ok(b) => panic!("trusted a self-signed certificate:\n{}", b.log()),
+        Err(log) => log,
+    };
+    let line = log.lines().find(|l| l.contains("jwt-auth: cannot start:")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(&format!("cannot load keys from {}", idp.jwks_uri())), "{line}");
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+}
+
+#[test]
+fn background_log_lines_reach_the_log_without_tick() {
+    // per_listener_settings: 2.0.0–2.0.14 never fire TICK, so a CONNECT must drain the queue.
+    let idp = Idp::start();
+    let cfg =
+        jwt_json(json!({"uri": idp.jwks_uri(), "minRefreshIntervalMs": 200, "cache": {"ttlMs": 600000}}), json!({}));
+    let opts = Options { top_conf: "per_listener_settings true\n".into(), ..Default::default() };
+    let b = Broker::start_with(&cfg, opts).unwrap_or_else(|log| panic!("{log}"));
+    let kids = idp.rotate();
+    assert_eq!(connect(&b, "miss", &idp.token(ES)), NOT_AUTHORISED);
+    let new = idp.token(ES);
+    assert!(accepted_within(&b, &new, Duration::from_secs(10)).is_some(), "{}", b.log());
+    assert!(b.wait_log(&format!("kids: {}", kids[0]), Duration::from_secs(5)), "{}", b.log());
 }

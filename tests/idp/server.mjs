@@ -1,6 +1,6 @@
 // A real OpenID provider (oidc-provider) on loopback for the integration tests.
 //
-// Environment: PORT (default 0 = any free port), ALG (default RS256: the access-token signing
+// Environment: PORT (default 0 = any free port), TLS_KEY / TLS_CERT (PEM files: serve HTTPS), ALG (default RS256: the access-token signing
 // algorithm for resources that do not end in ":es256"/":rs256"), CLIENT_ID / CLIENT_SECRET.
 // Prints {"port": N, "issuer": "..."} as one JSON line on stdout once it listens.
 //
@@ -13,6 +13,8 @@
 //   POST /admin/headers?cacheControl=V   extra Cache-Control header on the JWKS route ("" = none)
 //   GET  /admin/stats           {"jwks": requests to the JWKS route, "discovery": requests to discovery}
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -142,10 +144,14 @@ function handle(req, res, state) {
 }
 
 const state = { issuer: '', provider: null, jwks: newKeys() };
-const server = createServer((req, res) => handle(req, res, state));
+const tls = process.env.TLS_KEY && process.env.TLS_CERT;
+const onRequest = (req, res) => handle(req, res, state);
+const server = tls
+  ? createTlsServer({ key: readFileSync(process.env.TLS_KEY), cert: readFileSync(process.env.TLS_CERT) }, onRequest)
+  : createServer(onRequest);
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   const { port } = server.address();
-  state.issuer = `http://127.0.0.1:${port}`;
+  state.issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   state.provider = makeProvider(state.issuer, state.jwks);
   process.stdout.write(`${JSON.stringify({ port, issuer: state.issuer })}\n`);
 });

@@ -23,6 +23,16 @@ impl Idp {
 
     /// On `port` (0: any); panics with the provider's output when it does not come up.
     pub fn start_on(port: u16) -> Idp {
+        Self::spawn(port, &[])
+    }
+
+    /// Over HTTPS with this key and certificate (PEM files). The test client does not trust it:
+    /// only the plugin's side of TLS is exercised.
+    pub fn start_tls(key: &Path, cert: &Path) -> Idp {
+        Self::spawn(0, &[("TLS_KEY", key), ("TLS_CERT", cert)])
+    }
+
+    fn spawn(port: u16, env: &[(&str, &Path)]) -> Idp {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
@@ -33,6 +43,7 @@ impl Idp {
             .env("PORT", port.to_string())
             .env("CLIENT_ID", CLIENT_ID)
             .env("CLIENT_SECRET", CLIENT_SECRET)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
