@@ -365,6 +365,7 @@ fn start_plugin_broker(jwt: &str, scratch: &Path, name: &str) -> Broker {
                     plugin.display(),
                     file.display()
                 ),
+                ..Options::default()
             }
         }
     };
@@ -440,6 +441,7 @@ fn main() {
             pre_conf: log_conf(),
             with_plugin: false,
             extra_conf: format!("allow_anonymous false\npassword_file {}\n", pw.display()),
+            ..Options::default()
         };
         let broker = Broker::start_with("{}", opts)
             .unwrap_or_else(|log| panic!("mosquitto (password_file) did not start:\n{log}"));

@@ -95,8 +95,8 @@ fn verify_per_algorithm(c: &mut Criterion) {
         let (engine, key) = setup(alg, false);
         let t = token(alg, &key);
         let now = (NOW + 60) as f64;
-        engine.verifier.verify(&t, now).expect("the benchmark token verifies");
-        g.bench_function(label, |b| b.iter(|| engine.verifier.verify(black_box(&t), black_box(now)).unwrap()));
+        engine.verify_uncached(&t, now).expect("the benchmark token verifies");
+        g.bench_function(label, |b| b.iter(|| engine.verify_uncached(black_box(&t), black_box(now)).unwrap()));
     }
     g.finish();
 }

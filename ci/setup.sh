@@ -21,6 +21,20 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto
   systemctl stop mosquitto 2>/dev/null || true
 fi
 
+# The OpenID provider the integration tests start (tests/idp): Node.js and its npm packages.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "ci/setup.sh: installing nodejs npm"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+idp_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/idp"
+if [ ! -f "$idp_dir/node_modules/oidc-provider/package.json" ]; then
+  echo "ci/setup.sh: installing the test OpenID provider's packages (npm ci in tests/idp)"
+  (cd "$idp_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 fi

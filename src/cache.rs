@@ -63,6 +63,11 @@ impl VerifiedCache {
         self.map.insert(d, (until.min(now + MAX_TTL), token));
     }
 
+    /// Forgets everything: the keys changed, and a removed key must stop vouching for its tokens.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
     /// Drops expired entries; runs at most once a minute from `insert`, or when full.
     pub fn purge(&mut self, now: f64) {
         self.map.retain(|_, (until, _)| now < *until);

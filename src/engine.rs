@@ -1,9 +1,11 @@
-//! One loaded configuration: the verifier, the verified-token cache and the identity rules.
-//! Replaced whole on reload, so a cached verdict never outlives the keys and rules that produced it.
+//! One loaded configuration: the verifier, its key sources, the verified-token cache and the
+//! identity rules. Replaced whole on reload, so a cached verdict never outlives the rules that
+//! produced it; the cache is also emptied whenever a key source swaps in a new set.
 use crate::cache::{digest, VerifiedCache};
 use crate::config::{Config, ConfigError, TokenSource};
-use crate::keys::load_keys;
+use crate::keys::{build_ring, KeyRing};
 use crate::logsafe::clean;
+use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
 use crate::verify::{Token, Verifier};
@@ -13,7 +15,16 @@ use std::sync::Arc;
 pub struct Engine {
     pub config: Config,
     pub verifier: Verifier,
-    cache: Mutex<VerifiedCache>,
+    pub keys: KeyRing,
+    /// Log lines from this engine's key refresh threads, for the broker thread to write.
+    pub notices: Notices,
+    cache: Mutex<Cache>,
+}
+
+struct Cache {
+    verified: VerifiedCache,
+    /// The key ring's generation the entries were verified under.
+    generation: u64,
 }
 
 /// What the connection's identity becomes once its token is accepted.
@@ -26,10 +37,11 @@ pub struct Identity {
 }
 
 impl Engine {
-    /// Builds an engine; warnings (e.g. skipped JWKs) are returned for the caller to log.
+    /// Builds an engine without any network I/O (remote key sources fetch once [`KeyRing::start`]
+    /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
     pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
-        // Keys first: for the Pro example, the missing JWKS-over-HTTP capability is the first to name.
-        let (keys, warnings) = load_keys(&config)?;
+        let notices = Notices::default();
+        let (keys, warnings) = build_ring(&config, &notices)?;
         if let Some(r) = &config.revocation {
             if r.introspection_uri.is_some() || r.client_id.is_some() {
                 return Err(ConfigError::new(
@@ -41,45 +53,50 @@ impl Engine {
         let c = &config.common;
         let verifier = Verifier {
             algorithms: config.algorithms.clone(),
-            keys,
             issuers: compile_all(&c.issuers),
             audiences: compile_all(&c.audiences),
             validate_expiration: c.validate_expiration,
             leeway: c.leeway_seconds as f64,
             max_token_bytes: c.max_token_bytes,
         };
-        let cache = Mutex::new(VerifiedCache::new(config.verified_cache_entries));
-        Ok((Engine { config, verifier, cache }, warnings))
+        let verified = VerifiedCache::new(config.verified_cache_entries);
+        let cache = Mutex::new(Cache { verified, generation: keys.generation() });
+        Ok((Engine { config, verifier, keys, notices, cache }, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {
         self.config.common.token_source
     }
 
-    /// Verifies a token, using the cache of already verified signatures.
+    /// Verifies a token, using the cache of already verified signatures. Never blocks: the keys are
+    /// whatever the key sources hold now; an unknown kid (or no keys yet) asks for a background
+    /// refresh and refuses this token.
     pub fn authenticate(&self, token: &str, now: f64) -> Result<Arc<Token>, Refused> {
-        if token.len() > self.verifier.max_token_bytes {
-            return Err(Refused::new(
-                Reason::TooLarge,
-                format!("{} bytes, limit {}", token.len(), self.verifier.max_token_bytes),
-            ));
-        }
-        let cached = self.cache.lock().enabled();
+        self.check_size(token)?;
+        let cached = {
+            let mut c = self.cache.lock();
+            let generation = self.keys.generation();
+            if c.generation != generation {
+                c.verified.clear();
+                c.generation = generation;
+            }
+            c.verified.enabled()
+        };
         if !cached {
-            return self.verifier.verify(token, now).map(Arc::new);
+            return self.verify_uncached(token, now).map(Arc::new);
         }
         let d = digest(token);
-        let hit = self.cache.lock().get(&d, now);
+        let hit = self.cache.lock().verified.get(&d, now);
         let t = match hit {
             Some(t) => t,
             None => {
-                let t = Arc::new(self.verifier.verify_signed(token)?);
+                let t = Arc::new(self.verify_signed(token)?);
                 // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
                 let until = match (self.verifier.validate_expiration, t.exp) {
                     (true, Some(exp)) => exp + self.verifier.leeway,
                     _ => f64::INFINITY,
                 };
-                self.cache.lock().insert(d, t.clone(), until, now);
+                self.cache.lock().verified.insert(d, t.clone(), until, now);
                 t
             }
         };
@@ -92,8 +109,42 @@ impl Engine {
         self.config.common.match_username_to_subject || self.config.common.match_username_to_claim.is_some()
     }
 
+    /// Signature, claims and time, without the cache.
+    pub fn verify_uncached(&self, token: &str, now: f64) -> Result<Token, Refused> {
+        self.check_size(token)?;
+        let t = self.verify_signed(token)?;
+        self.verifier.check_time(&t, now)?;
+        Ok(t)
+    }
+
+    fn check_size(&self, token: &str) -> Result<(), Refused> {
+        if token.len() > self.verifier.max_token_bytes {
+            return Err(Refused::new(
+                Reason::TooLarge,
+                format!("{} bytes, limit {}", token.len(), self.verifier.max_token_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
+        let entry = self.keys.select(token)?;
+        let keys = entry.keys();
+        self.verifier.verify_signed(token, &keys).map_err(|mut r| {
+            match r.reason {
+                Reason::UnknownKid => entry.missed(),
+                Reason::NoKeys => {
+                    entry.missed();
+                    r.detail = format!("no verification keys are loaded yet from {}", entry.label());
+                }
+                _ => {}
+            }
+            r
+        })
+    }
+
     pub fn cached_tokens(&self) -> usize {
-        self.cache.lock().len()
+        self.cache.lock().verified.len()
     }
 
     /// Ties the connection to the token: client id and username bindings.

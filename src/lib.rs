@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod keys;
 pub mod logsafe;
+pub mod notices;
 pub mod pattern;
 pub mod plugin;
 pub mod refusal;

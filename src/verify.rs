@@ -31,9 +31,10 @@ impl Token {
     }
 }
 
+/// The checks of one configuration; the keys are passed per call (they rotate, and with several
+/// issuers the token's `iss` picks them).
 pub struct Verifier {
     pub algorithms: Vec<Alg>,
-    pub keys: KeySet,
     pub issuers: Vec<Pattern>,
     pub audiences: Vec<Pattern>,
     pub validate_expiration: bool,
@@ -51,7 +52,7 @@ fn malformed(detail: &str) -> Refused {
 
 impl Verifier {
     /// Signature and time-independent claims. Time is checked by [`Verifier::check_time`].
-    pub fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
+    pub fn verify_signed(&self, token: &str, keys: &KeySet) -> Result<Token, Refused> {
         if token.is_empty() {
             return Err(Refused::new(Reason::NoToken, "empty"));
         }
@@ -85,10 +86,10 @@ impl Verifier {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err(malformed("kid is not a string")),
         };
-        if self.keys.keys.is_empty() {
+        if keys.keys.is_empty() {
             return Err(Refused::new(Reason::NoKeys, "no verification keys are loaded"));
         }
-        let keys = match self.keys.candidates(alg, kid) {
+        let keys = match keys.candidates(alg, kid) {
             Candidates::Found(k) => k,
             Candidates::UnknownKid => {
                 return Err(Refused::new(Reason::UnknownKid, format!("kid {}", clean(kid.unwrap_or(""), 64))))
@@ -167,10 +168,23 @@ impl Verifier {
         Ok(())
     }
 
-    pub fn verify(&self, token: &str, now: f64) -> Result<Token, Refused> {
-        let t = self.verify_signed(token)?;
+    pub fn verify(&self, token: &str, keys: &KeySet, now: f64) -> Result<Token, Refused> {
+        let t = self.verify_signed(token, keys)?;
         self.check_time(&t, now)?;
         Ok(t)
+    }
+}
+
+/// The `iss` of a token whose signature is not checked yet: only to pick the issuer's keys, which
+/// then verify the very payload this was read from.
+pub fn unverified_issuer(token: &str) -> Result<Option<String>, Refused> {
+    let payload = token.split('.').nth(1).ok_or_else(|| malformed("not three dot-separated parts"))?;
+    let payload = b64url(payload).ok_or_else(|| malformed("payload is not base64url"))?;
+    let claims = parse_object(&payload).map_err(|e| malformed(&format!("payload: {e}")))?;
+    match claims.get("iss") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
     }
 }
 

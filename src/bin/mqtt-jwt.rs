@@ -4,6 +4,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::engine::Engine;
+use mqtt_jwt_auth::keys::Source;
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 
@@ -90,23 +91,51 @@ fn mint(args: &[String]) -> Result<String, String> {
     jsonwebtoken::encode(&header, &claims, &enc).map_err(|e| e.to_string())
 }
 
+/// Loads the file as the plugin does, fetching remote keys once (whatever lazyConnect says: a
+/// check is about whether the keys can be had).
 fn load(path: &str) -> Result<Engine, String> {
     let config = Config::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
     let (engine, warnings) = Engine::new(config).map_err(|e| format!("{path}: {e}"))?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
+    engine.keys.start()?;
+    let fetched = engine.keys.wait();
+    for (_, line) in engine.notices.drain() {
+        eprintln!("{line}");
+    }
+    fetched.map_err(|(at, e)| format!("{path}: {at}: cannot load keys from {e}"))?;
     Ok(engine)
 }
 
 fn check(args: &[String]) -> Result<String, String> {
     let [path] = args else { return Err(USAGE.into()) };
     let engine = load(path)?;
-    let keys = &engine.verifier.keys.keys;
-    let algs: Vec<_> = engine.verifier.keys.usable_algs(&engine.config.algorithms).iter().map(|a| a.name()).collect();
-    let mut out = format!("{path}: OK\n  algorithms: {}\n  keys: {}", algs.join(", "), keys.len());
-    for k in keys {
-        out.push_str(&format!("\n    {} kid={}", k.kind.name(), k.kid.as_deref().unwrap_or("-")));
+    let algs: Vec<_> = engine.config.algorithms.iter().map(|a| a.name()).collect();
+    let mut out = format!("{path}: OK\n  algorithms: {}", algs.join(", "));
+    for e in &engine.keys.entries {
+        let keys = e.keys();
+        let usable: Vec<_> = keys.usable_algs(&engine.config.algorithms).iter().map(|a| a.name()).collect();
+        out.push_str(&format!("\n  source: {}", e.label()));
+        if let Some(iss) = &e.issuer {
+            out.push_str(&format!(" (issuer {iss})"));
+        }
+        if let Source::Remote(r) = &e.source {
+            let st = r.status();
+            if let Some(u) = st.jwks_uri.filter(|u| Some(u) != r.spec().uri.as_ref()) {
+                out.push_str(&format!("\n    jwks_uri: {u}"));
+            }
+            if let Some(u) = st.introspection_endpoint {
+                out.push_str(&format!("\n    introspection_endpoint: {u}"));
+            }
+            for w in st.warnings {
+                out.push_str(&format!("\n    warning: {w}"));
+            }
+        }
+        out.push_str(&format!("\n    keys: {} (verify {})", keys.keys.len(), usable.join(", ")));
+        for k in &keys.keys {
+            out.push_str(&format!("\n      {} kid={}", k.kind.name(), k.kid.as_deref().unwrap_or("-")));
+        }
     }
     Ok(out)
 }

@@ -110,6 +110,11 @@ pub extern "C" fn mosquitto_plugin_init(
             );
             return ERR_INVAL;
         };
+        // Key refresh threads may still be inside an HTTP request when mosquitto unloads plugins at
+        // exit; keeping the library mapped means they never run unmapped code.
+        if !super::pin::pin_self() {
+            Mosquitto.log(Level::Warning, &format!("{LOG_PREFIX}: could not pin the plugin library in memory"));
+        }
         let plugin = match Plugin::load(&Mosquitto, &config_file) {
             Ok(p) => p,
             Err(e) => {

@@ -3,5 +3,6 @@ mod api;
 mod entry;
 mod ffi;
 mod mosquitto;
+mod pin;
 
 pub use mosquitto::Mosquitto;

@@ -1,5 +1,6 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
+mod jwks;
 mod session;
 pub(crate) mod walk;
 
@@ -9,12 +10,15 @@ pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
 
 use crate::alg::Alg;
+use jwks::{parse_issuer_keys, parse_jwks, resolve_discovery};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Default for `options.common.maxTokenBytes`: far above any real access token, far below abuse.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8192;
 pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
+/// Default for `minRefreshIntervalMs`: a flood of unknown kids costs the IdP one request per interval.
+pub const DEFAULT_MIN_REFRESH_MS: u64 = 30_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -23,6 +27,8 @@ pub struct Config {
     pub lazy_connect: bool,
     pub local: Option<KeyMaterial>,
     pub jwks: Option<JwksSource>,
+    /// `options.issuerKeys`: each issuer with its own key source; the token's `iss` picks one.
+    pub issuer_keys: Vec<IssuerKeys>,
     pub common: Common,
     pub revocation: Option<Revocation>,
     pub verified_cache_entries: usize,
@@ -44,14 +50,25 @@ pub enum KeyMaterial {
     File(PathBuf),
 }
 
+/// Where a JWK set comes from: exactly one of `file_path`, `uri`, `discovery` is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JwksSource {
     pub file_path: Option<PathBuf>,
     pub uri: Option<String>,
+    /// OIDC discovery: the issuer URL whose `/.well-known/openid-configuration` names the `jwks_uri`.
+    pub discovery: Option<String>,
     pub timeout_ms: u64,
     pub cache_enabled: bool,
     pub cache_ttl_ms: u64,
     pub respect_cache_headers: bool,
+    pub min_refresh_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuerKeys {
+    /// Compared exactly with the token's `iss`.
+    pub issuer: String,
+    pub keys: JwksSource,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +155,7 @@ impl Config {
         let (local, jwks) = match options.object("modes")? {
             Some(mut modes) => {
                 let local = parse_local(&mut modes)?;
-                let jwks = modes.object("jwks")?.map(parse_jwks).transpose()?;
+                let jwks = modes.object("jwks")?.map(|o| parse_jwks(o, None)).transpose()?;
                 modes.finish()?;
                 (local, jwks)
             }
@@ -148,6 +165,7 @@ impl Config {
             Some(o) => parse_common(o)?,
             None => parse_common(Obj::new("options.common", &empty)?)?,
         };
+        let issuer_keys = parse_issuer_keys(&mut options)?;
         let revocation = options.object("revocation")?.map(parse_revocation).transpose()?;
         let verified_cache_entries = match options.object("verifiedTokenCache")? {
             Some(mut c) => {
@@ -173,17 +191,34 @@ impl Config {
                     "missing: mode \"local\" needs a key (plain, env or filePath)",
                 ))
             }
-            Mode::Jwks if jwks.is_none() => {
-                return Err(ConfigError::new("options.modes.jwks", "missing: mode \"jwks\" needs a uri or filePath"))
+            Mode::Local if !issuer_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "options.issuerKeys",
+                    "needs mode \"jwks\" (each issuer has its own JWK set)",
+                ))
+            }
+            Mode::Jwks if jwks.is_some() && !issuer_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "options.modes.jwks",
+                    "conflicts with options.issuerKeys: give the key source inside each issuer entry",
+                ))
+            }
+            Mode::Jwks if jwks.is_none() && issuer_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "options.modes.jwks",
+                    "missing: mode \"jwks\" needs a uri, filePath or discovery (or options.issuerKeys)",
+                ))
             }
             _ => {}
         }
+        let jwks = jwks.map(|j| resolve_discovery(j, &common)).transpose()?;
         Ok(Config {
             algorithms,
             mode,
             lazy_connect,
             local,
             jwks,
+            issuer_keys,
             common,
             revocation,
             verified_cache_entries,
@@ -235,28 +270,6 @@ fn parse_local(modes: &mut Obj) -> Result<Option<KeyMaterial>> {
         }
         Some(v) => Err(modes.wrong("local", "a string or an object {plain | env | filePath}", v)),
     }
-}
-
-fn parse_jwks(mut o: Obj) -> Result<JwksSource> {
-    let uri = o.string("uri")?.map(str::to_string);
-    let file_path = o.string("filePath")?.map(PathBuf::from);
-    let timeout_ms = o.u64("timeoutMs", 10_000)?;
-    let (cache_enabled, cache_ttl_ms, respect_cache_headers) = match o.object("cache")? {
-        Some(mut c) => {
-            let r = (c.bool("enabled", true)?, c.u64("ttlMs", 60_000)?, c.bool("respectCacheHeaders", false)?);
-            c.finish()?;
-            r
-        }
-        None => (true, 60_000, false),
-    };
-    let path = o.path.clone();
-    o.finish()?;
-    match (&uri, &file_path) {
-        (None, None) => return Err(ConfigError::new(path, "needs a uri or a filePath")),
-        (Some(_), Some(_)) => return Err(ConfigError::new(path, "give either uri or filePath, not both")),
-        _ => {}
-    }
-    Ok(JwksSource { file_path, uri, timeout_ms, cache_enabled, cache_ttl_ms, respect_cache_headers })
 }
 
 fn parse_common(mut o: Obj) -> Result<Common> {

@@ -75,10 +75,12 @@ fn pro_example_parses_and_means_what_it_says() {
         Some(JwksSource {
             file_path: None,
             uri: Some("http://127.0.0.1:1/certs".into()),
+            discovery: None,
             timeout_ms: 5000,
             cache_enabled: true,
             cache_ttl_ms: 30_000,
             respect_cache_headers: false,
+            min_refresh_interval_ms: DEFAULT_MIN_REFRESH_MS,
         })
     );
     let k = &c.common;
@@ -116,18 +118,18 @@ fn pro_example_type_hint_both_spellings() {
 
 #[test]
 fn pro_example_engine_refuses_unavailable_capabilities() {
-    // The example asks for two things this version cannot do (JWKS over HTTP, introspection);
-    // the engine must refuse it naming one of them rather than run without.
+    // The example asks for introspection, which this version cannot do: the engine must refuse it
+    // naming it rather than run without.
     let e = engine_err(PRO_EXAMPLE);
-    assert_eq!(e.path, "options.modes.jwks.uri", "{e}");
+    assert_eq!(e.path, "options.revocation.introspection", "{e}");
     assert_contains(&e.problem, &["not available"]);
 
-    // Without the revocation block, the JWKS uri is what is missing.
+    // Without the revocation block it builds (JWKS over HTTP; nothing is fetched before start).
     let mut v: serde_json::Value = serde_json::from_str(PRO_EXAMPLE).unwrap();
     v["options"].as_object_mut().unwrap().remove("revocation");
-    let e = engine_err(&v.to_string());
-    assert_eq!(e.path, "options.modes.jwks.uri", "{e}");
-    assert_contains(&e.problem, &["not available", "filePath"]);
+    let (engine, _) = Engine::new(ok(&v.to_string())).unwrap();
+    assert!(engine.keys.has_remote());
+    assert!(engine.keys.entries[0].keys().keys.is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,8 +278,16 @@ fn jwks_errors() {
     };
     let p = err_at(&jwks(json!({"uri": "http://x/certs", "filePath": "/k.json"})), "options.modes.jwks");
     assert_contains(&p, &["uri", "filePath", "not both"]);
+    err_at(&jwks(json!({"uri": "http://x/certs", "discovery": true})), "options.modes.jwks");
     let p = err_at(&jwks(json!({})), "options.modes.jwks");
-    assert_contains(&p, &["uri", "filePath"]);
+    assert_contains(&p, &["uri", "filePath", "discovery"]);
+    for bad in ["ftp://x/certs", "http://", "/certs", "http:///certs", "https://a b"] {
+        let p = err_at(&jwks(json!({ "uri": bad })), "options.modes.jwks.uri");
+        assert_contains(&p, &["http://", "https://"]);
+    }
+    err_at(&jwks(json!({"uri": "http://x", "timeoutMs": 0})), "options.modes.jwks.timeoutMs");
+    err_at(&jwks(json!({"uri": "http://x", "minRefreshIntervalMs": 99})), "options.modes.jwks.minRefreshIntervalMs");
+    err_at(&jwks(json!({"uri": "http://x", "minRefreshInterval": 1000})), "options.modes.jwks.minRefreshInterval");
     let p = err_at(
         r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"modes":{"local":"s"}}}"#,
         "options.modes.jwks",
@@ -541,4 +551,87 @@ fn engine_accepts_fixture_keys() {
             .unwrap_or_else(|e| panic!("{alg} with {k}: {e}"));
         assert!(warnings.is_empty());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JWKS over HTTP: discovery, several issuers, refresh interval
+
+#[test]
+fn jwks_over_http_defaults_and_additions() {
+    let c = ok(
+        r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"modes":{"jwks":{"uri":"https://idp/certs"}}}}"#,
+    );
+    let j = c.jwks.unwrap();
+    assert_eq!(j.uri.as_deref(), Some("https://idp/certs"));
+    assert_eq!(j.min_refresh_interval_ms, 30_000);
+    assert_eq!(j.discovery, None);
+    let c = ok(&json!({"version": 1, "algorithm": "RS256", "mode": "jwks", "options": {
+        "modes": {"jwks": {"discovery": true, "minRefreshIntervalMs": 500,
+                           "cache": {"enabled": false, "ttlMs": 1000, "respectCacheHeaders": true}}},
+        "common": {"issuer": "https://idp.example/realms/a"}}})
+    .to_string());
+    let j = c.jwks.unwrap();
+    assert_eq!(j.discovery.as_deref(), Some("https://idp.example/realms/a"));
+    assert_eq!(
+        (j.min_refresh_interval_ms, j.cache_enabled, j.cache_ttl_ms, j.respect_cache_headers),
+        (500, false, 1000, true)
+    );
+}
+
+#[test]
+fn discovery_needs_one_exact_issuer() {
+    let with = |common: serde_json::Value| {
+        json!({"version": 1, "algorithm": "RS256", "mode": "jwks",
+               "options": {"modes": {"jwks": {"discovery": true}}, "common": common}})
+        .to_string()
+    };
+    let p = err_at(&with(json!({})), "options.modes.jwks.discovery");
+    assert_contains(&p, &["options.common.issuer"]);
+    err_at(&with(json!({"issuers": ["https://a", "https://b"]})), "options.modes.jwks.discovery");
+    let p = err_at(&with(json!({"issuer": "https://*.example"})), "options.modes.jwks.discovery");
+    assert_contains(&p, &["pattern"]);
+    err_at(&with(json!({"issuer": "/^https://a$/"})), "options.modes.jwks.discovery");
+    err_at(&with(json!({"issuer": "urn:issuer"})), "options.common.issuer");
+}
+
+#[test]
+fn issuer_keys() {
+    let with = |issuer_keys: serde_json::Value| {
+        json!({"version": 1, "algorithm": ["RS256", "ES256"], "mode": "jwks", "options": {"issuerKeys": issuer_keys}})
+            .to_string()
+    };
+    let c = ok(&with(json!([
+        {"issuer": "https://idp/realms/a", "discovery": true},
+        {"issuer": "https://idp/realms/b", "uri": "https://idp/realms/b/certs", "timeoutMs": 2000},
+        {"issuer": "tenant-c", "filePath": "/etc/c.json"}
+    ])));
+    assert!(c.jwks.is_none());
+    let ik = &c.issuer_keys;
+    assert_eq!(ik.len(), 3);
+    assert_eq!(ik[0].keys.discovery.as_deref(), Some("https://idp/realms/a"));
+    assert_eq!(ik[1].keys.uri.as_deref(), Some("https://idp/realms/b/certs"));
+    assert_eq!(ik[1].keys.timeout_ms, 2000);
+    assert_eq!(ik[2].issuer, "tenant-c");
+
+    err_at(&with(json!([])), "options.issuerKeys");
+    err_at(&with(json!({})), "options.issuerKeys");
+    let p = err_at(&with(json!([{"uri": "https://x/c"}])), "options.issuerKeys[0].issuer");
+    assert_contains(&p, &["missing"]);
+    err_at(&with(json!([{"issuer": "a", "uri": "https://x/c", "jku": "x"}])), "options.issuerKeys[0].jku");
+    err_at(&with(json!([{"issuer": "a"}])), "options.issuerKeys[0]");
+    let p = err_at(
+        &with(json!([{"issuer": "a", "uri": "https://x/c"}, {"issuer": "a", "filePath": "/k"}])),
+        "options.issuerKeys[1].issuer",
+    );
+    assert_contains(&p, &["twice"]);
+    // Discovery needs the issuer to be a URL.
+    err_at(&with(json!([{"issuer": "tenant-c", "discovery": true}])), "options.issuerKeys[0].issuer");
+    // Not together with options.modes.jwks, and only in mode jwks.
+    let both = json!({"version": 1, "algorithm": "RS256", "mode": "jwks", "options": {
+        "modes": {"jwks": {"uri": "https://x/c"}}, "issuerKeys": [{"issuer": "a", "uri": "https://x/c"}]}});
+    let p = err_at(&both.to_string(), "options.modes.jwks");
+    assert_contains(&p, &["options.issuerKeys"]);
+    let local = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
+        "modes": {"local": "s"}, "issuerKeys": [{"issuer": "a", "uri": "https://x/c"}]}});
+    err_at(&local.to_string(), "options.issuerKeys");
 }

@@ -1,41 +1,79 @@
-//! Builds the key set a configuration names: a static key (`mode: local`) or a JWK set file.
+//! Builds the key sources a configuration names: a static key (`mode: local`), a JWK set file, or
+//! a remote JWK set (uri or discovery), alone or one per issuer. Nothing here touches the network:
+//! remote sources start empty and fetch once [`KeyRing::start`] runs their threads.
+use super::fetch::RemoteSpec;
+use super::remote::RemoteKeys;
+use super::ring::{Entry, KeyRing, Source};
 use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, SigKey, VerifyKey};
 use crate::alg::KeyKind;
-use crate::config::{Config, ConfigError, KeyMaterial, Mode};
+use crate::config::{Config, ConfigError, JwksSource, KeyMaterial, Mode};
+use crate::notices::Notices;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Keys and the warnings met while loading them (skipped JWKs).
-pub fn load_keys(cfg: &Config) -> Result<(KeySet, Vec<String>), ConfigError> {
-    let (keys, warnings) = match cfg.mode {
+/// The key sources and the warnings met while loading the static ones (skipped JWKs).
+pub fn build_ring(cfg: &Config, notices: &Notices) -> Result<(KeyRing, Vec<String>), ConfigError> {
+    let mut warnings = Vec::new();
+    let mut entries = Vec::new();
+    let by_issuer = !cfg.issuer_keys.is_empty();
+    match cfg.mode {
         Mode::Local => {
             let m = cfg.local.as_ref().ok_or_else(|| ConfigError::new("options.modes.local", "missing"))?;
-            (vec![local_key(m)?], Vec::new())
+            let set = KeySet { keys: vec![local_key(m)?] };
+            check_usable(&set, cfg, "algorithm")?;
+            let source = Source::Static(Arc::new(set));
+            entries.push(Entry { issuer: None, config_path: "options.modes.local".into(), source });
+        }
+        Mode::Jwks if by_issuer => {
+            for (i, ik) in cfg.issuer_keys.iter().enumerate() {
+                let at = format!("options.issuerKeys[{i}]");
+                let (source, config_path) = jwks_source(&ik.keys, cfg, &at, notices, &mut warnings)?;
+                entries.push(Entry { issuer: Some(ik.issuer.clone()), config_path, source });
+            }
         }
         Mode::Jwks => {
             let src = cfg.jwks.as_ref().ok_or_else(|| ConfigError::new("options.modes.jwks", "missing"))?;
-            match (&src.file_path, &src.uri) {
-                (Some(path), _) => {
-                    let at = "options.modes.jwks.filePath";
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| ConfigError::new(at, format!("cannot read {}: {e}", path.display())))?;
-                    parse_jwk_set(&text).map_err(|e| ConfigError::new(at, format!("{}: {e}", path.display())))?
-                }
-                (None, _) => return Err(ConfigError::new(
-                    "options.modes.jwks.uri",
-                    "fetching a JWK set over HTTP is not available in this version; use options.modes.jwks.filePath",
-                )),
-            }
+            let (source, config_path) = jwks_source(src, cfg, "options.modes.jwks", notices, &mut warnings)?;
+            entries.push(Entry { issuer: None, config_path, source });
         }
-    };
-    let set = KeySet { keys };
-    if set.usable_algs(&cfg.algorithms).is_empty() {
-        let kinds: Vec<_> = set.keys.iter().map(|k| k.kind.name()).collect();
-        let algs: Vec<_> = cfg.algorithms.iter().map(|a| a.name()).collect();
-        return Err(ConfigError::new(
-            "algorithm",
-            format!("no configured key can verify {} (keys: {})", algs.join(", "), kinds.join(", ")),
-        ));
     }
-    Ok((set, warnings))
+    Ok((KeyRing { entries, by_issuer }, warnings))
+}
+
+fn jwks_source(
+    src: &JwksSource,
+    cfg: &Config,
+    at: &str,
+    notices: &Notices,
+    warnings: &mut Vec<String>,
+) -> Result<(Source, String), ConfigError> {
+    if let Some(path) = &src.file_path {
+        let at = format!("{at}.filePath");
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&at, format!("cannot read {}: {e}", path.display())))?;
+        let (keys, w) = parse_jwk_set(&text).map_err(|e| ConfigError::new(&at, format!("{}: {e}", path.display())))?;
+        warnings.extend(w);
+        let set = KeySet { keys };
+        let alg_at = if cfg.issuer_keys.is_empty() { "algorithm" } else { at.as_str() };
+        check_usable(&set, cfg, alg_at)?;
+        return Ok((Source::Static(Arc::new(set)), at));
+    }
+    let spec = RemoteSpec {
+        uri: src.uri.clone(),
+        discovery: src.discovery.clone(),
+        timeout: Duration::from_millis(src.timeout_ms),
+        ttl: Duration::from_millis(src.cache_ttl_ms),
+        cache_enabled: src.cache_enabled,
+        respect_cache_headers: src.respect_cache_headers,
+        min_interval: Duration::from_millis(src.min_refresh_interval_ms),
+        algorithms: cfg.algorithms.clone(),
+    };
+    let at = if src.uri.is_some() { format!("{at}.uri") } else { format!("{at}.discovery") };
+    Ok((Source::Remote(RemoteKeys::new(spec, notices.clone())), at))
+}
+
+fn check_usable(set: &KeySet, cfg: &Config, at: &str) -> Result<(), ConfigError> {
+    set.check_usable(&cfg.algorithms).map_err(|e| ConfigError::new(at, e))
 }
 
 fn local_key(m: &KeyMaterial) -> Result<VerifyKey, ConfigError> {

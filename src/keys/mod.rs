@@ -1,13 +1,23 @@
-//! Verification keys: static keys (shared secret or PEM), JWK sets from files; kid selection.
+//! Verification keys: static keys (shared secret or PEM), JWK sets from files or fetched over
+//! HTTP(S) (directly or by OIDC discovery) on background threads; kid selection.
+mod cache_headers;
 mod der;
+pub mod discovery;
+mod fetch;
+mod http;
 mod jwk;
 mod load;
 mod pem;
+pub mod remote;
+pub mod ring;
+mod schedule;
 mod sig;
 
+pub use fetch::RemoteSpec;
 pub use jwk::parse_jwk_set;
-pub use load::load_keys;
+pub use load::build_ring;
 pub use pem::parse_pem_public_key;
+pub use ring::{KeyRing, Source};
 pub use sig::{KeyBytes, SigKey};
 
 use crate::alg::{Alg, KeyKind};
@@ -70,6 +80,16 @@ impl KeySet {
             return Candidates::NoKeyForAlg;
         }
         Candidates::Found(found)
+    }
+
+    /// Fails, saying why, when no key can verify any of the `allowed` algorithms.
+    pub fn check_usable(&self, allowed: &[Alg]) -> Result<(), String> {
+        if !self.usable_algs(allowed).is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<_> = self.keys.iter().map(|k| k.kind.name()).collect();
+        let algs: Vec<_> = allowed.iter().map(|a| a.name()).collect();
+        Err(format!("no configured key can verify {} (keys: {})", algs.join(", "), kinds.join(", ")))
     }
 
     /// Algorithms from `allowed` that at least one key can verify.

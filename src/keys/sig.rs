@@ -15,6 +15,7 @@ pub enum KeyBytes<'a> {
 }
 
 enum Check {
+    // Boxed: an HMAC key holds its padded inner/outer states (over 1 KiB), the public keys are small.
     Hmac(Box<hmac::Key>),
     Public(signature::ParsedPublicKey),
 }

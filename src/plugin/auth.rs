@@ -28,6 +28,8 @@ impl Plugin {
         password: Option<&[u8]>,
         now: f64,
     ) -> AuthResult {
+        // TICK may never come (2.0.0–2.0.14 with per_listener_settings): do its work here too.
+        self.drain_background(broker);
         self.expire_fallback(broker, now, client);
         let engine = self.engine();
         if now < *self.recheck_until.lock() {

@@ -28,6 +28,7 @@ impl Plugin {
         }
         // Any reload re-check pass has finished by the time the loop ticks again.
         *self.recheck_until.lock() = 0.0;
+        self.drain_background(broker);
         self.run_due(broker, now, None);
         self.housekeeping(broker, now);
     }

@@ -55,6 +55,9 @@ pub struct Plugin {
     /// Until when BASIC_AUTH calls are mosquitto re-checking connected clients after a reload.
     recheck_until: Mutex<f64>,
     expiry: Mutex<expiry::Clock>,
+    /// A reloaded configuration whose remote keys are still on their way: the running one keeps
+    /// serving (mosquitto re-checks every connected client right after a reload) until they arrive.
+    pending: Mutex<Option<Arc<Engine>>>,
 }
 
 pub fn now_seconds() -> f64 {
@@ -66,22 +69,53 @@ fn load_engine(file: &Path) -> Result<(Engine, Vec<String>), FileError> {
     Engine::new(config).map_err(|error| FileError { file: file.to_path_buf(), error })
 }
 
+fn key_summary(engine: &Engine) -> String {
+    let mut parts = Vec::new();
+    for e in &engine.keys.entries {
+        let keys = e.keys();
+        let n = keys.keys.len();
+        let what = match (&e.source, n) {
+            (crate::keys::Source::Remote(_), 0) => format!("{}: no keys yet", e.label()),
+            _ => format!("{}: {n} key(s)", e.label()),
+        };
+        parts.push(match &e.issuer {
+            Some(iss) => format!("issuer {}: {what}", clean(iss, 100)),
+            None => what,
+        });
+    }
+    parts.join("; ")
+}
+
 impl Plugin {
-    /// Loads jwt.json and its keys; any problem is an error naming the file, the key path and the problem.
+    /// Loads jwt.json and its keys; any problem is an error naming the file, the key path and the
+    /// problem. With remote keys and `lazyConnect: false`, waits for the first fetch (mosquitto is
+    /// not serving yet) and fails when it fails; with `lazyConnect: true` it starts without them.
     pub fn load(broker: &dyn Broker, config_file: &Path) -> Result<Plugin, FileError> {
         let (engine, warnings) = load_engine(config_file)?;
         for w in warnings {
             broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", config_file.display()));
         }
-        let algs: Vec<_> =
-            engine.verifier.keys.usable_algs(&engine.config.algorithms).iter().map(|a| a.name()).collect();
+        let file_err = |path: &str, problem: String| FileError {
+            file: config_file.to_path_buf(),
+            error: crate::config::ConfigError::new(path, problem),
+        };
+        engine.keys.start().map_err(|e| file_err("", e))?;
+        if !engine.config.lazy_connect && engine.keys.has_remote() {
+            let waited = engine.keys.wait();
+            log_notices(broker, &engine);
+            waited.map_err(|(path, e)| {
+                let hint = "lazyConnect is false, so mosquitto does not start without keys; set options.lazyConnect to true to start anyway and retry in the background";
+                file_err(&path, format!("cannot load keys from {e} ({hint})"))
+            })?;
+        }
+        let algs: Vec<_> = engine.config.algorithms.iter().map(|a| a.name()).collect();
         broker.log(
             Level::Info,
             &format!(
-                "{LOG_PREFIX}: loaded {} ({} key(s), algorithms {})",
+                "{LOG_PREFIX}: loaded {} (algorithms {}; {})",
                 config_file.display(),
-                engine.verifier.keys.keys.len(),
-                algs.join(", ")
+                algs.join(", "),
+                key_summary(&engine)
             ),
         );
         Ok(Plugin {
@@ -90,6 +124,7 @@ impl Plugin {
             sessions: Mutex::new(Sessions::default()),
             recheck_until: Mutex::new(0.0),
             expiry: Mutex::new(expiry::Clock::default()),
+            pending: Mutex::new(None),
         })
     }
 
@@ -101,26 +136,84 @@ impl Plugin {
         self.sessions.lock().len()
     }
 
-    /// The topics of MOSQ_EVT_CONTROL callbacks to register (fixed at start: reloads cannot change them).
+    /// The topic of the MOSQ_EVT_CONTROL callback to register (fixed at start: reloads cannot change it).
     pub fn control_topic(&self) -> Option<String> {
         self.engine().config.refresh.control_topic.clone()
     }
 
-    /// SIGHUP: re-read jwt.json; a broken new file keeps the running configuration. mosquitto then
-    /// re-runs BASIC_AUTH for every client: those calls re-check each session's current token.
+    /// SIGHUP: re-read jwt.json; a broken new file keeps the running configuration. Never waits for
+    /// the network: remote keys that are not there yet make the new configuration pending.
     pub fn reload(&self, broker: &dyn Broker, now: f64) {
+        // mosquitto re-runs BASIC_AUTH for every client right after this: those calls re-check each
+        // session's current token (see auth.rs).
         *self.recheck_until.lock() = now + 30.0;
-        match load_engine(&self.config_file) {
-            Ok((engine, warnings)) => {
-                for w in warnings {
-                    broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", self.config_file.display()));
-                }
-                *self.engine.write() = Arc::new(engine);
-                broker.log(Level::Notice, &format!("{LOG_PREFIX}: reloaded {}", self.config_file.display()));
+        let (engine, warnings) = match load_engine(&self.config_file) {
+            Ok(e) => e,
+            Err(e) => {
+                let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");
+                return broker.log(Level::Error, &msg);
             }
-            Err(e) => broker
-                .log(Level::Error, &format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}")),
+        };
+        for w in warnings {
+            broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", self.config_file.display()));
         }
+        engine.keys.adopt(&self.engine().keys);
+        if let Err(e) = engine.keys.start() {
+            let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");
+            return broker.log(Level::Error, &msg);
+        }
+        let engine = Arc::new(engine);
+        // A previous pending reload is superseded (dropping it stops its threads).
+        *self.pending.lock() = Some(engine);
+        if !self.settle_pending(broker) {
+            let msg = format!("{LOG_PREFIX}: reloading {}: waiting for keys", self.config_file.display());
+            broker.log(Level::Notice, &msg);
+        }
+    }
+
+    /// Broker thread, from TICK and BASIC_AUTH: writes the background threads' log lines and
+    /// installs a pending reload whose keys have arrived.
+    pub fn drain_background(&self, broker: &dyn Broker) {
+        log_notices(broker, &self.engine());
+        if self.pending.lock().is_some() {
+            self.settle_pending(broker);
+        }
+    }
+
+    /// True when no reload is pending any more (installed or abandoned).
+    fn settle_pending(&self, broker: &dyn Broker) -> bool {
+        let mut pending = self.pending.lock();
+        let Some(p) = pending.as_ref() else { return true };
+        log_notices(broker, p);
+        let file = self.config_file.display();
+        match p.keys.outcome() {
+            None => return false,
+            Some(Ok(())) => broker.log(Level::Notice, &format!("{LOG_PREFIX}: reloaded {file} ({})", key_summary(p))),
+            Some(Err((path, e))) if !p.config.lazy_connect => {
+                let msg = format!(
+                    "{LOG_PREFIX}: reload failed, keeping the running configuration: {file}: {path}: cannot load keys from {e}"
+                );
+                broker.log(Level::Error, &msg);
+                *pending = None;
+                return true;
+            }
+            Some(Err(_)) => {
+                let msg =
+                    format!("{LOG_PREFIX}: reloaded {file} without keys (lazyConnect; retrying in the background)");
+                broker.log(Level::Warning, &msg);
+            }
+        }
+        if let Some(p) = pending.take() {
+            let old = std::mem::replace(&mut *self.engine.write(), p);
+            log_notices(broker, &old);
+        }
+        true
+    }
+}
+
+fn log_notices(broker: &dyn Broker, engine: &Engine) {
+    for (level, line) in engine.notices.drain() {
+        broker.log(level, &line);
     }
 }
 

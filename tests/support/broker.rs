@@ -66,12 +66,14 @@ pub struct Options {
     pub extra_conf: String,
     /// Lines before the plugin line.
     pub pre_conf: String,
+    /// Lines at the very top (global options such as per_listener_settings).
+    pub top_conf: String,
     pub with_plugin: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { extra_conf: String::new(), pre_conf: String::new(), with_plugin: true }
+        Options { extra_conf: String::new(), pre_conf: String::new(), top_conf: String::new(), with_plugin: true }
     }
 }
 
@@ -88,8 +90,8 @@ impl Broker {
         std::fs::write(&jwt, jwt_json).unwrap();
         let port = free_port();
         let mut conf = format!(
-            "user root\nlistener {port} 127.0.0.1\nallow_anonymous false\nlog_type all\nlog_dest stderr\n{}",
-            opts.pre_conf
+            "{}user root\nlistener {port} 127.0.0.1\nallow_anonymous false\nlog_type all\nlog_dest stderr\n{}",
+            opts.top_conf, opts.pre_conf
         );
         if opts.with_plugin {
             conf.push_str(&format!("plugin {}\nplugin_opt_config_file {}\n", plugin_path().display(), jwt.display()));
@@ -159,6 +161,18 @@ impl Broker {
 
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for mosquitto to exit (after a signal); None if it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn signal(&self, sig: &str) {

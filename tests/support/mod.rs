@@ -2,5 +2,6 @@
 //! raw MQTT client (CONNECT/CONNACK, PINGREQ), and token minting with the fixture keys.
 #![allow(dead_code)]
 pub mod broker;
+pub mod idp;
 pub mod mqtt;
 pub mod tokens;

@@ -1,0 +1,41 @@
+//! HTTP(S) GET for JWK sets and discovery documents (ureq; rustls with the webpki roots). Runs on
+//! background threads only: the broker thread never does network I/O.
+use super::cache_headers::freshness;
+use std::time::Duration;
+
+/// A JWK set or discovery document far larger than this is not one.
+const MAX_BODY: u64 = 1 << 20;
+
+pub struct Response {
+    pub body: String,
+    /// How long the response may be cached, from Cache-Control / Expires (None: no such header).
+    pub fresh_for: Option<Duration>,
+}
+
+/// One agent per key source: `timeout` bounds each request as a whole (connect, send, body).
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .user_agent(concat!("mqtt-jwt-auth/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+pub fn get(agent: &ureq::Agent, url: &str, timeout: Duration) -> Result<Response, String> {
+    let describe = |e: ureq::Error| match e {
+        ureq::Error::Timeout(_) => format!("timed out after {} ms", timeout.as_millis()),
+        ureq::Error::BodyExceedsLimit(_) => format!("response larger than {MAX_BODY} bytes"),
+        other => other.to_string(),
+    };
+    let mut resp = agent.get(url).header("accept", "application/json").call().map_err(describe)?;
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(format!("HTTP status {status}"));
+    }
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let fresh_for =
+        freshness(header("cache-control").as_deref(), header("expires").as_deref(), header("date").as_deref());
+    let body = resp.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(describe)?;
+    Ok(Response { body, fresh_for })
+}

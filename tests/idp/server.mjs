@@ -1,0 +1,160 @@
+// A real OpenID provider (oidc-provider) on loopback for the integration tests.
+//
+// Environment: PORT (default 0 = any free port), TLS_KEY / TLS_CERT (PEM files: serve HTTPS), ALG (default RS256: the access-token signing
+// algorithm for resources that do not end in ":es256"/":rs256"), CLIENT_ID / CLIENT_SECRET.
+// Prints {"port": N, "issuer": "..."} as one JSON line on stdout once it listens.
+//
+// Access tokens are JWTs: client_credentials with a resource indicator (`resource=urn:mqtt...`);
+// the audience is the resource. A resource ending in ":es256" is signed with ES256, ":rs256" with RS256.
+//
+// Test controls (this script's own routes, in front of the provider):
+//   POST /admin/rotate          new signing keys (new kids); the old ones are no longer published
+//   POST /admin/fault?mode=M    the JWKS route answers: none | hang | 500 | garbage | empty | slow (&ms=N)
+//   POST /admin/headers?cacheControl=V   extra Cache-Control header on the JWKS route ("" = none)
+//   GET  /admin/stats           {"jwks": requests to the JWKS route, "discovery": requests to discovery}
+import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const ALG = process.env.ALG || 'RS256';
+const CLIENT_ID = process.env.CLIENT_ID || 'device';
+const CLIENT_SECRET = process.env.CLIENT_SECRET || 'device-secret-0123456789';
+const JWKS_PATH = '/jwks';
+const DISCOVERY_PATH = '/.well-known/openid-configuration';
+
+let fault = { mode: 'none', ms: 0 };
+let cacheControl = '';
+const stats = { jwks: 0, discovery: 0 };
+let generation = 0;
+
+function newKeys() {
+  generation += 1;
+  const tag = `${generation}-${randomUUID().slice(0, 8)}`;
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  return {
+    keys: [
+      { ...rsa, kid: `rsa-${tag}`, use: 'sig', alg: 'RS256' },
+      { ...ec, kid: `ec-${tag}`, use: 'sig', alg: 'ES256' },
+    ],
+  };
+}
+
+function algFor(resource) {
+  if (resource.endsWith(':es256')) return 'ES256';
+  if (resource.endsWith(':rs256')) return 'RS256';
+  return ALG;
+}
+
+function makeProvider(issuer, jwks) {
+  const provider = new Provider(issuer, {
+    jwks,
+    clients: [{
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_post',
+    }],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => 'urn:mqtt',
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resource) => ({
+          scope: 'mqtt',
+          audience: resource,
+          accessTokenTTL: 3600,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: algFor(resource) } },
+        }),
+      },
+    },
+  });
+  // Plain HTTP on loopback: the provider must not insist on TLS-terminating proxies.
+  provider.proxy = false;
+  return provider;
+}
+
+function send(res, status, body, type = 'application/json') {
+  res.writeHead(status, { 'content-type': type });
+  res.end(body);
+}
+
+function admin(req, res, url, state) {
+  if (req.method === 'POST' && url.pathname === '/admin/rotate') {
+    state.jwks = newKeys();
+    state.provider = makeProvider(state.issuer, state.jwks);
+    return send(res, 200, JSON.stringify({ kids: state.jwks.keys.map((k) => k.kid) }));
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/fault') {
+    fault = { mode: url.searchParams.get('mode') || 'none', ms: Number(url.searchParams.get('ms') || 0) };
+    return send(res, 200, JSON.stringify(fault));
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/headers') {
+    cacheControl = url.searchParams.get('cacheControl') || '';
+    return send(res, 200, JSON.stringify({ cacheControl }));
+  }
+  if (url.pathname === '/admin/stats') {
+    return send(res, 200, JSON.stringify(stats));
+  }
+  return send(res, 404, '{}');
+}
+
+// The JWKS route, faults included; returns true when it answered (or chose never to).
+function jwksFault(req, res) {
+  switch (fault.mode) {
+    case 'hang':
+      req.socket.setTimeout(0);
+      return true; // never answered: the client's timeout must fire
+    case '500':
+      send(res, 500, '{"error":"server_error"}');
+      return true;
+    case 'garbage':
+      send(res, 200, '<html>this is not JSON', 'text/html');
+      return true;
+    case 'empty':
+      send(res, 200, '{"keys":[]}');
+      return true;
+    default:
+      return false;
+  }
+}
+
+function handle(req, res, state) {
+  const url = new URL(req.url, state.issuer);
+  if (url.pathname.startsWith('/admin/')) return admin(req, res, url, state);
+  if (url.pathname === DISCOVERY_PATH) stats.discovery += 1;
+  if (url.pathname === JWKS_PATH) {
+    stats.jwks += 1;
+    if (jwksFault(req, res)) return undefined;
+    if (cacheControl) res.setHeader('cache-control', cacheControl);
+    if (fault.mode === 'slow') {
+      const provider = state.provider;
+      setTimeout(() => provider.callback()(req, res), fault.ms);
+      return undefined;
+    }
+  }
+  return state.provider.callback()(req, res);
+}
+
+const state = { issuer: '', provider: null, jwks: newKeys() };
+const tls = process.env.TLS_KEY && process.env.TLS_CERT;
+const onRequest = (req, res) => handle(req, res, state);
+const server = tls
+  ? createTlsServer({ key: readFileSync(process.env.TLS_KEY), cert: readFileSync(process.env.TLS_CERT) }, onRequest)
+  : createServer(onRequest);
+server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
+  const { port } = server.address();
+  state.issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  state.provider = makeProvider(state.issuer, state.jwks);
+  process.stdout.write(`${JSON.stringify({ port, issuer: state.issuer })}\n`);
+});
+// The test harness closes our stdin (or dies): leave with it, never linger on a port.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();

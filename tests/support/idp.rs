@@ -1,0 +1,128 @@
+//! A real OpenID provider (npm oidc-provider, tests/idp/server.mjs) on loopback, with the script's
+//! own controls for key rotation and JWKS faults.
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const CLIENT_ID: &str = "device";
+pub const CLIENT_SECRET: &str = "device-secret-0123456789";
+
+pub struct Idp {
+    pub port: u16,
+    pub issuer: String,
+    child: Child,
+    http: ureq::Agent,
+}
+
+impl Idp {
+    /// On any free port.
+    pub fn start() -> Idp {
+        Self::start_on(0)
+    }
+
+    /// On `port` (0: any); panics with the provider's output when it does not come up.
+    pub fn start_on(port: u16) -> Idp {
+        Self::spawn(port, &[])
+    }
+
+    /// Over HTTPS with this key and certificate (PEM files). The test client does not trust it:
+    /// only the plugin's side of TLS is exercised.
+    pub fn start_tls(key: &Path, cert: &Path) -> Idp {
+        Self::spawn(0, &[("TLS_KEY", key), ("TLS_CERT", cert)])
+    }
+
+    fn spawn(port: u16, env: &[(&str, &Path)]) -> Idp {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "tests/idp/node_modules is missing: run ci/setup.sh (npm ci in tests/idp)"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("server.mjs"))
+            .env("PORT", port.to_string())
+            .env("CLIENT_ID", CLIENT_ID)
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node not installed (ci/setup.sh installs it)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) if !l.is_empty() => l,
+            _ => {
+                let _ = child.kill();
+                panic!("the OpenID provider did not start");
+            }
+        };
+        let v: serde_json::Value = serde_json::from_str(&line).expect("provider start line");
+        let http = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Idp { port: v["port"].as_u64().unwrap() as u16, issuer: v["issuer"].as_str().unwrap().to_string(), child, http }
+    }
+
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/jwks", self.issuer)
+    }
+
+    /// An access token (JWT) from client_credentials for `resource` (its audience); a resource ending
+    /// in ":es256" is signed with ES256, else RS256.
+    pub fn token(&self, resource: &str) -> String {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("resource", resource),
+            ("scope", "mqtt"),
+        ];
+        let mut resp = self.http.post(format!("{}/token", self.issuer)).send_form(form).expect("token request");
+        let body = resp.body_mut().read_to_string().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("token response: {body}"));
+        v["access_token"].as_str().unwrap_or_else(|| panic!("no access_token: {body}")).to_string()
+    }
+
+    fn admin(&self, path: &str) -> serde_json::Value {
+        let mut resp = self.http.post(format!("{}{path}", self.issuer)).send_empty().expect("admin request");
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// New signing keys; returns their kids. The old keys are no longer published.
+    pub fn rotate(&self) -> Vec<String> {
+        let v = self.admin("/admin/rotate");
+        v["kids"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
+    }
+
+    /// JWKS route behaviour: "none", "hang", "500", "garbage", "empty", "slow" (after `ms`).
+    pub fn fault(&self, mode: &str, ms: u64) {
+        self.admin(&format!("/admin/fault?mode={mode}&ms={ms}"));
+    }
+
+    pub fn cache_control(&self, value: &str) {
+        self.admin(&format!("/admin/headers?cacheControl={value}"));
+    }
+
+    /// Requests seen on the JWKS route so far.
+    pub fn jwks_requests(&self) -> u64 {
+        let mut resp = self.http.get(format!("{}/admin/stats", self.issuer)).call().expect("stats");
+        let v: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+        v["jwks"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
