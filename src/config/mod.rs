@@ -1,7 +1,9 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
+mod authorization;
 pub(crate) mod walk;
 
+pub use authorization::AuthorizationConfig;
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
 
@@ -23,6 +25,8 @@ pub struct Config {
     pub common: Common,
     pub revocation: Option<Revocation>,
     pub verified_cache_entries: usize,
+    /// `options.authorization`; None: the plugin answers no ACL check (mosquitto's default applies).
+    pub authorization: Option<AuthorizationConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +155,7 @@ impl Config {
             }
             None => DEFAULT_CACHE_ENTRIES,
         };
+        let authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
         options.finish()?;
 
         match mode {
@@ -162,7 +167,7 @@ impl Config {
             }
             _ => {}
         }
-        Ok(Config { algorithms, mode, lazy_connect, local, jwks, common, revocation, verified_cache_entries })
+        Ok(Config { algorithms, mode, lazy_connect, local, jwks, common, revocation, verified_cache_entries, authorization })
     }
 }
 
