@@ -23,7 +23,12 @@ impl Warnings {
 }
 
 /// `client_id` and `username` are the connection's after identity binding (`%c`, `%u`).
-pub fn compile(cfg: &AuthorizationConfig, token: &Token, client_id: Option<&str>, username: Option<&str>) -> Permissions {
+pub fn compile(
+    cfg: &AuthorizationConfig,
+    token: &Token,
+    client_id: Option<&str>,
+    username: Option<&str>,
+) -> Permissions {
     let mut p = Permissions {
         pass_through: cfg.defer,
         rules: Vec::new(),
@@ -44,7 +49,11 @@ pub fn compile(cfg: &AuthorizationConfig, token: &Token, client_id: Option<&str>
             p.rules.extend(r);
         }
     }
-    let lists = [(&cfg.publish_claims, Action::Publish), (&cfg.subscribe_claims, Action::Subscribe), (&cfg.both_claims, Action::All)];
+    let lists = [
+        (&cfg.publish_claims, Action::Publish),
+        (&cfg.subscribe_claims, Action::Subscribe),
+        (&cfg.both_claims, Action::All),
+    ];
     for (names, action) in lists {
         for name in names {
             for filter in claim_filters(token, name, &mut w) {
@@ -113,7 +122,10 @@ fn holds(c: &Condition, token: &Token, label: &str, w: &mut Warnings) -> bool {
         Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(c.contains.as_str())),
         Some(Value::String(s)) => s.split_whitespace().any(|word| word == c.contains),
         Some(_) => {
-            w.push(format!("{label}: claim {} is neither a list nor a string; its condition is false", clean(&c.claim, 64)));
+            w.push(format!(
+                "{label}: claim {} is neither a list nor a string; its condition is false",
+                clean(&c.claim, 64)
+            ));
             false
         }
     }

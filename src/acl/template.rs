@@ -190,3 +190,41 @@ fn string_claim<'t>(token: &'t Token, path: &str) -> Result<&'t str, Unusable> {
 pub fn widen(rendered: &str) -> String {
     rendered.split('/').map(|l| if l.contains(HOLE) { "+" } else { l }).collect::<Vec<_>>().join("/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx_render(t: &Template, client_id: Option<&str>) -> (String, Vec<(String, Unusable)>) {
+        let token =
+            Token { sub: None, exp: None, nbf: None, iat: None, claims: json!({"n": 1}).as_object().unwrap().clone() };
+        t.render(&Context { token: &token, client_id, username: Some("u") })
+    }
+
+    #[test]
+    fn emqx_syntax() {
+        let t = Template::parse_emqx("a/${clientid}/%u/${username}/%c/100%/%x").unwrap();
+        assert_eq!(ctx_render(&t, Some("c")).0, "a/c/u/u/c/100%/%x");
+        assert!(Template::parse_emqx("a/${peerhost}").unwrap_err().contains("peerhost"));
+        assert!(Template::parse_emqx("a/${clientid").is_err());
+        assert!(Template::parse_emqx("a/#/b").is_err());
+        // `%{...}` is jwt.json syntax, literal text in a claim.
+        assert_eq!(ctx_render(&Template::parse_emqx("%{x}").unwrap(), None).0, "%{x}");
+    }
+
+    #[test]
+    fn holes_and_widening() {
+        let t = Template::parse_config("a/%c/b/x-%{n}/%u").unwrap();
+        let (text, problems) = ctx_render(&t, None);
+        assert_eq!(text, "a/\0/b/x-\0/u");
+        assert_eq!(
+            problems,
+            vec![("the client id".to_string(), Unusable::Missing), ("claim n".to_string(), Unusable::NotAString)]
+        );
+        assert_eq!(widen(&text), "a/+/b/+/u");
+        // `$` only matters where the value starts the filter.
+        let (text, problems) = ctx_render(&Template::parse_config("%c/x/%c").unwrap(), Some("$SYS"));
+        assert_eq!((text.as_str(), problems.len()), ("\0/x/$SYS", 1));
+    }
+}

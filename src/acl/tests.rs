@@ -76,7 +76,10 @@ fn default_claim_lists() {
 fn configured_claim_names_replace_defaults_per_key() {
     let auth = json!({"claims": {"publish": ["perm.pub", "extra"], "both": []}});
     let p = perms(auth, json!({"perm": {"pub": ["a"]}, "extra": "b", "subs": ["c"], "topics": ["d"]}), None, None);
-    table(&p, &[(W, "a", 0, false, Allow), (W, "b", 0, false, Allow), (R, "c", 0, false, Allow), (W, "d", 0, false, Deny)]);
+    table(
+        &p,
+        &[(W, "a", 0, false, Allow), (W, "b", 0, false, Allow), (R, "c", 0, false, Allow), (W, "d", 0, false, Deny)],
+    );
 }
 
 #[test]
@@ -248,9 +251,13 @@ fn keycloak_realm_roles_condition() {
     let sensor = json!({"preferred_username": "s1", "realm_access": {"roles": ["offline_access", "sensor"]}});
     let p = perms(auth.clone(), sensor, None, None);
     table(&p, &[(W, "sensors/s1/t", 0, false, Allow), (S, "sensors/#", 0, false, Deny)]);
-    let operator = json!({"realm_access": {"roles": ["operator"]}, "resource_access": {"mqtt": {"roles": ["read-all"]}}});
+    let operator =
+        json!({"realm_access": {"roles": ["operator"]}, "resource_access": {"mqtt": {"roles": ["read-all"]}}});
     let p = perms(auth.clone(), operator, None, None);
-    table(&p, &[(S, "sensors/#", 0, false, Allow), (R, "sensors/s1/t", 0, false, Allow), (W, "sensors/s1/t", 0, false, Deny)]);
+    table(
+        &p,
+        &[(S, "sensors/#", 0, false, Allow), (R, "sensors/s1/t", 0, false, Allow), (W, "sensors/s1/t", 0, false, Deny)],
+    );
     // Every condition of a rule must hold.
     let half = json!({"realm_access": {"roles": ["operator"]}});
     assert_eq!(perms(auth, half, None, None).check(S, "sensors/#", 0, false), Deny);
@@ -470,7 +477,11 @@ fn shared_subscriptions_and_dollar_topics() {
     let p = perms(json!({}), json!({"subs": ["$SYS/#"], "publ": ["$CONTROL/jwt/v1"]}), None, None);
     table(
         &p,
-        &[(S, "$SYS/broker/+", 0, false, Allow), (R, "$SYS/x", 0, false, Allow), (W, "$CONTROL/jwt/v1", 0, false, Allow)],
+        &[
+            (S, "$SYS/broker/+", 0, false, Allow),
+            (R, "$SYS/x", 0, false, Allow),
+            (W, "$CONTROL/jwt/v1", 0, false, Allow),
+        ],
     );
 }
 
@@ -494,8 +505,16 @@ fn malformed_requests_are_denied() {
 
 #[test]
 fn no_match_and_defer() {
-    let p = perms(json!({"noMatch": "defer"}), json!({"publ": ["a"], "acl": [{"permission": "deny", "action": "all", "topic": "b"}]}), None, None);
-    table(&p, &[(W, "a", 0, false, Allow), (W, "b", 0, false, Deny), (W, "c", 0, false, Defer), (U, "c", 0, false, Allow)]);
+    let p = perms(
+        json!({"noMatch": "defer"}),
+        json!({"publ": ["a"], "acl": [{"permission": "deny", "action": "all", "topic": "b"}]}),
+        None,
+        None,
+    );
+    table(
+        &p,
+        &[(W, "a", 0, false, Allow), (W, "b", 0, false, Deny), (W, "c", 0, false, Defer), (U, "c", 0, false, Allow)],
+    );
     assert!(!p.defers_everything());
     let p = perms(json!({"defer": true}), json!({"publ": ["a"]}), None, None);
     assert!(p.defers_everything());

@@ -261,7 +261,8 @@ mod tests {
         for (f, want) in filters {
             assert_eq!(is_valid_filter(f), want, "filter {f:?}");
         }
-        let topics = [("a/b", true), ("/", true), ("$SYS/x", true), ("", false), ("a/+", false), ("#", false), ("a\0", false)];
+        let topics =
+            [("a/b", true), ("/", true), ("$SYS/x", true), ("", false), ("a/+", false), ("#", false), ("a\0", false)];
         for (t, want) in topics {
             assert_eq!(is_valid_topic(t), want, "topic {t:?}");
         }

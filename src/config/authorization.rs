@@ -28,7 +28,11 @@ pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
     let (publish_claims, subscribe_claims, both_claims) = match o.object("claims")? {
         Some(mut c) => {
             sources.push("claims");
-            let lists = (claim_list(&mut c, "publish", "publ")?, claim_list(&mut c, "subscribe", "subs")?, claim_list(&mut c, "both", "topics")?);
+            let lists = (
+                claim_list(&mut c, "publish", "publ")?,
+                claim_list(&mut c, "subscribe", "subs")?,
+                claim_list(&mut c, "both", "topics")?,
+            );
             c.finish()?;
             lists
         }
@@ -48,7 +52,11 @@ pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
         Some(Value::Array(items)) => {
             sources.push("rules");
             let path = o.key_path("rules");
-            items.iter().enumerate().map(|(i, v)| parse_rule(Obj::new(&format!("{path}[{i}]"), v)?)).collect::<Result<_>>()?
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| parse_rule(Obj::new(&format!("{path}[{i}]"), v)?))
+                .collect::<Result<_>>()?
         }
         Some(v) => return Err(o.wrong("rules", "an array of rule objects", v)),
     };
@@ -95,12 +103,20 @@ fn parse_rule(mut o: Obj) -> Result<RuleSpec> {
     let allow = match o.string("permission")? {
         Some("allow") => true,
         Some("deny") => false,
-        Some(other) => return Err(ConfigError::new(o.key_path("permission"), format!("unknown {other:?} (expected \"allow\" or \"deny\")"))),
+        Some(other) => {
+            return Err(ConfigError::new(
+                o.key_path("permission"),
+                format!("unknown {other:?} (expected \"allow\" or \"deny\")"),
+            ))
+        }
         None => return Err(ConfigError::new(o.key_path("permission"), "missing (\"allow\" or \"deny\")")),
     };
     let action = match o.string("action")? {
         Some(a) => Action::parse(a).ok_or_else(|| {
-            ConfigError::new(o.key_path("action"), format!("unknown {a:?} (expected \"publish\", \"subscribe\" or \"all\")"))
+            ConfigError::new(
+                o.key_path("action"),
+                format!("unknown {a:?} (expected \"publish\", \"subscribe\" or \"all\")"),
+            )
         })?,
         None => return Err(ConfigError::new(o.key_path("action"), "missing (\"publish\", \"subscribe\" or \"all\")")),
     };
@@ -125,11 +141,18 @@ fn parse_rule(mut o: Obj) -> Result<RuleSpec> {
         Some(v @ Value::Object(_)) => vec![parse_condition(Obj::new(&o.key_path("if"), v)?)?],
         Some(Value::Array(items)) if !items.is_empty() => {
             let path = o.key_path("if");
-            items.iter().enumerate().map(|(i, v)| parse_condition(Obj::new(&format!("{path}[{i}]"), v)?)).collect::<Result<_>>()?
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| parse_condition(Obj::new(&format!("{path}[{i}]"), v)?))
+                .collect::<Result<_>>()?
         }
         Some(v) => {
             let found = if v.is_array() { "an empty array" } else { type_name(v) };
-            return Err(ConfigError::new(o.key_path("if"), format!("expected {{claim, contains}} or a non-empty array of them, found {found}")));
+            return Err(ConfigError::new(
+                o.key_path("if"),
+                format!("expected {{claim, contains}} or a non-empty array of them, found {found}"),
+            ));
         }
     };
     o.finish()?;

@@ -167,7 +167,17 @@ impl Config {
             }
             _ => {}
         }
-        Ok(Config { algorithms, mode, lazy_connect, local, jwks, common, revocation, verified_cache_entries, authorization })
+        Ok(Config {
+            algorithms,
+            mode,
+            lazy_connect,
+            local,
+            jwks,
+            common,
+            revocation,
+            verified_cache_entries,
+            authorization,
+        })
     }
 }
 
