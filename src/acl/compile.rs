@@ -43,7 +43,7 @@ pub fn compile(
     let ctx = Context { token, client_id, username };
     let mut w = Warnings::default();
     for (i, spec) in cfg.rules.iter().enumerate() {
-        let label = format!("authorization.rules[{i}]");
+        let label = format!("options.authorization.rules[{i}]");
         if spec.conditions.iter().all(|c| holds(c, token, &label, &mut w)) {
             let r = build(spec.allow, spec.action, &spec.topic, false, spec.qos, spec.retain, &ctx, &label, &mut w);
             p.rules.extend(r);

@@ -144,7 +144,9 @@ impl Template {
                 }
                 Part::Username => ("the username".to_string(), ctx.username.ok_or(Unusable::Missing)),
                 Part::ClientId => ("the client id".to_string(), ctx.client_id.ok_or(Unusable::Missing)),
-                Part::Claim(path) => (format!("claim {path}"), string_claim(ctx.token, path)),
+                Part::Claim(path) => {
+                    (format!("claim {}", crate::logsafe::clean(path, 64)), string_claim(ctx.token, path))
+                }
             };
             match value.and_then(|v| if safe_value(v, out.is_empty()) { Ok(v) } else { Err(Unusable::Unsafe) }) {
                 Ok(v) => out.push_str(v),

@@ -16,60 +16,77 @@ fn shields_dollar(filter: &str, topic: &str) -> bool {
 
 /// A topic name a client may publish to and that can be delivered: non-empty, no wildcard, no NUL.
 pub fn is_valid_topic(t: &str) -> bool {
-    !t.is_empty() && t.len() <= MAX_LEN && !t.contains(['+', '#', '\0'])
+    !t.is_empty() && t.len() <= MAX_LEN && !t.bytes().any(|b| matches!(b, b'+' | b'#' | 0))
 }
 
 /// A topic filter: non-empty, no NUL, `+` only as a whole level, `#` only as the whole last level.
 pub fn is_valid_filter(f: &str) -> bool {
-    if f.is_empty() || f.len() > MAX_LEN || f.contains('\0') {
+    let b = f.as_bytes();
+    if b.is_empty() || b.len() > MAX_LEN {
         return false;
     }
-    let mut levels = f.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level == "#" {
-            return levels.peek().is_none();
+    b.iter().enumerate().all(|(i, &c)| match c {
+        0 => false,
+        b'+' | b'#' => {
+            let whole_level = (i == 0 || b[i - 1] == b'/') && (i + 1 == b.len() || b[i + 1] == b'/');
+            whole_level && (c == b'+' || i + 1 == b.len())
         }
-        if level != "+" && level.contains(['+', '#']) {
-            return false;
-        }
-    }
-    true
+        _ => true,
+    })
 }
 
 /// Whether `filter` matches the topic name `topic`. Both are assumed valid.
 pub fn matches(filter: &str, topic: &str) -> bool {
-    if shields_dollar(filter, topic) {
-        return false;
-    }
-    let (mut f, mut t) = (filter.split('/'), topic.split('/'));
-    loop {
-        match (f.next(), t.next()) {
-            // `#` also matches the parent level: `a/#` matches `a`.
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(fl), Some(tl)) if fl == tl => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
+    !shields_dollar(filter, topic) && walk(filter.as_bytes(), topic.as_bytes(), false)
 }
 
 /// Whether every topic that `requested` matches is also matched by `allowed`, decided level by
 /// level. Sound but not complete: it may say no to an exotic pair such as `+/#` over `#`, never yes
 /// wrongly. `a/#` covers `a/+/b` and `a`; `a/+` does not cover `a/#`; `#` does not cover `$SYS/#`.
 pub fn covers(allowed: &str, requested: &str) -> bool {
-    if shields_dollar(allowed, requested) {
-        return false;
-    }
-    let (mut a, mut r) = (allowed.split('/'), requested.split('/'));
+    !shields_dollar(allowed, requested) && walk(allowed.as_bytes(), requested.as_bytes(), true)
+}
+
+/// One pass over both strings, level by level, bytes compared in place: the per-rule cost of a
+/// check is a few byte comparisons up to the first difference (no splitting, no allocation).
+/// `f` is a valid filter, so `+` and `#` at a level start are whole levels. With `requested_is_filter`,
+/// `t` is a filter too: a `+` level in it is covered by `+` only, a `#` level by `#` only.
+fn walk(f: &[u8], t: &[u8], requested_is_filter: bool) -> bool {
+    let (mut i, mut j) = (0, 0);
     loop {
-        match (a.next(), r.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(rl)) if rl != "#" => {}
-            // Equal literals (wildcards on the allowed side were taken above).
-            (Some(al), Some(rl)) if al == rl => {}
-            (None, None) => return true,
-            _ => return false,
+        // Here both are at the start of a level.
+        match f.get(i) {
+            Some(b'#') => return true,
+            Some(b'+') => {
+                if requested_is_filter && t.get(j) == Some(&b'#') {
+                    return false;
+                }
+                i += 1;
+                while j < t.len() && t[j] != b'/' {
+                    j += 1;
+                }
+            }
+            // A literal level (possibly empty) must be equal byte for byte; a wildcard level of a
+            // requested filter never equals a literal, which holds no `+` or `#`.
+            _ => {
+                while i < f.len() && f[i] != b'/' {
+                    if t.get(j) != Some(&f[i]) {
+                        return false;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                if j < t.len() && t[j] != b'/' {
+                    return false;
+                }
+            }
+        }
+        match (i < f.len(), j < t.len()) {
+            (false, false) => return true,
+            (true, true) => (i, j) = (i + 1, j + 1),
+            // `#` also matches the parent level: `a/#` matches `a`.
+            (true, false) => return &f[i..] == b"/#",
+            (false, true) => return false,
         }
     }
 }
@@ -216,6 +233,68 @@ mod tests {
                 assert_eq!(covers(f, t), matches(f, t), "{f} over {t}");
             }
         }
+    }
+
+    /// The obvious level-splitting definitions, kept as the reference for the byte walk.
+    fn reference(filter: &str, other: &str, other_is_filter: bool) -> bool {
+        if shields_dollar(filter, other) {
+            return false;
+        }
+        let (mut f, mut t) = (filter.split('/'), other.split('/'));
+        loop {
+            match (f.next(), t.next()) {
+                (Some("#"), _) => return true,
+                (Some("+"), Some("#")) if other_is_filter => return false,
+                (Some("+"), Some(_)) => {}
+                (Some(a), Some(b)) if a == b => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    fn reference_valid(f: &str) -> bool {
+        let levels: Vec<&str> = f.split('/').collect();
+        !f.is_empty()
+            && levels.iter().enumerate().all(|(i, l)| match *l {
+                "#" => i + 1 == levels.len(),
+                "+" => true,
+                l => !l.contains(['+', '#', '\0']),
+            })
+    }
+
+    /// Every filter and topic of up to four levels over a small alphabet, against the reference.
+    #[test]
+    fn byte_walk_agrees_with_reference_exhaustively() {
+        let levels = ["a", "ab", "", "+", "#", "$S", "a+", "#b"];
+        let mut all = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for depth in 0..4 {
+            let mut next = Vec::new();
+            for prefix in &frontier {
+                for l in levels {
+                    next.push(if depth == 0 { l.to_string() } else { format!("{prefix}/{l}") });
+                }
+            }
+            all.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for f in &all {
+            assert_eq!(is_valid_filter(f), reference_valid(f), "is_valid_filter({f:?})");
+        }
+        let filters: Vec<&str> = all.iter().map(String::as_str).filter(|f| is_valid_filter(f)).collect();
+        let topics: Vec<&str> = all.iter().map(String::as_str).filter(|t| is_valid_topic(t)).collect();
+        let mut pairs = 0;
+        for f in &filters {
+            for t in &topics {
+                assert_eq!(matches(f, t), reference(f, t, false), "matches({f:?}, {t:?})");
+            }
+            for r in &filters {
+                assert_eq!(covers(f, r), reference(f, r, true), "covers({f:?}, {r:?})");
+                pairs += 1;
+            }
+        }
+        assert!(pairs > 100_000, "{pairs}");
     }
 
     #[test]
