@@ -2,6 +2,7 @@
 //! Everything outside `broker` is safe, pure Rust testable without a broker.
 #![deny(unsafe_code)]
 
+pub mod acl;
 pub mod alg;
 #[allow(unsafe_code)]
 pub mod broker;

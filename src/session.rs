@@ -1,6 +1,8 @@
 //! Per-connection state decided at authentication, and the schedule of what happens before and at
 //! the token's expiry. Pure: the plugin turns due events into kicks and messages on the broker thread.
+use crate::acl::Permissions;
 use crate::plugin::ClientRef;
+use std::sync::Arc;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
@@ -16,6 +18,10 @@ pub struct Session {
     pub refreshed: bool,
     /// Set once a kick has been requested or a refresh refused: ACL checks deny from then on.
     pub ending: bool,
+    /// Compiled at authentication when `options.authorization` is configured.
+    pub permissions: Option<Arc<Permissions>>,
+    /// When ACL checks start to deny because the token expired (kickExpiredClients).
+    pub deny_from: Option<f64>,
     generation: u64,
 }
 
@@ -27,7 +33,18 @@ impl Session {
         token: String,
         exp: Option<f64>,
     ) -> Self {
-        Session { client_id, subject, username, token, exp, refreshed: false, ending: false, generation: 0 }
+        Session {
+            client_id,
+            subject,
+            username,
+            token,
+            exp,
+            refreshed: false,
+            ending: false,
+            permissions: None,
+            deny_from: None,
+            generation: 0,
+        }
     }
 
     pub fn expired(&self, now: f64) -> bool {
@@ -94,6 +111,7 @@ impl Sessions {
         }
         self.next_generation += 1;
         s.generation = self.next_generation;
+        s.deny_from = if kick { s.exp } else { None };
         if let Some(exp) = s.exp {
             if kick {
                 self.schedule.push(Reverse((ms(exp), EventKind::Expiry, c, s.generation)));

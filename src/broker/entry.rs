@@ -1,6 +1,7 @@
 //! mosquitto_plugin_version / init / cleanup and the event callbacks. Every callback catches
 //! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
 use super::{api, ffi, Mosquitto};
+use crate::acl::Decision;
 use crate::plugin::{AuthResult, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 const ERR_SUCCESS: c_int = ffi::mosq_err_t_MOSQ_ERR_SUCCESS;
 const ERR_AUTH: c_int = ffi::mosq_err_t_MOSQ_ERR_AUTH;
 const ERR_DEFER: c_int = ffi::mosq_err_t_MOSQ_ERR_PLUGIN_DEFER;
+const ERR_ACL_DENIED: c_int = ffi::mosq_err_t_MOSQ_ERR_ACL_DENIED;
 const ERR_INVAL: c_int = ffi::mosq_err_t_MOSQ_ERR_INVAL;
 const ERR_UNKNOWN: c_int = ffi::mosq_err_t_MOSQ_ERR_UNKNOWN;
 
@@ -19,12 +21,15 @@ const EVT_TICK: c_int = evt::MOSQ_EVT_TICK as c_int;
 const EVT_DISCONNECT: c_int = evt::MOSQ_EVT_DISCONNECT as c_int;
 const EVT_EXT_AUTH_START: c_int = evt::MOSQ_EVT_EXT_AUTH_START as c_int;
 const EVT_CONTROL: c_int = evt::MOSQ_EVT_CONTROL as c_int;
+const EVT_ACL_CHECK: c_int = evt::MOSQ_EVT_ACL_CHECK as c_int;
 
 struct State {
     id: *mut ffi::mosquitto_plugin_id_t,
     plugin: Plugin,
     /// The control topic registered at init (its callback is keyed by topic and must be unregistered with it).
     control_topic: Option<CString>,
+    /// Whether ACL_CHECK was registered (options.authorization at start-up).
+    acl: bool,
     /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
     panic_username: Option<Vec<u8>>,
 }
@@ -123,11 +128,13 @@ pub extern "C" fn mosquitto_plugin_init(
             }
         };
         let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
-        let state = Box::into_raw(Box::new(State { id: identifier, plugin, control_topic, panic_username }));
+        let state = Box::into_raw(Box::new(State { id: identifier, acl: plugin.authorizes(), plugin, control_topic, panic_username }));
         // SAFETY: state was just created above and is not shared yet.
         let control =
             unsafe { (*state).control_topic.as_ref().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())) };
-        let all = CALLBACKS.iter().map(|(e, cb)| (*e, *cb, std::ptr::null())).chain(control);
+        // SAFETY: as above.
+        let acl = unsafe { (*state).acl }.then_some((EVT_ACL_CHECK, on_acl_check as Callback, std::ptr::null()));
+        let all = CALLBACKS.iter().map(|(e, cb)| (*e, *cb, std::ptr::null())).chain(control).chain(acl);
         for (event, cb, data) in all {
             // SAFETY: identifier is mosquitto's; state lives until cleanup; data is the control topic.
             let rc =
@@ -151,6 +158,9 @@ unsafe fn cleanup_state(state: *mut State) {
     if let Some(api) = api::get() {
         for (event, cb) in CALLBACKS {
             (api.mosquitto_callback_unregister)((*state).id, event, Some(cb), std::ptr::null());
+        }
+        if (*state).acl {
+            (api.mosquitto_callback_unregister)((*state).id, EVT_ACL_CHECK, Some(on_acl_check), std::ptr::null());
         }
         if let Some(t) = &(*state).control_topic {
             (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
@@ -236,6 +246,22 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
         };
         st.plugin.control(&Mosquitto, ClientRef(ed.client as usize), payload, crate::plugin::now_seconds());
         ERR_SUCCESS
+    })
+}
+
+unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    // A panic denies: ACL_CHECK may only answer SUCCESS, ACL_DENIED or DEFER.
+    guarded("acl check", ERR_ACL_DENIED, || {
+        // SAFETY: mosquitto passes its ACL event and our State.
+        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_acl_check), state(userdata)) };
+        let Some(topic) = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()) else { return ERR_ACL_DENIED };
+        let client = ClientRef(ed.client as usize);
+        let now = crate::plugin::now_seconds();
+        match st.plugin.acl_check(&Mosquitto, client, ed.access, topic, ed.qos, ed.retain, now) {
+            Decision::Allow => ERR_SUCCESS,
+            Decision::Deny => ERR_ACL_DENIED,
+            Decision::Defer => ERR_DEFER,
+        }
     })
 }
 

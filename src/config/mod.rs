@@ -1,9 +1,11 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
+mod authorization;
 mod jwks;
 mod session;
 pub(crate) mod walk;
 
+pub use authorization::AuthorizationConfig;
 pub use session::{ExpiryNotice, Refresh};
 
 pub use walk::ConfigError;
@@ -34,6 +36,8 @@ pub struct Config {
     pub verified_cache_entries: usize,
     pub refresh: Refresh,
     pub expiry_notice: Option<ExpiryNotice>,
+    /// `options.authorization`; None: the plugin answers no ACL check (mosquitto's default applies).
+    pub authorization: Option<AuthorizationConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +186,7 @@ impl Config {
         };
         let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
         let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
+        let authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
         options.finish()?;
 
         match mode {
@@ -224,6 +229,7 @@ impl Config {
             verified_cache_entries,
             refresh,
             expiry_notice,
+            authorization,
         })
     }
 }

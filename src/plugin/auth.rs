@@ -1,10 +1,14 @@
 //! CONNECT-time authentication: basic auth (token in password or username), MQTT v5 enhanced auth
 //! with our method, and the re-check mosquitto runs for every client after a reload.
-use super::{log_refusal, Broker, ClientRef, Plugin};
+use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use crate::acl::Permissions;
 use crate::config::TokenSource;
 use crate::engine::Engine;
+use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;
+use crate::verify::Token;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthResult {
@@ -130,9 +134,20 @@ impl Plugin {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
-        let session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
+        let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
+        session.permissions = self.permissions(engine, broker, &t, &session);
         self.open_session(engine, client, session);
         Ok(())
+    }
+
+    /// Compiles the session's permissions; `%u` only ever means a username bound to the token.
+    fn permissions(&self, engine: &Engine, broker: &dyn Broker, t: &Token, s: &Session) -> Option<Arc<Permissions>> {
+        let cfg = engine.config.authorization.as_ref()?;
+        let p = crate::acl::compile(cfg, t, Some(&s.client_id), s.username.as_deref());
+        for w in p.warnings() {
+            broker.log(Level::Notice, &format!("{LOG_PREFIX}: client {}: {w}", clean(&s.client_id, 64)));
+        }
+        Some(Arc::new(p))
     }
 
     pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session) {
@@ -179,6 +194,7 @@ impl Plugin {
         }
         let mut fresh = Session::new(session.client_id.clone(), t.sub.clone(), username, token.to_string(), t.exp);
         fresh.refreshed = session.refreshed || token != session.token;
+        fresh.permissions = self.permissions(engine, broker, &t, &fresh);
         Ok(fresh)
     }
 }

@@ -6,8 +6,12 @@ use crate::logsafe::clean;
 use crate::session::EventKind;
 use serde_json::json;
 
-/// Events handled per call, so a mass expiry cannot stall the broker loop in one pass.
-const MAX_EVENTS_PER_PASS: usize = 1000;
+/// Work per pass is bounded by time, so a mass expiry cannot stall the broker loop, yet 10,000
+/// tokens expiring in the same second are all kicked within a few passes (a kick costs ~25 µs, and
+/// mosquitto's loop can wait up to 100 ms between ticks).
+const PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+/// Events taken from the schedule between two looks at the clock.
+const BATCH: usize = 256;
 /// Without a TICK for this long, other callbacks do the time-driven work.
 const TICK_SILENCE: f64 = 0.5;
 
@@ -48,7 +52,18 @@ impl Plugin {
     }
 
     fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientRef>) {
-        let due = self.sessions.lock().due(now, MAX_EVENTS_PER_PASS, busy);
+        let started = std::time::Instant::now();
+        loop {
+            let due = self.sessions.lock().due(now, BATCH, busy);
+            let more = due.len() == BATCH;
+            self.handle_due(broker, now, due);
+            if !more || started.elapsed() >= PASS_BUDGET {
+                return;
+            }
+        }
+    }
+
+    fn handle_due(&self, broker: &dyn Broker, now: f64, due: Vec<crate::session::Due>) {
         if due.is_empty() {
             return;
         }

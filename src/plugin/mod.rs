@@ -1,5 +1,6 @@
 //! Event handlers, written against the [`Broker`] trait so they run without mosquitto in unit tests.
 //! All of them run on the broker thread.
+mod acl;
 mod auth;
 mod expiry;
 #[cfg(test)]
@@ -58,6 +59,9 @@ pub struct Plugin {
     /// A reloaded configuration whose remote keys are still on their way: the running one keeps
     /// serving (mosquitto re-checks every connected client right after a reload) until they arrive.
     pending: Mutex<Option<Arc<Engine>>>,
+    /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
+    control_topic: Option<String>,
+    authorizes: bool,
 }
 
 pub fn now_seconds() -> f64 {
@@ -118,6 +122,8 @@ impl Plugin {
                 key_summary(&engine)
             ),
         );
+        let control_topic = engine.config.refresh.control_topic.clone();
+        let authorizes = engine.config.authorization.is_some();
         Ok(Plugin {
             config_file: config_file.to_path_buf(),
             engine: RwLock::new(Arc::new(engine)),
@@ -125,6 +131,8 @@ impl Plugin {
             recheck_until: Mutex::new(0.0),
             expiry: Mutex::new(expiry::Clock::default()),
             pending: Mutex::new(None),
+            control_topic,
+            authorizes,
         })
     }
 
@@ -138,7 +146,7 @@ impl Plugin {
 
     /// The topic of the MOSQ_EVT_CONTROL callback to register (fixed at start: reloads cannot change it).
     pub fn control_topic(&self) -> Option<String> {
-        self.engine().config.refresh.control_topic.clone()
+        self.control_topic.clone()
     }
 
     /// SIGHUP: re-read jwt.json; a broken new file keeps the running configuration. Never waits for
@@ -156,6 +164,15 @@ impl Plugin {
         };
         for w in warnings {
             broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", self.config_file.display()));
+        }
+        if engine.config.authorization.is_some() != self.authorizes
+            || engine.config.refresh.control_topic != self.control_topic
+        {
+            let msg = format!(
+                "{LOG_PREFIX}: reload failed, keeping the running configuration: adding or removing \
+                 options.authorization, or changing options.refresh.controlTopic, needs a restart of mosquitto"
+            );
+            return broker.log(Level::Error, &msg);
         }
         engine.keys.adopt(&self.engine().keys);
         if let Err(e) = engine.keys.start() {

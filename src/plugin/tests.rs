@@ -124,3 +124,17 @@ fn fallback_drains_when_tick_is_silent_but_never_for_the_busy_client() {
     p.basic_auth(&b, other, None, Some(tok("b", NOW + 100.0).as_bytes()), NOW + 2.0);
     assert_eq!(*b.kicks.borrow(), vec![("a".to_string(), true)]);
 }
+
+#[test]
+fn acl_checks_deny_from_exp_before_the_kick_and_defer_for_strangers() {
+    use crate::acl::Decision;
+    let (p, b, _d) = plugin(json!({"authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}}));
+    let c = b.client(1, "a");
+    assert_eq!(p.basic_auth(&b, c, None, Some(tok("a", NOW + 10.0).as_bytes()), NOW), AuthResult::Accept);
+    assert_eq!(p.acl_check(&b, c, 2, "x/y", 0, false, NOW + 9.0), Decision::Allow);
+    assert_eq!(p.acl_check(&b, c, 2, "x/y", 0, false, NOW + 10.0), Decision::Deny, "no tick has kicked yet");
+    assert_eq!(p.acl_check(&b, ClientRef(99), 2, "x/y", 0, false, NOW), Decision::Defer);
+    // The refresh topic stays writable, and an unknown access bit is denied.
+    assert_eq!(p.acl_check(&b, c, 2, "$CONTROL/jwt-auth/v1", 0, false, NOW), Decision::Allow);
+    assert_eq!(p.acl_check(&b, c, 64, "x", 0, false, NOW), Decision::Deny);
+}

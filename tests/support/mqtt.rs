@@ -325,3 +325,27 @@ pub fn wait_closed(s: &mut TcpStream, timeout: Duration) -> Option<Duration> {
     }
     None
 }
+
+/// PUBLISH at QoS 1 and wait for the PUBACK: its reason code (MQTT 5; 0 for 3.1.1 PUBACKs).
+/// 0x10 "no matching subscribers" is a success and reads as 0.
+pub fn publish_qos1(s: &mut TcpStream, v5: bool, topic: &str, payload: &[u8]) -> Option<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    body.extend_from_slice(&7u16.to_be_bytes());
+    if v5 {
+        body.push(0);
+    }
+    body.extend_from_slice(payload);
+    let mut pkt = vec![0x32];
+    put_varint(&mut pkt, body.len());
+    pkt.extend_from_slice(&body);
+    s.write_all(&pkt).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    loop {
+        let (t, b) = read_packet(s).ok()?;
+        if t == 0x40 {
+            let code = if b.len() > 2 { b[2] } else { 0 };
+            return Some(if code == 0x10 { 0 } else { code });
+        }
+    }
+}

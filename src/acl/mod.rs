@@ -1,0 +1,180 @@
+//! Authorization: permissions compiled once at CONNECT from the token, the client's identity and the
+//! configuration ([`compile`]), then every ACL check answered from them without allocating and without
+//! touching JSON ([`Permissions::check`]). Pure: no broker, no I/O.
+//!
+//! Sources and their order (documented in the README):
+//! 1. jwt.json `rules`: the first rule that matches decides allow or deny;
+//! 2. the `acl` claim's rule list (EMQX 5.5+ format): the first entry that matches decides;
+//! 3. grants that only allow: claim lists (`publ`, `subs`, `topics`) and the old `acl` object.
+//!
+//! A deny from 1 or 2 denies; otherwise an allow from any source allows; otherwise `noMatch`.
+mod compile;
+mod emqx;
+mod spec;
+pub mod template;
+pub mod topic;
+
+pub use compile::compile;
+pub use spec::{parse_qos, Action, Condition, RuleSpec};
+
+use topic::{covers, is_valid_filter, is_valid_topic, matches, strip_share};
+
+/// What mosquitto asks about (its `MOSQ_ACL_*` bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Delivery of a routed, retained or queued message to this client.
+    Read,
+    /// A PUBLISH from this client (also its will, when sent).
+    Write,
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Access {
+    pub fn from_mosquitto(access: i32) -> Option<Access> {
+        match access {
+            1 => Some(Access::Read),
+            2 => Some(Access::Write),
+            4 => Some(Access::Subscribe),
+            8 => Some(Access::Unsubscribe),
+            _ => None,
+        }
+    }
+}
+
+/// The answer to one ACL check; `Defer` leaves it to later plugins, dynamic-security or acl_file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+    Defer,
+}
+
+/// A filter as granted or denied. `exact` (EMQX's `eq ` prefix) compares the requested topic or filter
+/// literally instead of as a wildcard match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Filter {
+    pub text: Box<str>,
+    pub exact: bool,
+}
+
+/// One compiled rule: everything resolved at CONNECT, so applying it is string comparison only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub allow: bool,
+    pub publish: bool,
+    /// Subscribe, and therefore also READ of what the subscription delivers.
+    pub subscribe: bool,
+    pub filter: Filter,
+    /// Bit n set: QoS n allowed. None: any QoS.
+    pub qos: Option<u8>,
+    pub retain: Option<bool>,
+}
+
+/// A check, validated once before the rules are scanned.
+enum Request<'a> {
+    Write { topic: &'a str, qos: u8, retain: bool },
+    Subscribe { filter: &'a str, qos: u8 },
+    Read { topic: &'a str },
+}
+
+impl Rule {
+    fn qos_ok(&self, qos: u8) -> bool {
+        self.qos.is_none_or(|mask| qos < 8 && mask & (1 << qos) != 0)
+    }
+
+    /// Conditions constrain what the client sends: qos its PUBLISH or SUBSCRIBE QoS, retain its PUBLISH
+    /// flag. Where one does not apply (retain on SUBSCRIBE; both on READ), an allow ignores it and a deny
+    /// carrying it does not match, so `deny publish # retain:true` never blocks a delivery.
+    fn applies(&self, req: &Request) -> bool {
+        match *req {
+            Request::Write { topic, qos, retain } => {
+                self.publish
+                    && self.qos_ok(qos)
+                    && self.retain.is_none_or(|r| r == retain)
+                    && if self.filter.exact { *self.filter.text == *topic } else { matches(&self.filter.text, topic) }
+            }
+            Request::Subscribe { filter, qos } => {
+                self.subscribe
+                    && self.qos_ok(qos)
+                    && (self.allow || self.retain.is_none())
+                    && if self.filter.exact { *self.filter.text == *filter } else { covers(&self.filter.text, filter) }
+            }
+            Request::Read { topic } => {
+                // An exact allow granted a subscription; its deliveries follow it as a filter. An exact deny
+                // forbade asking for that string, which only a topic equal to it is.
+                self.subscribe
+                    && (self.allow || (self.qos.is_none() && self.retain.is_none()))
+                    && if self.filter.exact && !self.allow {
+                        *self.filter.text == *topic
+                    } else {
+                        matches(&self.filter.text, topic)
+                    }
+            }
+        }
+    }
+}
+
+/// Some(allow?) from the first rule that applies.
+fn first_match(rules: &[Rule], req: &Request) -> Option<bool> {
+    rules.iter().find(|r| r.applies(req)).map(|r| r.allow)
+}
+
+/// The permissions of one connection, compiled at CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permissions {
+    /// `defer: true`: every check goes to other plugins.
+    pub(crate) pass_through: bool,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) acl: Vec<Rule>,
+    pub(crate) grants: Vec<Rule>,
+    pub(crate) no_match: Decision,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Permissions {
+    /// Answers one ACL check. Allocation-free; cost grows with the number of rules, not with the token.
+    pub fn check(&self, access: Access, topic: &str, qos: u8, retain: bool) -> Decision {
+        if self.pass_through {
+            return Decision::Defer;
+        }
+        let req = match access {
+            // Dropping a subscription never grants anything.
+            Access::Unsubscribe => return Decision::Allow,
+            Access::Write if is_valid_topic(topic) => Request::Write { topic, qos, retain },
+            Access::Read if is_valid_topic(topic) => Request::Read { topic },
+            Access::Subscribe => match strip_share(topic) {
+                Some(filter) if is_valid_filter(filter) => Request::Subscribe { filter, qos },
+                _ => return Decision::Deny,
+            },
+            Access::Write | Access::Read => return Decision::Deny,
+        };
+        let mut allowed = false;
+        for list in [&self.rules, &self.acl] {
+            match first_match(list, &req) {
+                Some(false) => return Decision::Deny,
+                Some(true) => allowed = true,
+                None => {}
+            }
+        }
+        if allowed || self.grants.iter().any(|g| g.applies(&req)) {
+            Decision::Allow
+        } else {
+            self.no_match
+        }
+    }
+
+    /// Why parts of the token were ignored (wrong claim types, unusable placeholder values), for the
+    /// caller to log. They name claims and rules, never claim values.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// True when the configuration defers every check (`defer: true`).
+    pub fn defers_everything(&self) -> bool {
+        self.pass_through
+    }
+}
+
+#[cfg(test)]
+mod tests;

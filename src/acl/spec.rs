@@ -1,0 +1,75 @@
+//! The vocabulary shared by jwt.json rules (validated at load) and the `acl` claim (read at CONNECT).
+use super::template::Template;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Publish,
+    /// Subscribe, and READ of what the subscription delivers.
+    Subscribe,
+    All,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "publish" => Some(Action::Publish),
+            "subscribe" => Some(Action::Subscribe),
+            "all" => Some(Action::All),
+            _ => None,
+        }
+    }
+
+    pub fn publish(self) -> bool {
+        matches!(self, Action::Publish | Action::All)
+    }
+
+    pub fn subscribe(self) -> bool {
+        matches!(self, Action::Subscribe | Action::All)
+    }
+}
+
+pub fn parse_permission(s: &str) -> Option<bool> {
+    match s {
+        "allow" => Some(true),
+        "deny" => Some(false),
+        _ => None,
+    }
+}
+
+/// A rule applies only when the claim (name or dotted path) holds `contains`: as an element of a list,
+/// or as one word of a space-separated string (OAuth's `scope`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub claim: String,
+    pub contains: String,
+}
+
+/// A rule from jwt.json, before CONNECT fills its placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub allow: bool,
+    pub action: Action,
+    pub topic: Template,
+    /// Bit n set: QoS n. None: any QoS.
+    pub qos: Option<u8>,
+    pub retain: Option<bool>,
+    /// All must hold.
+    pub conditions: Vec<Condition>,
+}
+
+/// `1` or `[0, 1]` → a QoS bit mask. On error: the index of the bad element (None for the whole
+/// value) and the problem.
+pub fn parse_qos(v: &Value) -> Result<u8, (Option<usize>, String)> {
+    let one = |v: &Value| match v.as_u64() {
+        Some(q @ 0..=2) => Ok(1u8 << q),
+        _ => Err("expected a QoS 0, 1 or 2".to_string()),
+    };
+    match v {
+        Value::Array(items) if items.is_empty() => Err((None, "empty: the rule would never match".into())),
+        Value::Array(items) => {
+            items.iter().enumerate().try_fold(0u8, |mask, (i, item)| Ok(mask | one(item).map_err(|e| (Some(i), e))?))
+        }
+        other => one(other).map_err(|e| (None, e)),
+    }
+}
