@@ -2,9 +2,9 @@
 //! the token's expiry. Pure: the plugin turns due events into kicks and messages on the broker thread.
 use crate::acl::Permissions;
 use crate::plugin::ClientRef;
-use std::sync::Arc;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {

@@ -139,7 +139,8 @@ fn dynamic_security_authorizes_by_username_equal_to_subject() {
     );
     // Any username is replaced by the subject; dynsec grants by that username.
     let t = token(Algorithm::HS256, "sensor-1", json!({}));
-    let c = ConnectV5 { client_id: "s1", username: Some(b"whoever"), password: Some(t.as_bytes()), ..Default::default() };
+    let c =
+        ConnectV5 { client_id: "s1", username: Some(b"whoever"), password: Some(t.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect_v5(b.port, &c);
     assert_eq!(out, Outcome::Connack(0), "{}", b.log());
     let mut s = s.unwrap();

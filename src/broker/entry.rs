@@ -128,7 +128,13 @@ pub extern "C" fn mosquitto_plugin_init(
             }
         };
         let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
-        let state = Box::into_raw(Box::new(State { id: identifier, acl: plugin.authorizes(), plugin, control_topic, panic_username }));
+        let state = Box::into_raw(Box::new(State {
+            id: identifier,
+            acl: plugin.authorizes(),
+            plugin,
+            control_topic,
+            panic_username,
+        }));
         // SAFETY: state was just created above and is not shared yet.
         let control =
             unsafe { (*state).control_topic.as_ref().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())) };

@@ -128,7 +128,8 @@ fn fallback_drains_when_tick_is_silent_but_never_for_the_busy_client() {
 #[test]
 fn acl_checks_deny_from_exp_before_the_kick_and_defer_for_strangers() {
     use crate::acl::Decision;
-    let (p, b, _d) = plugin(json!({"authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}}));
+    let (p, b, _d) =
+        plugin(json!({"authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}}));
     let c = b.client(1, "a");
     assert_eq!(p.basic_auth(&b, c, None, Some(tok("a", NOW + 10.0).as_bytes()), NOW), AuthResult::Accept);
     assert_eq!(p.acl_check(&b, c, 2, "x/y", 0, false, NOW + 9.0), Decision::Allow);
