@@ -9,7 +9,7 @@ use serde_json::json;
 /// Work per pass is bounded by time, so a mass expiry cannot stall the broker loop, yet 10,000
 /// tokens expiring in the same second are all kicked within a few passes (a kick costs ~25 µs, and
 /// mosquitto's loop can wait up to 100 ms between ticks).
-const PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+const PASS_BUDGET: std::time::Duration = std::time::Duration::from_millis(75);
 /// Events taken from the schedule between two looks at the clock.
 const BATCH: usize = 256;
 /// Without a TICK for this long, other callbacks do the time-driven work.
