@@ -55,6 +55,7 @@ impl Engine {
             algorithms: config.algorithms.clone(),
             issuers: compile_all(&c.issuers),
             audiences: compile_all(&c.audiences),
+            required_scopes: c.required_scopes.clone(),
             validate_expiration: c.validate_expiration,
             leeway: c.leeway_seconds as f64,
             max_token_bytes: c.max_token_bytes,

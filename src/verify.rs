@@ -37,6 +37,7 @@ pub struct Verifier {
     pub algorithms: Vec<Alg>,
     pub issuers: Vec<Pattern>,
     pub audiences: Vec<Pattern>,
+    pub required_scopes: Vec<String>,
     pub validate_expiration: bool,
     pub leeway: f64,
     pub max_token_bytes: usize,
@@ -143,6 +144,9 @@ impl Verifier {
                 return Err(Refused::new(Reason::WrongAudience, "no allowed audience"));
             }
         }
+        if let Some(missing) = self.required_scopes.iter().find(|s| !has_scope(&claims, s)) {
+            return Err(Refused::new(Reason::MissingScope, format!("scope {} not granted", clean(missing, 64))));
+        }
         Ok(Token { sub, exp, nbf, iat, claims })
     }
 
@@ -186,6 +190,15 @@ pub fn unverified_issuer(token: &str) -> Result<Option<String>, Refused> {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
     }
+}
+
+/// OAuth's `scope` is a space-separated string; Azure AD puts delegated scopes in `scp` (string or list).
+fn has_scope(claims: &Map<String, Value>, wanted: &str) -> bool {
+    ["scope", "scp"].iter().filter_map(|k| claims.get(*k)).any(|v| match v {
+        Value::String(s) => s.split(' ').any(|x| x == wanted),
+        Value::Array(items) => items.iter().any(|x| x.as_str() == Some(wanted)),
+        _ => false,
+    })
 }
 
 fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Refused> {

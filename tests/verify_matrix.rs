@@ -843,3 +843,20 @@ fn cache_is_bounded() {
     }
     assert!(e.cached_tokens() <= 3, "{}", e.cached_tokens());
 }
+
+#[test]
+fn required_scopes() {
+    let e = hs256(json!({"requiredScopes": ["mqtt.connect", "mqtt.publish"]}));
+    let t = |claims: Value| token(Algorithm::HS256, "s", claims);
+    accepted(&e, &t(json!({"scope": "openid mqtt.connect mqtt.publish"})));
+    accepted(&e, &t(json!({"scp": ["mqtt.publish", "mqtt.connect"]})));
+    accepted(&e, &t(json!({"scope": "mqtt.connect", "scp": "mqtt.publish"})));
+    for bad in [
+        json!({}),
+        json!({"scope": "mqtt.connect"}),
+        json!({"scope": "mqtt.connectmqtt.publish"}),
+        json!({"scope": ["mqtt.connect mqtt.publish"]}),
+    ] {
+        assert_eq!(refused(&e, &t(bad.clone())), Reason::MissingScope, "{bad}");
+    }
+}

@@ -85,6 +85,8 @@ pub enum TokenSource {
 pub struct Common {
     pub issuers: Vec<String>,
     pub audiences: Vec<String>,
+    /// Scopes the token must grant (`scope` as a space-separated string, or `scp`), all of them.
+    pub required_scopes: Vec<String>,
     pub validate_expiration: bool,
     pub match_username_to_subject: bool,
     pub match_client_id_to_subject: bool,
@@ -300,6 +302,7 @@ fn parse_common(mut o: Obj) -> Result<Common> {
     let c = Common {
         issuers,
         audiences,
+        required_scopes: o.strings("requiredScopes")?,
         validate_expiration: o.bool("validateExpiration", true)?,
         match_username_to_subject: o.bool("matchUsernameToSubject", false)?,
         match_client_id_to_subject: o.bool("matchClientIdToSubject", false)?,

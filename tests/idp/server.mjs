@@ -67,7 +67,7 @@ function makeProvider(issuer, jwks) {
         defaultResource: () => 'urn:mqtt',
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => ({
-          scope: 'mqtt',
+          scope: 'mqtt mqtt.connect',
           audience: resource,
           accessTokenTTL: 3600,
           accessTokenFormat: 'jwt',

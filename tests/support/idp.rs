@@ -79,12 +79,17 @@ impl Idp {
     /// An access token (JWT) from client_credentials for `resource` (its audience); a resource ending
     /// in ":es256" is signed with ES256, else RS256.
     pub fn token(&self, resource: &str) -> String {
+        self.token_with_scope(resource, "mqtt")
+    }
+
+    /// Same, asking for `scope` (space-separated; the provider grants "mqtt" and "mqtt.connect").
+    pub fn token_with_scope(&self, resource: &str, scope: &str) -> String {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", CLIENT_ID),
             ("client_secret", CLIENT_SECRET),
             ("resource", resource),
-            ("scope", "mqtt"),
+            ("scope", scope),
         ];
         let mut resp = self.http.post(format!("{}/token", self.issuer)).send_form(form).expect("token request");
         let body = resp.body_mut().read_to_string().unwrap();
