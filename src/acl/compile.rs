@@ -61,6 +61,11 @@ pub fn compile(
             }
         }
     }
+    for name in &cfg.resource_claims {
+        for (action, filter) in super::resources::read(token, name, &mut w) {
+            p.grants.push(grant(action, filter));
+        }
+    }
     if let Some(name) = &cfg.acl_claim {
         if let Some(v) = claim(token, name) {
             let (acl, grants) = emqx::read(v, &clean(name, 64), &ctx, &mut w);

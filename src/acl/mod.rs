@@ -10,6 +10,7 @@
 //! A deny from 1 or 2 denies; otherwise an allow from any source allows; otherwise `noMatch`.
 mod compile;
 mod emqx;
+mod resources;
 mod spec;
 pub mod template;
 pub mod topic;

@@ -14,6 +14,8 @@ pub struct AuthorizationConfig {
     pub publish_claims: Vec<String>,
     pub subscribe_claims: Vec<String>,
     pub both_claims: Vec<String>,
+    /// Claims listing topic filters each with a permission read / write / read-write (token services).
+    pub resource_claims: Vec<String>,
     /// The claim read in EMQX's formats; None when disabled (`"aclClaim": false`).
     pub acl_claim: Option<String>,
     pub rules: Vec<RuleSpec>,
@@ -25,18 +27,19 @@ pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
     let defer = o.bool("defer", false)?;
     // Sources given next to `defer: true` would be silently ignored; say so instead.
     let mut sources = Vec::new();
-    let (publish_claims, subscribe_claims, both_claims) = match o.object("claims")? {
+    let (publish_claims, subscribe_claims, both_claims, resource_claims) = match o.object("claims")? {
         Some(mut c) => {
             sources.push("claims");
             let lists = (
                 claim_list(&mut c, "publish", "publ")?,
                 claim_list(&mut c, "subscribe", "subs")?,
                 claim_list(&mut c, "both", "topics")?,
+                claim_list_off(&mut c, "resources")?,
             );
             c.finish()?;
             lists
         }
-        None => (vec!["publ".into()], vec!["subs".into()], vec!["topics".into()]),
+        None => (vec!["publ".into()], vec!["subs".into()], vec!["topics".into()], Vec::new()),
     };
     let acl_claim = match o.get("aclClaim") {
         None => Some("acl".to_string()),
@@ -84,7 +87,16 @@ pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
         ));
     }
     o.finish()?;
-    Ok(AuthorizationConfig { defer, publish_claims, subscribe_claims, both_claims, acl_claim, rules, no_match_defer })
+    Ok(AuthorizationConfig {
+        defer,
+        publish_claims,
+        subscribe_claims,
+        both_claims,
+        resource_claims,
+        acl_claim,
+        rules,
+        no_match_defer,
+    })
 }
 
 /// A list of claim names; an absent key keeps its default, `[]` turns it off.
@@ -92,6 +104,11 @@ fn claim_list(c: &mut Obj, key: &'static str, default: &str) -> Result<Vec<Strin
     if c.get(key).is_none() {
         return Ok(vec![default.to_string()]);
     }
+    claim_list_off(c, key)
+}
+
+/// A list of claim names that is empty unless configured.
+fn claim_list_off(c: &mut Obj, key: &'static str) -> Result<Vec<String>> {
     let names = c.strings(key)?;
     if let Some(i) = names.iter().position(String::is_empty) {
         return Err(ConfigError::new(format!("{}[{i}]", c.key_path(key)), "empty claim name"));

@@ -65,6 +65,7 @@ fn empty_object_takes_the_defaults() {
             publish_claims: vec!["publ".into()],
             subscribe_claims: vec!["subs".into()],
             both_claims: vec!["topics".into()],
+            resource_claims: vec![],
             acl_claim: Some("acl".into()),
             rules: vec![],
             no_match_defer: false,
