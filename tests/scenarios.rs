@@ -53,3 +53,27 @@ fn scenario_2_client_credentials_token_in_the_password() {
     let good = idp.token_with_scope("urn:mqtt", "mqtt.connect");
     assert_eq!(mqtt::connect_with_password(b.port, CLIENT_ID, Some("any"), &good), Outcome::Connack(0), "{}", b.log());
 }
+
+/// Scenario 4: identity-provider profile topics. The token carries the device profile as a `topics`
+/// array; publish and subscribe are allowed exactly on those topics.
+#[test]
+fn scenario_4_profile_topics_from_the_identity_provider() {
+    let idp = Idp::start();
+    let b = Broker::start(&example("profile-topics.json", &idp));
+    let t = idp.token("urn:mqtt:profile");
+    let c = ConnectV5 { client_id: CLIENT_ID, password: Some(t.as_bytes()), ..Default::default() };
+    let (s, out) = mqtt::connect_v5(b.port, &c);
+    assert_eq!(out, Outcome::Connack(0), "{}", b.log());
+    let mut s = s.unwrap();
+    let own = format!("devices/{CLIENT_ID}");
+    assert_eq!(mqtt::publish_qos1(&mut s, true, &format!("{own}/telemetry"), b"1"), Some(0));
+    assert_eq!(mqtt::publish_qos1(&mut s, true, &format!("{own}/other"), b"1"), Some(0x87));
+    assert_eq!(mqtt::publish_qos1(&mut s, true, "devices/device-2/telemetry", b"1"), Some(0x87));
+    assert_eq!(mqtt::subscribe(&mut s, true, &format!("{own}/commands/#")), 0);
+    assert_eq!(mqtt::subscribe(&mut s, true, &format!("{own}/commands/reboot")), 0);
+    assert_eq!(mqtt::subscribe(&mut s, true, "devices/#"), 0x87);
+    // A token without a profile grants nothing.
+    let bare = idp.token("urn:mqtt");
+    let c = ConnectV5 { client_id: CLIENT_ID, password: Some(bare.as_bytes()), ..Default::default() };
+    assert_eq!(mqtt::connect_v5(b.port, &c).1, Outcome::Connack(0x87), "wrong audience");
+}

@@ -59,6 +59,16 @@ function makeProvider(issuer, jwks) {
       response_types: [],
       token_endpoint_auth_method: 'client_secret_post',
     }],
+    // Device profile (IdP profile topics scenario): a resource starting with urn:mqtt:profile gets a
+    // `topics` claim naming exactly the topics of this client.
+    extraTokenClaims: async (_ctx, token) => {
+      const aud = Array.isArray(token.aud) ? token.aud[0] : token.aud;
+      if (typeof aud === 'string' && aud.startsWith('urn:mqtt:profile')) {
+        const id = token.clientId;
+        return { topics: [`devices/${id}/telemetry`, `devices/${id}/commands/#`] };
+      }
+      return undefined;
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
