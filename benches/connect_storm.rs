@@ -16,8 +16,11 @@
 //! run; anonymous always runs), STORM_BROKER_LOG ("default": mosquitto's default log types, the
 //! default; "all": the test harness's debug logging of every packet; "none"), MQTT_JWT_PLUGIN (path of
 //! libmqtt_jwt_auth.so; by default target/<profile>/deps/'s, where `cargo bench` builds it).
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
+use common::{env_usize, loadavg, machine_jiffies, self_cpu_ns, tail};
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
@@ -36,13 +39,6 @@ use support::tokens;
 const STORM_TIME_LIMIT: Duration = Duration::from_secs(120);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_millis(20);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
 
 /// (username, password) for one CONNECT.
 type Cred = (String, String);
@@ -90,34 +86,6 @@ fn cpu_ns(pid: u32) -> u64 {
         }
     }
     total
-}
-
-/// CPU time of this process, threads that already ended included (/proc/self/stat utime + stime, in
-/// USER_HZ ticks: coarse, only used for the load note).
-fn self_cpu_ns() -> u64 {
-    const USER_HZ: u64 = 100;
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = s.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let f: Vec<u64> = after_comm.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
-    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * (1_000_000_000 / USER_HZ)
-}
-
-/// Busy and total jiffies of the whole machine (/proc/stat "cpu" line).
-fn machine_jiffies() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/stat").unwrap();
-    let f: Vec<u64> = s.lines().next().unwrap().split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
-    let total: u64 = f.iter().take(8).sum();
-    (total - idle, total)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// One CONNECT → CONNACK → DISCONNECT; the CONNACK return code, or what went wrong.
@@ -643,9 +611,4 @@ fn fail(errors: &[String], cases: &[Case]) -> ! {
     }
     eprintln!("FAIL connect_storm: {} error(s); the numbers above are not valid", errors.len());
     std::process::exit(1);
-}
-
-fn tail(log: &str, lines: usize) -> String {
-    let all: Vec<&str> = log.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

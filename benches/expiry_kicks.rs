@@ -34,8 +34,11 @@
 //!
 //! The process needs an open-file limit of at least N + 100 (the broker inherits it and holds one
 //! socket per client too): ci/bench-kicks.sh raises `ulimit -n` to the hard limit first.
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
+use common::{env_usize, loadavg, machine_jiffies, self_cpu_ns, tail};
 
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
@@ -77,13 +80,6 @@ const BURST_GAP: f64 = 0.040;
 const PLUGIN_PASS_CAP: usize = 1000;
 const ZERO_LINE: &str = "jwt-auth: 0 live session(s)";
 const KICK_LINE: &str = "jwt-auth: disconnecting client kick-";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
 
 fn now_f() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
@@ -135,30 +131,6 @@ fn wchan(pid: u32) -> String {
         Ok(w) => w.trim().to_string(),
         Err(_) => "?".into(),
     }
-}
-
-/// CPU time of this process (/proc/self/stat utime + stime, USER_HZ ticks: coarse, for the load note).
-fn self_cpu_ns() -> u64 {
-    const USER_HZ: u64 = 100;
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = s.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let f: Vec<u64> = after_comm.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
-    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * (1_000_000_000 / USER_HZ)
-}
-
-/// Busy and total jiffies of the whole machine (/proc/stat "cpu" line).
-fn machine_jiffies() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let line = s.lines().next().unwrap_or("");
-    let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
-    let total: u64 = f.iter().take(8).sum();
-    (total.saturating_sub(idle), total)
-}
-
-fn loadavg() -> String {
-    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// The soft "Max open files" limit of a process (`self` or a pid); u64::MAX when unlimited.
@@ -942,9 +914,4 @@ fn main() {
         }
         die(&format!("{} check(s) failed; the numbers above are not valid", failed.len()));
     }
-}
-
-fn tail(log: &str, lines: usize) -> String {
-    let all: Vec<&str> = log.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

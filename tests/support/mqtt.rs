@@ -41,38 +41,20 @@ fn put_varint(out: &mut Vec<u8>, mut n: usize) {
 }
 
 pub fn connect_packet(c: &Connect) -> Vec<u8> {
-    let version = if c.version == 0 { 4 } else { c.version };
-    let mut body = Vec::new();
-    put_str(&mut body, b"MQTT");
-    body.push(version);
-    // MQTT 3.1.1 forbids a password without a username: send an empty one there.
-    let username = match (version, c.username, c.password) {
-        (4, None, Some(_)) => Some(&b""[..]),
-        (_, u, _) => u,
-    };
-    let mut flags = 0x02u8; // clean session / clean start
-    if username.is_some() {
-        flags |= 0x80;
+    connect_v5_packet(&c.full())
+}
+
+impl<'a> Connect<'a> {
+    fn full(&self) -> ConnectV5<'a> {
+        ConnectV5 {
+            version: if self.version == 0 { 4 } else { self.version },
+            client_id: self.client_id,
+            username: self.username,
+            password: self.password,
+            keepalive: self.keepalive.max(10),
+            ..Default::default()
+        }
     }
-    if c.password.is_some() {
-        flags |= 0x40;
-    }
-    body.push(flags);
-    body.extend_from_slice(&c.keepalive.max(10).to_be_bytes());
-    if version == 5 {
-        body.push(0); // no properties
-    }
-    put_str(&mut body, c.client_id.as_bytes());
-    if let Some(u) = username {
-        put_str(&mut body, u);
-    }
-    if let Some(p) = c.password {
-        put_str(&mut body, p);
-    }
-    let mut pkt = vec![0x10];
-    put_varint(&mut pkt, body.len());
-    pkt.extend_from_slice(&body);
-    pkt
 }
 
 fn read_varint(s: &mut TcpStream) -> std::io::Result<usize> {
@@ -100,17 +82,7 @@ pub fn read_packet(s: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> {
 
 /// Connects and returns the stream (when accepted) and what the broker answered.
 pub fn connect(port: u16, c: &Connect) -> (Option<TcpStream>, Outcome) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_nodelay(true).unwrap();
-    s.write_all(&connect_packet(c)).unwrap();
-    match read_packet(&mut s) {
-        Ok((0x20, body)) if body.len() >= 2 => {
-            let code = body[1];
-            (if code == 0 { Some(s) } else { None }, Outcome::Connack(code))
-        }
-        _ => (None, Outcome::Closed),
-    }
+    connect_v5(port, &c.full())
 }
 
 /// Connect with the token as password (MQTT 3.1.1); the CONNACK code or Closed.
@@ -147,6 +119,8 @@ pub struct ConnectV5<'a> {
     pub session_expiry: Option<u32>,
     /// 4 or 5 (default 5).
     pub version: u8,
+    /// Seconds (default 30).
+    pub keepalive: u16,
 }
 
 fn props(out: &mut Vec<u8>, p: &[u8]) {
@@ -175,7 +149,7 @@ pub fn connect_v5_packet(c: &ConnectV5) -> Vec<u8> {
         flags |= 0x04; // will, QoS 0, not retained
     }
     body.push(flags);
-    body.extend_from_slice(&30u16.to_be_bytes());
+    body.extend_from_slice(&(if c.keepalive == 0 { 30 } else { c.keepalive }).to_be_bytes());
     if v5 {
         let mut p = Vec::new();
         if let Some(se) = c.session_expiry {
