@@ -46,7 +46,7 @@ impl Idp {
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("node not installed (ci/setup.sh installs it)");
         let stdout = child.stdout.take().unwrap();
@@ -56,13 +56,22 @@ impl Idp {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+        // Generous: node and oidc-provider start slowly on a loaded 2-core machine.
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(l) if !l.is_empty() => l,
             _ => {
                 let _ = child.kill();
-                panic!("the OpenID provider did not start");
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("the OpenID provider did not start:\n{err}");
             }
         };
+        // Keep reading stderr so the provider never blocks on a full pipe.
+        if let Some(mut e) = child.stderr.take() {
+            std::thread::spawn(move || std::io::copy(&mut e, &mut std::io::sink()));
+        }
         let v: serde_json::Value = serde_json::from_str(&line).expect("provider start line");
         let http = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
