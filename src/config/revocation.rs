@@ -146,13 +146,15 @@ fn parse_introspection(mut i: Obj) -> Result<Introspection> {
     let client_secret = secret(&mut i, "clientSecret")?;
     // The Pro plugin's documentation spells it both ways.
     let include_token_type_hint = i.bool("includeTokenTypeHint", false)? || i.bool("includeTokenTypehint", false)?;
+    let id_path = i.key_path("clientId");
+    // Unknown keys first: a misspelt clientSecret must be named as such.
+    i.finish()?;
     let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
         return Err(ConfigError::new(
-            i.key_path("clientId"),
+            id_path,
             "introspection needs clientId and clientSecret (HTTP Basic client authentication)",
         ));
     };
-    i.finish()?;
     Ok(Introspection { uri, client_id, client_secret, include_token_type_hint })
 }
 

@@ -140,6 +140,10 @@ impl Introspector {
         Submitted::Queued
     }
 
+    pub fn is_full(&self) -> bool {
+        self.shared.queue.lock().jobs.len() >= self.shared.capacity
+    }
+
     /// The answers that arrived since the last call.
     pub fn take_results(&self) -> Vec<Done> {
         std::mem::take(&mut self.shared.queue.lock().results)
