@@ -203,8 +203,11 @@ fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
 /// The revocation endpoint and its workers (not started yet). No network I/O here: a discovered
 /// endpoint is read from the key sources' discovery when a check runs.
 fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Result<Introspector, ConfigError> {
+    let timeout = std::time::Duration::from_millis(r.timeout_ms);
     let checker = match &r.endpoint {
-        RevocationEndpoint::Plain(p) => Checker { url: Url::Fixed(p.uri.clone()), kind: Kind::Plain(p.clone()) },
+        RevocationEndpoint::Plain(p) => {
+            Checker { url: Url::Fixed(p.uri.clone()), kind: Kind::Plain(p.clone()), timeout }
+        }
         RevocationEndpoint::Introspection(i) => {
             let url = match &i.uri {
                 Some(u) => Url::Fixed(u.clone()),
@@ -228,10 +231,9 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
                     Url::Discovered(discovered)
                 }
             };
-            Checker::introspection(i, secret(&i.client_secret)?, url)
+            Checker::introspection(i, secret(&i.client_secret)?, url, timeout)
         }
     };
-    let timeout = std::time::Duration::from_millis(r.timeout_ms);
     Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
 }
 

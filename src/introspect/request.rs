@@ -34,16 +34,18 @@ pub enum Kind {
 pub struct Checker {
     pub url: Url,
     pub kind: Kind,
+    /// The configured bound, named in failures (a request may get less: time spent queued counts).
+    pub timeout: Duration,
 }
 
 impl Checker {
-    pub fn introspection(cfg: &Introspection, secret: String, url: Url) -> Self {
+    pub fn introspection(cfg: &Introspection, secret: String, url: Url, timeout: Duration) -> Self {
         let kind = Kind::Introspection {
             client_id: cfg.client_id.clone(),
             client_secret: secret,
             hint: cfg.include_token_type_hint,
         };
-        Checker { url, kind }
+        Checker { url, kind, timeout }
     }
 
     fn url_for(&self, issuer: Option<&str>) -> Result<String, String> {
@@ -62,7 +64,7 @@ impl Checker {
         let url = self.url_for(issuer)?;
         // A token placed in a URL may come back in an error message: never let it reach a log.
         let hide = |e: ureq::Error| match e {
-            ureq::Error::Timeout(_) => format!("no answer within {} ms", timeout.as_millis()),
+            ureq::Error::Timeout(_) => format!("no answer within {} ms", self.timeout.as_millis()),
             other => other.to_string().replace(token, "[token]"),
         };
         let (status, body) = match &self.kind {

@@ -112,13 +112,12 @@ impl Plugin {
             None => {}
             Some(Some(Verdict::Inactive)) => self.end_session(client, &s.client_id, now, "token revoked"),
             Some(Some(Verdict::Active)) => {}
-            // Coalesces with the check the CONNECT gate queued, if any.
-            Some(None) => {
-                if intro.submit(job(token, s.issuer.clone(), intro.timeout())) == Submitted::Full {
-                    let done = Done { digest: d, answer: Err("the check queue is full".into()) };
-                    self.apply_answers(engine, vec![done], now);
-                }
+            // A check already queued or in flight for this token (another session) serves this one too.
+            Some(None) if intro.submit(job(token, s.issuer.clone(), intro.timeout())) == Submitted::Full => {
+                let done = Done { digest: d, answer: Err("the check queue is full".into()) };
+                self.apply_answers(engine, vec![done], now);
             }
+            Some(None) => {}
         }
     }
 
@@ -157,9 +156,9 @@ impl Plugin {
         if answers.is_empty() {
             return;
         }
-        let actions = self
+        let actions: Vec<Action> = self
             .with_tracker(engine, |tr| answers.iter().flat_map(|a| tr.apply(a.digest, &a.answer, now)).collect())
-            .unwrap_or_else(Vec::new);
+            .unwrap_or_default();
         for a in actions {
             match a {
                 Action::Revoked(c, id) => self.end_session(c, &id, now, "token revoked"),
