@@ -5,10 +5,10 @@
 //! between the two sessions; the median rate of each is reported, and their ratio.
 //!
 //! Run: ci/bench-acl.sh (ACL_MSGS messages per round, default 20000; ACL_ROUNDS, default 5).
-#[path = "../tests/support/mod.rs"]
-mod support;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use common::{env_usize, loadavg};
 use jsonwebtoken::Algorithm;
@@ -110,7 +110,9 @@ fn main() {
     let quiet = "log_type none\nlog_type error\nlog_type warning\n".to_string();
     let b = Broker::start_with(&jwt_json(), Options { pre_conf: quiet, ..Options::default() })
         .unwrap_or_else(|log| panic!("mosquitto did not start:\n{log}"));
-    println!("acl_throughput: {n} QoS 1 messages of 64 bytes per round, window {WINDOW}, {rounds} rounds per session kind");
+    println!(
+        "acl_throughput: {n} QoS 1 messages of 64 bytes per round, window {WINDOW}, {rounds} rounds per session kind"
+    );
     println!("machine: load average {}", loadavg());
     round(&b, "light", n / 10, 0); // warm-up
     let (mut heavy, mut light) = (Vec::new(), Vec::new());

@@ -35,6 +35,22 @@ if [ ! -f "$idp_dir/node_modules/oidc-provider/package.json" ]; then
   (cd "$idp_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# The OAuth2 authorization server the introspection tests start (tests/authserver): Python + Authlib.
+as_req="$(cd "$(dirname "$0")/.." && pwd)/tests/authserver/requirements.txt"
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "ci/setup.sh: installing python3 python3-pip"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
+fi
+if ! python3 -c 'import authlib, flask, joserfc' >/dev/null 2>&1; then
+  echo "ci/setup.sh: installing the test authorization server's packages (pip install -r tests/authserver/requirements.txt)"
+  # Debian's python3 marks its site-packages externally managed (PEP 668): this is a test tool.
+  python3 -m pip install -q --disable-pip-version-check -r "$as_req" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$as_req"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 fi

@@ -2,8 +2,10 @@
 //! identity rules. Replaced whole on reload, so a cached verdict never outlives the rules that
 //! produced it; the cache is also emptied whenever a key source swaps in a new set.
 use crate::cache::{digest, VerifiedCache};
-use crate::config::{Config, ConfigError, TokenSource};
-use crate::keys::{build_ring, KeyRing};
+use crate::config::{Config, ConfigError, KeyMaterial, Revocation, RevocationEndpoint, TokenSource};
+use crate::introspect::request::{Checker, Kind, Url};
+use crate::introspect::Introspector;
+use crate::keys::{build_ring, KeyRing, Source};
 use crate::logsafe::clean;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
@@ -19,6 +21,8 @@ pub struct Engine {
     /// Log lines from this engine's key refresh threads, for the broker thread to write.
     pub notices: Notices,
     cache: Mutex<Cache>,
+    /// Revocation checks (options.revocation): worker threads, started with the key sources.
+    pub introspector: Option<Introspector>,
 }
 
 struct Cache {
@@ -42,14 +46,7 @@ impl Engine {
     pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
         let notices = Notices::default();
         let (keys, warnings) = build_ring(&config, &notices)?;
-        if let Some(r) = &config.revocation {
-            if r.introspection_uri.is_some() || r.client_id.is_some() {
-                return Err(ConfigError::new(
-                    "options.revocation.introspection",
-                    "token introspection is not available in this version; remove options.revocation to run without it",
-                ));
-            }
-        }
+        let introspector = config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices)).transpose()?;
         let c = &config.common;
         let verifier = Verifier {
             algorithms: config.algorithms.clone(),
@@ -62,7 +59,7 @@ impl Engine {
         };
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        Ok((Engine { config, verifier, keys, notices, cache }, warnings))
+        Ok((Engine { config, verifier, keys, notices, cache, introspector }, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {
@@ -201,5 +198,54 @@ fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
         Some(serde_json::Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => Ok(s),
         Some(_) => Err(Refused::new(Reason::BadClaim, format!("claim {} is not a usable string", clean(claim, 64)))),
         None => Err(Refused::new(Reason::BadClaim, format!("claim {} is missing", clean(claim, 64)))),
+    }
+}
+
+/// The revocation endpoint and its workers (not started yet). No network I/O here: a discovered
+/// endpoint is read from the key sources' discovery when a check runs.
+fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Result<Introspector, ConfigError> {
+    let timeout = std::time::Duration::from_millis(r.timeout_ms);
+    let checker = match &r.endpoint {
+        RevocationEndpoint::Plain(p) => {
+            Checker { url: Url::Fixed(p.uri.clone()), kind: Kind::Plain(p.clone()), timeout }
+        }
+        RevocationEndpoint::Introspection(i) => {
+            let url = match &i.uri {
+                Some(u) => Url::Fixed(u.clone()),
+                None => {
+                    let discovered: Vec<_> = keys
+                        .entries
+                        .iter()
+                        .filter_map(|e| match &e.source {
+                            Source::Remote(rk) if rk.spec().discovery.is_some() => {
+                                Some((e.issuer.clone(), rk.introspection_endpoint()))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if discovered.is_empty() {
+                        return Err(ConfigError::new(
+                            "options.revocation.introspection.uri",
+                            "missing: give a uri, or use OIDC discovery for the keys (its introspection_endpoint is then used)",
+                        ));
+                    }
+                    Url::Discovered(discovered)
+                }
+            };
+            Checker::introspection(i, secret(&i.client_secret)?, url, timeout)
+        }
+    };
+    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
+}
+
+fn secret(m: &KeyMaterial) -> Result<String, ConfigError> {
+    let at = "options.revocation.introspection.clientSecret";
+    match m {
+        KeyMaterial::Plain(s) => Ok(s.clone()),
+        KeyMaterial::Env(var) => std::env::var(var)
+            .map_err(|_| ConfigError::new(format!("{at}.env"), format!("environment variable {var} is not set"))),
+        KeyMaterial::File(p) => std::fs::read_to_string(p)
+            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|e| ConfigError::new(format!("{at}.filePath"), format!("cannot read {}: {e}", p.display()))),
     }
 }

@@ -23,6 +23,10 @@ pub enum Reason {
     BadSubject,
     UsernameMismatch,
     ClientIdMismatch,
+    /// The introspection endpoint says the token is not active (revoked).
+    Revoked,
+    /// The token could not be checked for revocation and the policy fails closed.
+    RevocationUnchecked,
     Internal,
 }
 
@@ -49,6 +53,8 @@ impl Reason {
             Reason::BadSubject => "bad-subject",
             Reason::UsernameMismatch => "username-mismatch",
             Reason::ClientIdMismatch => "client-id-mismatch",
+            Reason::Revoked => "token-revoked",
+            Reason::RevocationUnchecked => "revocation-unchecked",
             Reason::Internal => "internal-error",
         }
     }

@@ -22,6 +22,10 @@ pub struct Session {
     pub permissions: Option<Arc<Permissions>>,
     /// When ACL checks start to deny because the token expired (kickExpiredClients).
     pub deny_from: Option<f64>,
+    /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
+    pub issuer: Option<String>,
+    /// Why a revoked session ends, for the log line of its kick.
+    pub end_reason: Option<&'static str>,
     generation: u64,
 }
 
@@ -43,6 +47,8 @@ impl Session {
             ending: false,
             permissions: None,
             deny_from: None,
+            issuer: None,
+            end_reason: None,
             generation: 0,
         }
     }
@@ -129,6 +135,17 @@ impl Sessions {
             s.ending = true;
             self.schedule.push(Reverse((ms(at), EventKind::Revoked, c, s.generation)));
         }
+    }
+
+    /// Like `revoke`, with the reason the kick's log line gives.
+    pub fn revoke_because(&mut self, c: ClientRef, at: f64, why: &'static str) {
+        if let Some(s) = self.by_client.get_mut(&c) {
+            if s.ending {
+                return;
+            }
+            s.end_reason = Some(why);
+        }
+        self.revoke(c, at);
     }
 
     pub fn close(&mut self, c: ClientRef) -> Option<Session> {

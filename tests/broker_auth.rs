@@ -246,10 +246,10 @@ fn invalid_configuration_stops_the_broker_with_a_precise_message() {
             r#"{"version":1,"algorithm":"RS256","mode":"local","options":{"modes":{"local":{"filePath":"/nonexistent/key.pem"}}}}"#,
             "options.modes.local.filePath: cannot read /nonexistent/key.pem",
         ),
-        // The Pro plugin's documented example parses, but needs introspection (not available yet).
+        // The Pro plugin's documented example without an introspection uri and without discovery.
         (
-            r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"lazyConnect":false,"modes":{"jwks":{"uri":"http://127.0.0.1:1/certs","timeoutMs":5000,"cache":{"enabled":true,"ttlMs":30000,"respectCacheHeaders":false}}},"common":{"validateExpiration":true,"matchUsernameToSubject":true,"matchClientIdToSubject":false,"kickExpiredClients":true,"kickExpiredClientsWithWill":true},"revocation":{"introspection":{"uri":"http://127.0.0.1:1/introspect","clientId":"client-id","clientSecret":"secret","includeTokenTypehint":false},"timeoutMs":5000}}}"#,
-            "not available in this version",
+            r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"lazyConnect":false,"modes":{"jwks":{"uri":"http://127.0.0.1:1/certs","timeoutMs":5000,"cache":{"enabled":true,"ttlMs":30000,"respectCacheHeaders":false}}},"common":{"validateExpiration":true,"matchUsernameToSubject":true,"matchClientIdToSubject":false,"kickExpiredClients":true,"kickExpiredClientsWithWill":true},"revocation":{"introspection":{"clientId":"client-id","clientSecret":"secret","includeTokenTypehint":false},"timeoutMs":5000}}}"#,
+            "options.revocation.introspection.uri: missing",
         ),
     ];
     for (cfg, expect) in cases {

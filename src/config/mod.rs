@@ -2,10 +2,14 @@
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
 mod authorization;
 mod jwks;
+mod revocation;
 mod session;
 pub(crate) mod walk;
 
 pub use authorization::AuthorizationConfig;
+pub use revocation::{
+    BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
+};
 pub use session::{ExpiryNotice, Refresh};
 
 pub use walk::ConfigError;
@@ -101,15 +105,6 @@ pub struct Common {
     pub refuse_username_mismatch: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Revocation {
-    pub introspection_uri: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub include_token_type_hint: bool,
-    pub timeout_ms: u64,
-}
-
 /// A problem with a named configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
@@ -172,7 +167,7 @@ impl Config {
             None => parse_common(Obj::new("options.common", &empty)?)?,
         };
         let issuer_keys = parse_issuer_keys(&mut options)?;
-        let revocation = options.object("revocation")?.map(parse_revocation).transpose()?;
+        let revocation = options.object("revocation")?.map(revocation::parse).transpose()?;
         let verified_cache_entries = match options.object("verifiedTokenCache")? {
             Some(mut c) => {
                 let enabled = c.bool("enabled", true)?;
@@ -337,27 +332,6 @@ fn claim_name(o: &mut Obj, key: &'static str) -> Result<Option<String>> {
         Some("") => Err(ConfigError::new(o.key_path(key), "empty claim name")),
         other => Ok(other.map(str::to_string)),
     }
-}
-
-fn parse_revocation(mut o: Obj) -> Result<Revocation> {
-    let timeout_ms = o.u64("timeoutMs", 10_000)?;
-    let mut r = Revocation {
-        introspection_uri: None,
-        client_id: None,
-        client_secret: None,
-        include_token_type_hint: false,
-        timeout_ms,
-    };
-    if let Some(mut i) = o.object("introspection")? {
-        r.introspection_uri = i.string("uri")?.map(str::to_string);
-        r.client_id = i.string("clientId")?.map(str::to_string);
-        r.client_secret = i.string("clientSecret")?.map(str::to_string);
-        // The Pro plugin's documentation spells it both ways.
-        r.include_token_type_hint = i.bool("includeTokenTypeHint", false)? || i.bool("includeTokenTypehint", false)?;
-        i.finish()?;
-    }
-    o.finish()?;
-    Ok(r)
 }
 
 #[cfg(test)]

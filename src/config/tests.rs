@@ -94,16 +94,12 @@ fn pro_example_parses_and_means_what_it_says() {
     assert!(k.issuers.is_empty());
     assert!(k.audiences.is_empty());
     assert_eq!(k.token_source, TokenSource::Password);
-    assert_eq!(
-        c.revocation,
-        Some(Revocation {
-            introspection_uri: Some("http://127.0.0.1:1/introspect".into()),
-            client_id: Some("client-id".into()),
-            client_secret: Some("secret".into()),
-            include_token_type_hint: false,
-            timeout_ms: 5000,
-        })
-    );
+    let r = c.revocation.unwrap();
+    assert_eq!(r.timeout_ms, 5000);
+    let RevocationEndpoint::Introspection(i) = r.endpoint else { panic!("introspection expected") };
+    assert_eq!(i.uri.as_deref(), Some("http://127.0.0.1:1/introspect"));
+    assert_eq!((i.client_id.as_str(), &i.client_secret), ("client-id", &KeyMaterial::Plain("secret".into())));
+    assert!(!i.include_token_type_hint);
     assert_eq!(c.verified_cache_entries, DEFAULT_CACHE_ENTRIES);
 }
 
@@ -112,24 +108,22 @@ fn pro_example_type_hint_both_spellings() {
     for key in ["includeTokenTypehint", "includeTokenTypeHint"] {
         let text = PRO_EXAMPLE.replace("\"includeTokenTypehint\":false", &format!("\"{key}\":true"));
         let c = ok(&text);
-        assert!(c.revocation.unwrap().include_token_type_hint, "{key}");
+        let RevocationEndpoint::Introspection(i) = c.revocation.unwrap().endpoint else { panic!() };
+        assert!(i.include_token_type_hint, "{key}");
     }
 }
 
 #[test]
-fn pro_example_engine_refuses_unavailable_capabilities() {
-    // The example asks for introspection, which this version cannot do: the engine must refuse it
-    // naming it rather than run without.
-    let e = engine_err(PRO_EXAMPLE);
-    assert_eq!(e.path, "options.revocation.introspection", "{e}");
-    assert_contains(&e.problem, &["not available"]);
-
-    // Without the revocation block it builds (JWKS over HTTP; nothing is fetched before start).
-    let mut v: serde_json::Value = serde_json::from_str(PRO_EXAMPLE).unwrap();
-    v["options"].as_object_mut().unwrap().remove("revocation");
-    let (engine, _) = Engine::new(ok(&v.to_string())).unwrap();
+fn pro_example_builds_an_engine_with_introspection() {
+    // Nothing is fetched before start: the key sources and the introspection workers wait.
+    let (engine, _) = Engine::new(ok(PRO_EXAMPLE)).unwrap();
     assert!(engine.keys.has_remote());
     assert!(engine.keys.entries[0].keys().keys.is_empty());
+    assert!(engine.introspector.is_some());
+    // Without a uri, the endpoint must come from OIDC discovery.
+    let no_uri = PRO_EXAMPLE.replace("\"uri\":\"http://127.0.0.1:1/introspect\",", "");
+    let e = engine_err(&no_uri);
+    assert_eq!(e.path, "options.revocation.introspection.uri", "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------

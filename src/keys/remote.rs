@@ -6,7 +6,7 @@ use super::schedule::Schedule;
 use super::KeySet;
 use crate::notices::Notices;
 use crate::plugin::{Level, LOG_PREFIX};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -35,6 +35,8 @@ struct Inner {
     status: Mutex<Status>,
     status_changed: Condvar,
     notices: Notices,
+    /// The discovered introspection endpoint, read lock-free by the introspection workers.
+    introspection: Arc<ArcSwapOption<String>>,
 }
 
 /// Owns the background thread: dropping it (reload, shutdown) tells the thread to leave.
@@ -57,6 +59,7 @@ impl RemoteKeys {
                 status: Mutex::new(Status::default()),
                 status_changed: Condvar::new(),
                 notices,
+                introspection: Arc::new(ArcSwapOption::empty()),
             }),
         }
     }
@@ -108,6 +111,11 @@ impl RemoteKeys {
         // Unpark in case a refresh was requested before the handle was stored.
         handle.thread().unpark();
         Ok(())
+    }
+
+    /// Where the discovery document's `introspection_endpoint` lands (None until discovered).
+    pub fn introspection_endpoint(&self) -> Arc<ArcSwapOption<String>> {
+        self.inner.introspection.clone()
     }
 
     pub fn status(&self) -> Status {
@@ -210,6 +218,7 @@ fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetche
     s.last_error = None;
     s.jwks_uri = Some(f.jwks_uri);
     s.introspection_endpoint = fetcher.discovered().and_then(|d| d.introspection_endpoint.clone());
+    inner.introspection.store(s.introspection_endpoint.clone().map(Arc::new));
     if changed {
         s.warnings = f.warnings;
     }

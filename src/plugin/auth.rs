@@ -34,6 +34,7 @@ impl Plugin {
     ) -> AuthResult {
         // TICK may never come (2.0.0–2.0.14 with per_listener_settings): do its work here too.
         self.drain_background(broker);
+        self.revocation_pass(broker, now);
         self.expire_fallback(broker, now, client);
         let engine = self.engine();
         if now < *self.recheck_until.lock() {
@@ -134,7 +135,9 @@ impl Plugin {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
+        self.revocation_gate(engine, token, &t, now)?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
+        session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         session.permissions = self.permissions(engine, broker, &t, &session);
         self.open_session(engine, client, session);
         Ok(())
@@ -154,7 +157,11 @@ impl Plugin {
         let notice = engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64);
         let c = &engine.config.common;
         let kick = c.kick_expired_clients && c.validate_expiration;
+        let tracked = engine.introspector.is_some().then(|| session.clone());
         self.sessions.lock().open(client, session, notice, kick);
+        if let Some(s) = tracked {
+            self.track_revocation(engine, client, &s);
+        }
     }
 
     /// After a reload mosquitto re-runs BASIC_AUTH with the CONNECT credentials. A connected client's
@@ -194,6 +201,7 @@ impl Plugin {
         }
         let mut fresh = Session::new(session.client_id.clone(), t.sub.clone(), username, token.to_string(), t.exp);
         fresh.refreshed = session.refreshed || token != session.token;
+        fresh.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         fresh.permissions = self.permissions(engine, broker, &t, &fresh);
         Ok(fresh)
     }

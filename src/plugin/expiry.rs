@@ -33,6 +33,7 @@ impl Plugin {
         // Any reload re-check pass has finished by the time the loop ticks again.
         *self.recheck_until.lock() = 0.0;
         self.drain_background(broker);
+        self.revocation_pass(broker, now);
         self.run_due(broker, now, None);
         self.housekeeping(broker, now);
     }
@@ -48,6 +49,7 @@ impl Plugin {
     /// MOSQ_EVT_DISCONNECT: every connection that goes away, authenticated or not.
     pub fn disconnect(&self, broker: &dyn Broker, client: ClientRef, now: f64) {
         self.sessions.lock().close(client);
+        self.untrack_revocation(client);
         self.expire_fallback(broker, now, client);
     }
 
@@ -73,10 +75,13 @@ impl Plugin {
             match d.kind {
                 EventKind::Expiry | EventKind::Revoked => {
                     let with_will = common.kick_expired_clients_with_will;
-                    let why = if d.kind == EventKind::Expiry { "token expired" } else { "token refresh refused" };
+                    let mut why = if d.kind == EventKind::Expiry { "token expired" } else { "token refresh refused" };
                     // Mark first: the kick runs the DISCONNECT callback, which takes the session lock.
                     if let Some(s) = self.sessions.lock().get_mut(d.client) {
                         s.ending = true;
+                        if d.kind == EventKind::Revoked {
+                            why = s.end_reason.unwrap_or(why);
+                        }
                     }
                     let kicked = broker.kick(&d.client_id, with_will);
                     broker.log(

@@ -6,6 +6,7 @@ mod expiry;
 #[cfg(test)]
 mod fake;
 mod refresh;
+mod revocation;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +63,8 @@ pub struct Plugin {
     /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
     control_topic: Option<String>,
     authorizes: bool,
+    /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
+    revocation: Mutex<revocation::State>,
 }
 
 pub fn now_seconds() -> f64 {
@@ -104,6 +107,9 @@ impl Plugin {
             error: crate::config::ConfigError::new(path, problem),
         };
         engine.keys.start().map_err(|e| file_err("", e))?;
+        if let Some(i) = &engine.introspector {
+            i.start().map_err(|e| file_err("options.revocation", e))?;
+        }
         if !engine.config.lazy_connect && engine.keys.has_remote() {
             let waited = engine.keys.wait();
             log_notices(broker, &engine);
@@ -133,6 +139,7 @@ impl Plugin {
             pending: Mutex::new(None),
             control_topic,
             authorizes,
+            revocation: Mutex::new(revocation::State::default()),
         })
     }
 
@@ -175,7 +182,7 @@ impl Plugin {
             return broker.log(Level::Error, &msg);
         }
         engine.keys.adopt(&self.engine().keys);
-        if let Err(e) = engine.keys.start() {
+        if let Err(e) = engine.keys.start().and_then(|()| engine.introspector.as_ref().map_or(Ok(()), |i| i.start())) {
             let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");
             return broker.log(Level::Error, &msg);
         }
