@@ -20,12 +20,14 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from flask import Flask, Response, request
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 from werkzeug.serving import make_server
 
 CLIENT_ID = os.environ.get("CLIENT_ID", "broker")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "broker-secret")
-KEY = ECKey.import_key(open(os.environ["KEY_FILE"], "rb").read())
+# ALG=RS256 with an RSA KEY_FILE signs RS256 tokens (default: ES256 with an EC P-256 key).
+ALG = os.environ.get("ALG", "ES256")
+KEY = (RSAKey if ALG.startswith(("RS", "PS")) else ECKey).import_key(open(os.environ["KEY_FILE"], "rb").read())
 
 app = Flask(__name__)
 lock = threading.Lock()
@@ -83,7 +85,11 @@ class Generator(JWTBearerTokenGenerator):
 
     def get_extra_claims(self, client, grant_type, user, scope):
         sub = request.values.get("sub") if request else None
-        return {"sub": sub} if sub else {}
+        extra = {"sub": sub} if sub else {}
+        # Test control: any further claims as a JSON object (tenant, device type, resources...).
+        if request and request.values.get("claims"):
+            extra.update(json.loads(request.values["claims"]))
+        return extra
 
 
 class Introspect(IntrospectionEndpoint):
@@ -189,7 +195,9 @@ def main():
     httpd = make_server("127.0.0.1", int(os.environ.get("PORT", "0")), app, threaded=True)
     port = httpd.server_port
     app.config["ISSUER"] = f"http://127.0.0.1:{port}"
-    server.register_token_generator("default", Generator(issuer=app.config["ISSUER"], alg="ES256"))
+    # Test control: a token's lifetime from the request's "expires_in" (default one hour).
+    lifetime = lambda client, grant_type: int(request.values.get("expires_in", "3600")) if request else 3600
+    server.register_token_generator("default", Generator(issuer=app.config["ISSUER"], alg=ALG, expires_generator=lifetime))
     print(json.dumps({"port": port, "issuer": app.config["ISSUER"]}), flush=True)
     # The test closes our stdin when it is done (or dies): leave then.
     threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()

@@ -24,11 +24,18 @@ pub struct Stats {
 }
 
 impl AuthServer {
+    /// Signing ES256 with tests/keys/ec256.key.
     pub fn start() -> AuthServer {
+        Self::start_signing("ES256", "ec256.key")
+    }
+
+    /// Signing `alg` with the private key tests/keys/`key`.
+    pub fn start_signing(alg: &str, key: &str) -> AuthServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/authserver/server.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .env("KEY_FILE", keys_dir().join("ec256.key"))
+            .env("KEY_FILE", keys_dir().join(key))
+            .env("ALG", alg)
             .env("CLIENT_ID", CLIENT_ID)
             .env("CLIENT_SECRET", CLIENT_SECRET)
             // Closing stdin (the test ends) makes the server leave even if it is not killed.
@@ -76,6 +83,20 @@ impl AuthServer {
     /// A JWT access token for `sub` (client_credentials).
     pub fn token(&self, sub: &str) -> String {
         let v = self.form("/token", &[("grant_type", "client_credentials"), ("sub", sub), ("scope", "mqtt")]);
+        v["access_token"].as_str().unwrap_or_else(|| panic!("no access_token: {v}")).to_string()
+    }
+
+    /// A token for `sub` with extra claims, living `expires_in` seconds.
+    pub fn token_with(&self, sub: &str, claims: &serde_json::Value, expires_in: u64) -> String {
+        let (claims, ttl) = (claims.to_string(), expires_in.to_string());
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("sub", sub),
+            ("scope", "mqtt"),
+            ("claims", claims.as_str()),
+            ("expires_in", ttl.as_str()),
+        ];
+        let v = self.form("/token", &form);
         v["access_token"].as_str().unwrap_or_else(|| panic!("no access_token: {v}")).to_string()
     }
 
