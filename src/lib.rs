@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod keys;
 pub mod logsafe;
+pub mod metrics;
 pub mod notices;
 pub mod pattern;
 pub mod plugin;

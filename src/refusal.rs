@@ -22,6 +22,10 @@ pub enum Reason {
     BadSubject,
     UsernameMismatch,
     ClientIdMismatch,
+    /// Credentials exchange: the identity provider refused the username/password.
+    CredentialsRefused,
+    /// Credentials exchange: the token endpoint could not be reached or answered unusably.
+    ExchangeFailed,
     Internal,
 }
 
@@ -47,8 +51,41 @@ impl Reason {
             Reason::BadSubject => "bad-subject",
             Reason::UsernameMismatch => "username-mismatch",
             Reason::ClientIdMismatch => "client-id-mismatch",
+            Reason::CredentialsRefused => "credentials-refused",
+            Reason::ExchangeFailed => "exchange-failed",
             Reason::Internal => "internal-error",
         }
+    }
+
+    /// Every reason, in a fixed order (metrics keep one counter per reason).
+    pub const ALL: [Reason; 22] = [
+        Reason::NoToken,
+        Reason::TooLarge,
+        Reason::Malformed,
+        Reason::AlgorithmNotAllowed,
+        Reason::CritHeader,
+        Reason::NoKeys,
+        Reason::UnknownKid,
+        Reason::NoKeyForAlgorithm,
+        Reason::BadSignature,
+        Reason::MissingExpiry,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::IssuedInFuture,
+        Reason::WrongIssuer,
+        Reason::WrongAudience,
+        Reason::BadClaim,
+        Reason::BadSubject,
+        Reason::UsernameMismatch,
+        Reason::ClientIdMismatch,
+        Reason::CredentialsRefused,
+        Reason::ExchangeFailed,
+        Reason::Internal,
+    ];
+
+    /// Position in [`Reason::ALL`].
+    pub fn index(self) -> usize {
+        Reason::ALL.iter().position(|r| *r == self).unwrap_or(Reason::ALL.len() - 1)
     }
 }
 

@@ -95,6 +95,7 @@ impl Plugin {
     }
 
     fn answer(&self, broker: &dyn Broker, client: ClientRef, what: &str, result: Result<(), Refused>) -> AuthResult {
+        super::metrics::count_answer(what, &result);
         match result {
             Ok(()) => AuthResult::Accept,
             Err(r) => {

@@ -35,6 +35,7 @@ impl Plugin {
         self.drain_background(broker);
         self.run_due(broker, now, None);
         self.housekeeping(broker, now);
+        self.publish_metrics(broker, now);
     }
 
     /// From callbacks other than TICK: does the time-driven work only when TICK has gone quiet.
@@ -79,6 +80,9 @@ impl Plugin {
                         s.ending = true;
                     }
                     let kicked = broker.kick(&d.client_id, with_will);
+                    let m = crate::metrics::get();
+                    let cause = if d.kind == EventKind::Expiry { &m.kicks_expired } else { &m.kicks_refresh_refused };
+                    crate::metrics::Metrics::inc(cause);
                     broker.log(
                         Level::Notice,
                         &format!(

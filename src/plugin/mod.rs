@@ -5,6 +5,7 @@ mod auth;
 mod expiry;
 #[cfg(test)]
 mod fake;
+mod metrics;
 mod refresh;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,8 @@ pub trait Broker {
     fn kick(&self, client_id: &str, with_will: bool) -> bool;
     /// Queues a message for one client only, whatever its subscriptions.
     fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool;
+    /// Publishes to every subscriber (QoS 0), as the broker itself: clients cannot publish to `$SYS`.
+    fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool;
 }
 
 pub struct Plugin {
@@ -62,6 +65,7 @@ pub struct Plugin {
     /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
     control_topic: Option<String>,
     authorizes: bool,
+    metrics: Mutex<metrics::Publisher>,
 }
 
 pub fn now_seconds() -> f64 {
@@ -133,6 +137,7 @@ impl Plugin {
             pending: Mutex::new(None),
             control_topic,
             authorizes,
+            metrics: Mutex::new(metrics::Publisher::default()),
         })
     }
 
