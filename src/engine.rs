@@ -19,6 +19,8 @@ pub struct Engine {
     /// Log lines from this engine's key refresh threads, for the broker thread to write.
     pub notices: Notices,
     cache: Mutex<Cache>,
+    /// `options.credentialsExchange`: its token cache lives and dies with this configuration.
+    pub exchange: Option<crate::exchange::Exchanger>,
 }
 
 struct Cache {
@@ -61,7 +63,8 @@ impl Engine {
         };
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        Ok((Engine { config, verifier, keys, notices, cache }, warnings))
+        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
+        Ok((Engine { config, verifier, keys, notices, cache, exchange }, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {

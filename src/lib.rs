@@ -9,6 +9,7 @@ pub mod broker;
 pub mod cache;
 pub mod config;
 pub mod engine;
+pub mod exchange;
 pub mod keys;
 pub mod logsafe;
 pub mod metrics;

@@ -3,6 +3,8 @@
 mod authorization;
 mod jwks;
 mod ops;
+#[cfg(test)]
+mod ops_tests;
 mod session;
 pub(crate) mod walk;
 

@@ -51,7 +51,8 @@ impl Plugin {
             .and_then(utf8)
             .and_then(|token| {
                 let sent = username.and_then(|u| std::str::from_utf8(u).ok());
-                self.admit(&engine, broker, client, token, sent, false, now)
+                let token = self.exchanged(&engine, broker, client, sent, token, now)?;
+                self.admit(&engine, broker, client, &token, sent, false, now)
             });
         self.answer(broker, client, "refused", result)
     }

@@ -2,6 +2,7 @@
 //! All of them run on the broker thread.
 mod acl;
 mod auth;
+mod exchange;
 mod expiry;
 #[cfg(test)]
 mod fake;
