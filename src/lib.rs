@@ -8,6 +8,7 @@ pub mod alg;
 pub mod broker;
 pub mod cache;
 pub mod config;
+pub mod diagnose;
 pub mod engine;
 pub mod exchange;
 pub mod keys;
