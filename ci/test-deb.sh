@@ -45,4 +45,5 @@ mosquitto_pub -h 127.0.0.1 -p "$port" -u x -P "$token" -t t -m hello || fail "va
 grep -q "u'deb-device'" "$work/broker.log" || fail "username not set from the subject"
 if mosquitto_pub -h 127.0.0.1 -p "$port" -u x -P "${token}x" -t t -m hello 2>/dev/null; then fail "bad token accepted"; fi
 grep -q "refused client .*: bad-signature" "$work/broker.log" || fail "no refusal log line"
+[ -f /usr/share/doc/mqtt-jwt-auth/examples/keycloak/jwt.json ] || fail "examples not installed"
 echo "test-deb: 1 passed, 0 failed"

@@ -23,6 +23,8 @@ pub struct Engine {
     cache: Mutex<Cache>,
     /// Revocation checks (options.revocation): worker threads, started with the key sources.
     pub introspector: Option<Introspector>,
+    /// `options.credentialsExchange`: its token cache lives and dies with this configuration.
+    pub exchange: Option<crate::exchange::Exchanger>,
 }
 
 struct Cache {
@@ -59,7 +61,8 @@ impl Engine {
         };
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        Ok((Engine { config, verifier, keys, notices, cache, introspector }, warnings))
+        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
+        Ok((Engine { config, verifier, keys, notices, cache, introspector, exchange }, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {

@@ -27,6 +27,10 @@ pub enum Reason {
     Revoked,
     /// The token could not be checked for revocation and the policy fails closed.
     RevocationUnchecked,
+    /// Credentials exchange: the identity provider refused the username/password.
+    CredentialsRefused,
+    /// Credentials exchange: the token endpoint could not be reached or answered unusably.
+    ExchangeFailed,
     Internal,
 }
 
@@ -55,8 +59,45 @@ impl Reason {
             Reason::ClientIdMismatch => "client-id-mismatch",
             Reason::Revoked => "token-revoked",
             Reason::RevocationUnchecked => "revocation-unchecked",
+            Reason::CredentialsRefused => "credentials-refused",
+            Reason::ExchangeFailed => "exchange-failed",
             Reason::Internal => "internal-error",
         }
+    }
+
+    /// Every reason, in a fixed order (metrics keep one counter per reason).
+    /// Every reason, in declaration order (a test checks it), for per-reason counters.
+    pub const ALL: [Reason; 25] = [
+        Reason::NoToken,
+        Reason::TooLarge,
+        Reason::Malformed,
+        Reason::AlgorithmNotAllowed,
+        Reason::CritHeader,
+        Reason::NoKeys,
+        Reason::UnknownKid,
+        Reason::NoKeyForAlgorithm,
+        Reason::BadSignature,
+        Reason::MissingExpiry,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::IssuedInFuture,
+        Reason::WrongIssuer,
+        Reason::WrongAudience,
+        Reason::MissingScope,
+        Reason::BadClaim,
+        Reason::BadSubject,
+        Reason::UsernameMismatch,
+        Reason::ClientIdMismatch,
+        Reason::Revoked,
+        Reason::RevocationUnchecked,
+        Reason::CredentialsRefused,
+        Reason::ExchangeFailed,
+        Reason::Internal,
+    ];
+
+    /// Position in [`Reason::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -79,5 +120,19 @@ impl std::fmt::Display for Refused {
         } else {
             write!(f, "{} ({})", self.reason.category(), self.detail)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn all_lists_every_reason_in_order() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+        }
+        // Internal is declared last: a reason added after it, or missing from ALL, fails here.
+        assert_eq!(Reason::ALL.len(), Reason::Internal as usize + 1);
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! A deny from 1 or 2 denies; otherwise an allow from any source allows; otherwise `noMatch`.
 mod compile;
+mod describe;
 mod emqx;
 mod resources;
 mod spec;

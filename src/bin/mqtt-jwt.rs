@@ -3,6 +3,7 @@
 use jsonwebtoken::{EncodingKey, Header};
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
+use mqtt_jwt_auth::diagnose::{diagnose, hint};
 use mqtt_jwt_auth::engine::Engine;
 use mqtt_jwt_auth::keys::Source;
 use serde_json::{json, Map, Value};
@@ -18,19 +19,23 @@ const USAGE: &str = "usage:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("mint") => mint(&args[1..]),
-        Some("check") => check(&args[1..]),
+        Some("mint") => mint(&args[1..]).map(|out| (out, true)),
+        Some("check") => check(&args[1..]).map(|out| (out, true)),
         Some("verify") => verify(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
-        Ok(out) => {
+        Ok((out, ok)) => {
             println!("{out}");
-            ExitCode::SUCCESS
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("mqtt-jwt: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -137,12 +142,60 @@ fn check(args: &[String]) -> Result<String, String> {
             out.push_str(&format!("\n      {} kid={}", k.kind.name(), k.kid.as_deref().unwrap_or("-")));
         }
     }
+    out.push_str(&operations(path, &engine)?);
     Ok(out)
 }
 
-fn verify(args: &[String]) -> Result<String, String> {
+/// The report on stdout; false (exit status 1) when the plugin would refuse the token.
+/// The additions an operator checks besides keys: credentials exchange (its endpoint must answer),
+/// metrics, authorization.
+fn operations(path: &str, engine: &Engine) -> Result<String, String> {
+    let mut out = String::new();
+    let c = &engine.config;
+    if let Some(ex) = &engine.exchange {
+        let at = "options.credentialsExchange";
+        let endpoint = ex.token_endpoint().map_err(|e| format!("{path}: {at}: {e}"))?;
+        // Any HTTP answer proves the endpoint is there; no credentials are sent (a GET).
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_millis(ex.config.timeout_ms)))
+            .http_status_as_error(false)
+            .build();
+        let status = ureq::Agent::from(agent)
+            .get(&endpoint)
+            .call()
+            .map_err(|e| format!("{path}: {at}: token endpoint {endpoint} unreachable: {e}"))?
+            .status();
+        let grant = match ex.config.grant {
+            mqtt_jwt_auth::config::Grant::ClientCredentials => "client_credentials",
+            mqtt_jwt_auth::config::Grant::Password { .. } => "password",
+        };
+        out.push_str(&format!(
+            "\n  credentials exchange: grant {grant}, token endpoint {endpoint} (answers: HTTP {}), timeout {} ms \
+             (blocks the broker while it runs)",
+            status.as_u16(),
+            ex.config.timeout_ms
+        ));
+    }
+    if let Some(m) = &c.metrics {
+        out.push_str(&format!(
+            "\n  metrics: every {} s under {}/..., log summary {}",
+            m.interval_seconds,
+            m.topic_prefix,
+            if m.log_interval_seconds == 0 { "off".to_string() } else { format!("every {} s", m.log_interval_seconds) }
+        ));
+    }
+    if let Some(a) = &c.authorization {
+        out.push_str(&format!(
+            "\n  authorization: {} rule(s) in jwt.json, acl claim {}",
+            a.rules.len(),
+            a.acl_claim.as_deref().unwrap_or("off")
+        ));
+    }
+    Ok(out)
+}
+
+fn verify(args: &[String]) -> Result<(String, bool), String> {
     let [path, token, rest @ ..] = args else { return Err(USAGE.into()) };
-    let engine = load(path)?;
     let (mut client_id, mut username) = (None, None);
     for (name, value) in options(rest)? {
         match name.as_str() {
@@ -151,9 +204,49 @@ fn verify(args: &[String]) -> Result<String, String> {
             other => return Err(format!("unknown option --{other}")),
         }
     }
-    let t = engine.authenticate(token, mqtt_jwt_auth::plugin::now_seconds()).map_err(|r| format!("refused: {r}"))?;
-    let id =
-        engine.bind_identity(&t, client_id.as_deref(), username.as_deref()).map_err(|r| format!("refused: {r}"))?;
-    let name = id.set_username.or(username).unwrap_or_else(|| "-".into());
-    Ok(format!("accepted\n  subject: {}\n  username: {name}", t.sub.as_deref().unwrap_or("-")))
+    let engine = load(path)?;
+    let now = mqtt_jwt_auth::plugin::now_seconds();
+    let r = diagnose(&engine, token, client_id.as_deref(), username.as_deref(), now);
+    let mut out = match &r.decision {
+        Ok(_) => "decision: accepted".to_string(),
+        Err(e) => format!("decision: refused: {e}"),
+    };
+    let h = |k: &str| r.header.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    out.push_str(&format!("\ntoken: alg {}, kid {}", h("alg"), h("kid")));
+    let verified = if r.decision.is_ok() { "verified" } else { "NOT verified" };
+    out.push_str(&format!("\nclaims ({verified}):"));
+    for (k, v) in &r.claims {
+        let when = match (k.as_str(), v.as_f64()) {
+            ("exp" | "nbf" | "iat", Some(t)) if t > now => format!(" (in {:.0} s)", t - now),
+            ("exp" | "nbf" | "iat", Some(t)) => format!(" ({:.0} s ago)", now - t),
+            _ => String::new(),
+        };
+        out.push_str(&format!("\n  {k}: {v}{when}"));
+    }
+    if !r.problems.is_empty() {
+        out.push_str("\nreasons:");
+        for p in &r.problems {
+            out.push_str(&format!("\n  - {p}\n    what to do: {}", hint(p.reason)));
+        }
+    }
+    if r.decision.is_ok() {
+        out.push_str(&format!(
+            "\nidentity:\n  client id: {}\n  username: {}",
+            client_id.as_deref().unwrap_or("-"),
+            r.username.as_deref().unwrap_or("-")
+        ));
+        match &r.permissions {
+            None => out.push_str("\npermissions: not decided by this plugin (no options.authorization)"),
+            Some(lines) => {
+                out.push_str("\npermissions:");
+                for l in lines {
+                    out.push_str(&format!("\n  {l}"));
+                }
+            }
+        }
+        for w in &r.warnings {
+            out.push_str(&format!("\n  warning: {w}"));
+        }
+    }
+    Ok((out, r.decision.is_ok()))
 }

@@ -84,6 +84,26 @@ impl Broker for Mosquitto {
         rc == ffi::mosq_err_t_MOSQ_ERR_SUCCESS
     }
 
+    fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool {
+        let Some(api) = api::get() else { return false };
+        let topic = cstring(topic);
+        let Ok(len) = c_int::try_from(payload.len()) else { return false };
+        // SAFETY: a NULL client id routes to all subscribers; mosquitto copies topic and payload; QoS 0,
+        // no properties. Called on the broker thread (TICK).
+        let rc = unsafe {
+            (api.mosquitto_broker_publish_copy)(
+                std::ptr::null(),
+                topic.as_ptr(),
+                len,
+                payload.as_ptr().cast(),
+                0,
+                retain,
+                std::ptr::null_mut(),
+            )
+        };
+        rc == ffi::mosq_err_t_MOSQ_ERR_SUCCESS
+    }
+
     fn set_username(&self, c: ClientRef, name: &str) -> bool {
         let Some(api) = api::get() else { return false };
         let name = cstring(name);

@@ -2,11 +2,15 @@
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
 mod authorization;
 mod jwks;
+mod ops;
+#[cfg(test)]
+mod ops_tests;
 mod revocation;
 mod session;
 pub(crate) mod walk;
 
 pub use authorization::AuthorizationConfig;
+pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
@@ -42,6 +46,10 @@ pub struct Config {
     pub expiry_notice: Option<ExpiryNotice>,
     /// `options.authorization`; None: the plugin answers no ACL check (mosquitto's default applies).
     pub authorization: Option<AuthorizationConfig>,
+    /// `options.metrics`; None: no counters published or logged.
+    pub metrics: Option<MetricsConfig>,
+    /// `options.credentialsExchange`; None: a password that is not a JWT is refused as before.
+    pub credentials_exchange: Option<ExchangeConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +192,9 @@ impl Config {
         let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
         let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
         let authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
+        let metrics = options.object("metrics")?.map(ops::parse_metrics).transpose()?.flatten();
+        let credentials_exchange =
+            options.object("credentialsExchange")?.map(|o| ops::parse_exchange(o, &common)).transpose()?.flatten();
         options.finish()?;
 
         match mode {
@@ -227,6 +238,8 @@ impl Config {
             refresh,
             expiry_notice,
             authorization,
+            metrics,
+            credentials_exchange,
         })
     }
 }

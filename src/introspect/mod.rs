@@ -179,6 +179,7 @@ impl Drop for Introspector {
 }
 
 fn failed(s: &Shared, error: &str) {
+    crate::metrics::get().introspection_failures.fetch_add(1, Ordering::Relaxed);
     let n = s.counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
     s.notices.push(Level::Warning, format!("{LOG_PREFIX}: revocation check failed: {error} ({n} failure(s) so far)"));
 }
@@ -202,7 +203,12 @@ fn work(s: Arc<Shared>) {
             Err(format!("no answer within {} ms (queued behind other checks)", s.timeout.as_millis()))
         } else {
             s.counters.requests.fetch_add(1, Ordering::Relaxed);
-            s.checker.check(&s.agent, &job.token, job.issuer.as_deref(), left.min(s.timeout))
+            let metrics = crate::metrics::get();
+            metrics.introspection_calls.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let answer = s.checker.check(&s.agent, &job.token, job.issuer.as_deref(), left.min(s.timeout));
+            metrics.introspection_latency.record(started.elapsed());
+            answer
         };
         if let Err(e) = &answer {
             failed(&s, e);

@@ -4,7 +4,7 @@ mod cache_headers;
 mod der;
 pub mod discovery;
 mod fetch;
-mod http;
+pub(crate) mod http;
 mod jwk;
 mod load;
 mod pem;

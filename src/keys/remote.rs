@@ -193,6 +193,7 @@ fn run(inner: Arc<Inner>) {
 }
 
 fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetcher: &Fetcher, next: Duration) {
+    crate::metrics::Metrics::inc(&crate::metrics::get().jwks_fetches);
     let changed = *last_digest != Some(f.digest);
     let label = &inner.label;
     if changed {
@@ -225,6 +226,9 @@ fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetche
 }
 
 fn failed(inner: &Inner, error: String, next: Duration) {
+    let m = crate::metrics::get();
+    crate::metrics::Metrics::inc(&m.jwks_fetches);
+    crate::metrics::Metrics::inc(&m.jwks_failures);
     let label = &inner.label;
     let held = inner.current.load().keys.len();
     let retry = format!("next attempt in {}", human(next));

@@ -52,7 +52,8 @@ impl Plugin {
             .and_then(utf8)
             .and_then(|token| {
                 let sent = username.and_then(|u| std::str::from_utf8(u).ok());
-                self.admit(&engine, broker, client, token, sent, false, now)
+                let token = self.exchanged(&engine, broker, client, sent, token, now)?;
+                self.admit(&engine, broker, client, &token, sent, false, now)
             });
         self.answer(broker, client, "refused", result)
     }
@@ -96,6 +97,7 @@ impl Plugin {
     }
 
     fn answer(&self, broker: &dyn Broker, client: ClientRef, what: &str, result: Result<(), Refused>) -> AuthResult {
+        super::metrics::count_answer(what, &result);
         match result {
             Ok(()) => AuthResult::Accept,
             Err(r) => {

@@ -36,6 +36,7 @@ impl Plugin {
         self.revocation_pass(broker, now);
         self.run_due(broker, now, None);
         self.housekeeping(broker, now);
+        self.publish_metrics(broker, now);
     }
 
     /// From callbacks other than TICK: does the time-driven work only when TICK has gone quiet.
@@ -84,6 +85,9 @@ impl Plugin {
                         }
                     }
                     let kicked = broker.kick(&d.client_id, with_will);
+                    let m = crate::metrics::get();
+                    let cause = if d.kind == EventKind::Expiry { &m.kicks_expired } else { &m.kicks_refresh_refused };
+                    crate::metrics::Metrics::inc(cause);
                     broker.log(
                         Level::Notice,
                         &format!(

@@ -10,6 +10,8 @@ pub struct FakeBroker {
     pub logs: RefCell<Vec<(Level, String)>>,
     pub kicks: RefCell<Vec<(String, bool)>>,
     pub published: RefCell<Vec<(String, String, Vec<u8>)>>,
+    /// Broadcasts: topic, payload, retain.
+    pub broadcast: RefCell<Vec<(String, Vec<u8>, bool)>>,
 }
 
 impl FakeBroker {
@@ -47,6 +49,10 @@ impl Broker for FakeBroker {
     }
     fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool {
         self.published.borrow_mut().push((client_id.to_string(), topic.to_string(), payload.to_vec()));
+        true
+    }
+    fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool {
+        self.broadcast.borrow_mut().push((topic.to_string(), payload.to_vec(), retain));
         true
     }
 }

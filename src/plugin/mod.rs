@@ -2,9 +2,11 @@
 //! All of them run on the broker thread.
 mod acl;
 mod auth;
+mod exchange;
 mod expiry;
 #[cfg(test)]
 mod fake;
+mod metrics;
 mod refresh;
 mod revocation;
 #[cfg(test)]
@@ -48,6 +50,8 @@ pub trait Broker {
     fn kick(&self, client_id: &str, with_will: bool) -> bool;
     /// Queues a message for one client only, whatever its subscriptions.
     fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool;
+    /// Publishes to every subscriber (QoS 0), as the broker itself: clients cannot publish to `$SYS`.
+    fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool;
 }
 
 pub struct Plugin {
@@ -65,6 +69,7 @@ pub struct Plugin {
     authorizes: bool,
     /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
     revocation: Mutex<revocation::State>,
+    metrics: Mutex<metrics::Publisher>,
 }
 
 pub fn now_seconds() -> f64 {
@@ -140,6 +145,7 @@ impl Plugin {
             control_topic,
             authorizes,
             revocation: Mutex::new(revocation::State::default()),
+            metrics: Mutex::new(metrics::Publisher::default()),
         })
     }
 

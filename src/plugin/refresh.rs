@@ -23,10 +23,15 @@ impl Plugin {
         let Some(session) = self.sessions.lock().get(client).cloned() else {
             return Err(Refused::new(Reason::Internal, "no session for this connection"));
         };
-        let mut fresh = self.reverify(engine, broker, client, &session, token, now)?;
-        if fresh.username != session.username {
-            return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
-        }
+        let verified = self.reverify(engine, broker, client, &session, token, now).and_then(|fresh| {
+            if fresh.username != session.username {
+                return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
+            }
+            Ok(fresh)
+        });
+        let m = crate::metrics::get();
+        crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
+        let mut fresh = verified?;
         fresh.refreshed = true;
         let exp = fresh.exp;
         self.open_session(engine, client, fresh);

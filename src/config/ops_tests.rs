@@ -1,0 +1,72 @@
+//! options.metrics and options.credentialsExchange.
+use super::*;
+use serde_json::{json, Value};
+
+fn parse(options: Value) -> std::result::Result<Config, ConfigError> {
+    let mut o = json!({"modes": {"local": "s"}, "common": {"issuer": "https://idp.example.com/realms/x"}});
+    for (k, v) in options.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    Config::parse(&json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": o}).to_string())
+}
+
+fn err(options: Value) -> String {
+    parse(options).unwrap_err().to_string()
+}
+
+#[test]
+fn metrics_defaults_and_limits() {
+    let m = parse(json!({"metrics": {}})).unwrap().metrics.unwrap();
+    assert_eq!(
+        m,
+        MetricsConfig {
+            interval_seconds: 60,
+            topic_prefix: "$SYS/broker/plugin/jwt".into(),
+            log_interval_seconds: 300
+        }
+    );
+    assert_eq!(parse(json!({"metrics": {"enabled": false}})).unwrap().metrics, None);
+    assert_eq!(parse(json!({})).unwrap().metrics, None);
+    assert!(err(json!({"metrics": {"intervalSeconds": 0}})).starts_with("options.metrics.intervalSeconds:"));
+    assert!(err(json!({"metrics": {"topicPrefix": "$SYS/#"}})).starts_with("options.metrics.topicPrefix:"));
+    assert!(err(json!({"metrics": {"interval": 5}})).starts_with("options.metrics.interval: unknown key"));
+}
+
+#[test]
+fn exchange_endpoint_grant_and_limits() {
+    let e = parse(json!({"credentialsExchange": {"discovery": true}})).unwrap().credentials_exchange.unwrap();
+    assert_eq!(e.endpoint, TokenEndpoint::Discovery("https://idp.example.com/realms/x".into()));
+    assert_eq!((e.grant, e.timeout_ms, e.max_entries), (Grant::ClientCredentials, 5000, 10_000));
+    let e = parse(json!({"credentialsExchange": {"tokenEndpoint": "https://idp/token", "grant": "password",
+        "clientId": "broker", "scope": "openid mqtt"}}))
+    .unwrap()
+    .credentials_exchange
+    .unwrap();
+    assert_eq!(e.grant, Grant::Password { client_id: "broker".into(), client_secret: None });
+    assert_eq!(e.scope.as_deref(), Some("openid mqtt"));
+    for (bad, path) in [
+        (json!({}), "options.credentialsExchange.tokenEndpoint: missing"),
+        (json!({"tokenEndpoint": "ftp://x"}), "options.credentialsExchange.tokenEndpoint: must be"),
+        (json!({"tokenEndpoint": "https://x", "discovery": true}), "options.credentialsExchange.discovery: give only"),
+        (json!({"tokenEndpoint": "https://x", "grant": "password"}), "options.credentialsExchange.clientId: missing"),
+        (json!({"tokenEndpoint": "https://x", "clientId": "c"}), "options.credentialsExchange.clientId: not used"),
+        (json!({"tokenEndpoint": "https://x", "grant": "implicit"}), "options.credentialsExchange.grant: unknown"),
+        (json!({"tokenEndpoint": "https://x", "timeoutMs": 60000}), "options.credentialsExchange.timeoutMs:"),
+        (json!({"tokenEndpoint": "https://x", "secret": "s"}), "options.credentialsExchange.secret: unknown key"),
+    ] {
+        let e = err(json!({"credentialsExchange": bad}));
+        assert!(e.starts_with(path), "{e}");
+    }
+    let pattern = Config::parse(
+        &json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {"modes": {"local": "s"},
+            "common": {"issuer": "https://*.example.com"}, "credentialsExchange": {"discovery": true}}})
+        .to_string(),
+    );
+    assert!(pattern.unwrap_err().to_string().contains("one exact issuer URL"));
+    let by_username = Config::parse(
+        &json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {"modes": {"local": "s"},
+            "common": {"tokenSource": "username"}, "credentialsExchange": {"tokenEndpoint": "https://x"}}})
+        .to_string(),
+    );
+    assert!(by_username.unwrap_err().to_string().contains("tokenSource \"password\""));
+}

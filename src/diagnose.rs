@@ -1,0 +1,125 @@
+//! `mqtt-jwt verify`: the plugin's decision for a token, and every other reason it would be refused,
+//! so an operator fixes them all at once instead of one per attempt. Also the hint per refusal
+//! category that the README's troubleshooting table repeats.
+use crate::engine::Engine;
+use crate::refusal::{Reason, Refused};
+use crate::verify::Token;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+pub struct Report {
+    /// The plugin's answer: the verified token, or its first refusal.
+    pub decision: Result<std::sync::Arc<Token>, Refused>,
+    /// Every problem found (the decision's first), each checked on its own on the unverified claims.
+    pub problems: Vec<Refused>,
+    pub header: Map<String, Value>,
+    /// The payload as sent (not verified when the decision is a refusal).
+    pub claims: Map<String, Value>,
+    /// The username the connection would carry, when the token is accepted.
+    pub username: Option<String>,
+    /// The compiled permissions, when options.authorization is configured and the token is accepted.
+    pub permissions: Option<Vec<String>>,
+    /// Warnings from compiling the permissions.
+    pub warnings: Vec<String>,
+}
+
+fn part(token: &str, i: usize) -> Map<String, Value> {
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    token
+        .split('.')
+        .nth(i)
+        .and_then(|p| e.decode(p.trim_end_matches('=')).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+}
+
+fn unverified(claims: &Map<String, Value>) -> Token {
+    let num = |n: &str| claims.get(n).and_then(Value::as_f64);
+    Token {
+        sub: claims.get("sub").and_then(Value::as_str).map(str::to_string),
+        exp: num("exp"),
+        nbf: num("nbf"),
+        iat: num("iat"),
+        claims: claims.clone(),
+    }
+}
+
+/// Runs the plugin's checks for `token` as a CONNECT from `client_id` / `username` at `now`.
+pub fn diagnose(engine: &Engine, token: &str, client_id: Option<&str>, username: Option<&str>, now: f64) -> Report {
+    let header = part(token, 0);
+    let claims = part(token, 1);
+    let decision =
+        engine.authenticate(token, now).and_then(|t| engine.bind_identity(&t, client_id, username).map(|id| (t, id)));
+    let mut problems = Vec::new();
+    if let Err(r) = &decision {
+        problems.push(r.clone());
+    }
+    // The other checks, each on its own, on what the token claims.
+    let t = unverified(&claims);
+    let v = &engine.verifier;
+    let mut extra = vec![v.check_time(&t, now)];
+    let iss = claims.get("iss").and_then(Value::as_str);
+    if !v.issuers.is_empty() && !iss.is_some_and(|i| v.issuers.iter().any(|p| p.matches(i))) {
+        extra.push(Err(Refused::new(Reason::WrongIssuer, format!("iss {iss:?} matches no configured issuer"))));
+    }
+    let auds: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if !v.audiences.is_empty() && !auds.iter().any(|a| v.audiences.iter().any(|p| p.matches(a))) {
+        extra.push(Err(Refused::new(Reason::WrongAudience, format!("aud {auds:?} matches no configured audience"))));
+    }
+    extra.push(engine.bind_identity(&t, client_id, username).map(|_| ()));
+    for r in extra.into_iter().filter_map(Result::err) {
+        if !problems.iter().any(|p| p.reason == r.reason) {
+            problems.push(r);
+        }
+    }
+    let (decision, username, permissions, warnings) = match decision {
+        Ok((t, id)) => {
+            let name = id.set_username.or(id.username).or(username.map(str::to_string));
+            let compiled = engine
+                .config
+                .authorization
+                .as_ref()
+                .map(|cfg| crate::acl::compile(cfg, &t, client_id, name.as_deref()));
+            let warnings = compiled.as_ref().map(|p| p.warnings().to_vec()).unwrap_or_default();
+            (Ok(t), name, compiled.map(|p| p.describe()), warnings)
+        }
+        Err(r) => (Err(r), None, None, Vec::new()),
+    };
+    Report { decision, problems, header, claims, username, permissions, warnings }
+}
+
+/// What a refusal category means for the operator: the usual cause and what to do.
+pub fn hint(reason: Reason) -> &'static str {
+    match reason {
+        Reason::NoToken => "the client sent no password (or no username with tokenSource \"username\"): put the JWT there",
+        Reason::TooLarge => "the token is longer than options.common.maxTokenBytes: raise it, or slim the token's claims",
+        Reason::Malformed => "not a compact JWT (three base64url parts): check the client sends the raw access token, not \"Bearer ...\" or an opaque token",
+        Reason::AlgorithmNotAllowed => "the token's alg is not in \"algorithm\": add it there if the provider really signs with it",
+        Reason::CritHeader => "the token has a crit header, which this plugin does not support",
+        Reason::NoKeys => "no keys are loaded yet: check the JWKS/discovery URL and the broker's log for the fetch error",
+        Reason::UnknownKid => "no key with the token's kid: the provider rotated keys (a refresh was requested; retry after minRefreshIntervalMs) or the token comes from another issuer",
+        Reason::NoKeyForAlgorithm => "no configured key can check this alg (e.g. an RS256 token with an HMAC secret): configure the provider's public key",
+        Reason::BadSignature => "the signature does not verify: wrong key or secret, or an altered token",
+        Reason::MissingExpiry => "the token has no exp while validateExpiration is true: make the provider set exp",
+        Reason::Expired => "exp has passed: the client must fetch a new token; check the broker's clock (leewaySeconds allows skew)",
+        Reason::NotYetValid => "nbf is in the future: check clocks, or allow skew with leewaySeconds",
+        Reason::IssuedInFuture => "iat is in the future: check clocks, or allow skew with leewaySeconds",
+        Reason::WrongIssuer => "iss is not a configured issuer: compare the token's iss with options.common.issuer exactly (trailing slash included)",
+        Reason::WrongAudience => "aud has no configured audience: add an audience mapper at the provider or fix options.common.audience",
+        Reason::MissingScope => "the token lacks a scope listed in options.common.requiredScopes: grant that scope to the client at the provider",
+        Reason::Revoked => "the introspection endpoint says the token is not active (revoked or unknown there): the client needs a new token",
+        Reason::RevocationUnchecked => "the revocation check got no usable answer and onError is \"deny\": check the introspection endpoint, its credentials and timeoutMs",
+        Reason::BadClaim => "a claim the configuration needs (username/client id binding) is missing or not a string",
+        Reason::BadSubject => "sub is missing or unusable and the configuration needs it",
+        Reason::UsernameMismatch => "the MQTT username differs from the token's identity while refuseUsernameMismatch is true: send the matching username or none",
+        Reason::ClientIdMismatch => "the MQTT client id must equal the token's subject (or claim): connect with that client id",
+        Reason::CredentialsRefused => "the identity provider refused the username/password (client id and secret, or user and password)",
+        Reason::ExchangeFailed => "the token endpoint could not be reached or gave no JWT: check tokenEndpoint, timeoutMs and the provider's access-token format",
+        Reason::Internal => "a bug or out of memory: the broker's log has the details",
+    }
+}

@@ -1,0 +1,52 @@
+//! BASIC_AUTH with `options.credentialsExchange`: a password that is not a JWT is exchanged for an
+//! access token (src/exchange.rs), which then goes through the normal verification. Blocking on a
+//! cache miss: see the README before enabling it.
+use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use crate::engine::Engine;
+use crate::exchange::{looks_like_jwt, Exchanger};
+use crate::logsafe::clean;
+use crate::refusal::{Reason, Refused};
+use std::borrow::Cow;
+
+impl Plugin {
+    /// The token to verify for this CONNECT: the password itself, or the exchanged access token.
+    pub(super) fn exchanged<'a>(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        username: Option<&str>,
+        password: &'a str,
+        now: f64,
+    ) -> Result<Cow<'a, str>, Refused> {
+        let Some(ex) = &engine.exchange else { return Ok(Cow::Borrowed(password)) };
+        if looks_like_jwt(password) {
+            return Ok(Cow::Borrowed(password));
+        }
+        let Some(username) = username.filter(|u| !u.is_empty()) else {
+            return Err(Refused::new(Reason::CredentialsRefused, "a password that is not a JWT needs a username"));
+        };
+        if let Some(token) = ex.cached(username, password, now) {
+            // A cached token whose keys have gone since is exchanged again, not refused.
+            if engine.authenticate(&token, now).is_ok() {
+                crate::metrics::Metrics::inc(&crate::metrics::get().exchange_cache_hits);
+                return Ok(Cow::Owned(token));
+            }
+            ex.forget(username, password);
+        }
+        let started = std::time::Instant::now();
+        let got = ex.exchange(username, password)?;
+        let id = broker.client_id(client).map(|s| clean(&s, 64)).unwrap_or_else(|| "-".into());
+        broker.log(
+            Level::Debug,
+            &format!(
+                "{LOG_PREFIX}: client {id}: credentials exchanged at the token endpoint in {} ms",
+                started.elapsed().as_millis()
+            ),
+        );
+        // Only a token that verifies is remembered, until its own exp.
+        let t = engine.authenticate(&got.token, now)?;
+        ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp, got.expires_in, now), now);
+        Ok(Cow::Owned(got.token))
+    }
+}

@@ -1,0 +1,142 @@
+//! The mqtt-jwt tool as operators run it: the built binary, its output and exit status
+//! (0 fine, 1 token refused by `verify`, 2 unusable input or configuration).
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SECRET: &str = "cli-test-secret-0123456789abcdef";
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-jwt")).args(args).output().expect("run mqtt-jwt");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+fn write(dir: &Path, name: &str, v: serde_json::Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+fn config(dir: &Path, options: serde_json::Value) -> String {
+    let mut o = json!({"modes": {"local": SECRET}, "common": {"issuer": "https://idp.example.com", "matchUsernameToSubject": true}});
+    for (k, v) in options.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": o});
+    write(dir, "jwt.json", cfg).display().to_string()
+}
+
+fn mint(extra: &[&str]) -> String {
+    let mut args =
+        vec!["mint", "--alg", "HS256", "--secret", SECRET, "--sub", "dev-1", "--iss", "https://idp.example.com"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_string()
+}
+
+#[test]
+fn verify_shows_the_decision_identity_and_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = json!({"authorization": {"rules": [
+        {"permission": "allow", "action": "all", "topic": "devices/%u/#"},
+        {"permission": "deny", "action": "publish", "topic": "#", "retain": true}]}});
+    let cfg = config(dir.path(), auth);
+    let token = mint(&["--claim", "tenant=acme", "--exp", "600"]);
+    let (code, out, err) = run(&["verify", &cfg, &token, "--client-id", "c1", "--username", "someone"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("decision: accepted\n"), "{out}");
+    assert!(out.contains("  tenant: \"acme\""), "{out}");
+    assert!(out.contains("  username: dev-1"), "the subject replaces the username: {out}");
+    assert!(out.contains("  rule: allow publish+subscribe devices/dev-1/#"), "{out}");
+    assert!(out.contains("  rule: deny publish # retain true"), "{out}");
+    assert!(out.contains("  anything else: denied"), "{out}");
+}
+
+#[test]
+fn verify_lists_every_reason_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), json!({}));
+    // Expired, from another issuer, and with a bad signature: all three are reported.
+    let (code, out, _) = run(&[
+        "mint",
+        "--alg",
+        "HS256",
+        "--secret",
+        "other-secret",
+        "--sub",
+        "x",
+        "--iss",
+        "https://evil",
+        "--exp",
+        "-120",
+    ]);
+    assert_eq!(code, 0);
+    let (code, out, err) = run(&["verify", &cfg, out.trim()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("decision: refused: bad-signature"), "{out}");
+    for reason in ["- bad-signature", "- expired", "- wrong-issuer"] {
+        assert!(out.contains(reason), "{reason} missing: {out}");
+    }
+    assert!(out.contains("what to do: iss is not a configured issuer"), "{out}");
+    assert!(out.contains("claims (NOT verified):"), "{out}");
+    // The client id binding, checked for the given client id.
+    let cfg = config(dir.path(), json!({"common": {"matchClientIdToSubject": true}}));
+    let token = mint(&[]);
+    let (code, out, _) = run(&["verify", &cfg, &token, "--client-id", "not-dev-1"]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("decision: refused: client-id-mismatch"), "{out}");
+    let (code, _, _) = run(&["verify", &cfg, &token, "--client-id", "dev-1"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn check_summarises_a_good_file_and_names_the_problem_in_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), json!({"metrics": {"intervalSeconds": 30}}));
+    let (code, out, err) = run(&["check", &cfg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": OK\n  algorithms: HS256"), "{out}");
+    assert!(out.contains("metrics: every 30 s under $SYS/broker/plugin/jwt/..., log summary every 300 s"), "{out}");
+
+    let bad = config(dir.path(), json!({"common": {"matchUsernameToSubjet": true}}));
+    let (code, _, err) = run(&["check", &bad]);
+    assert_eq!(code, 2);
+    assert!(err.contains("jwt.json: options.common.matchUsernameToSubjet: unknown key"), "{err}");
+
+    let missing = write(
+        dir.path(),
+        "file.json",
+        json!({"version": 1, "algorithm": "RS256", "mode": "local", "options": {"modes": {"local": {"filePath": "/nonexistent/key.pem"}}}}),
+    );
+    let (code, _, err) = run(&["check", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/key.pem"), "{err}");
+}
+
+#[test]
+fn check_reaches_the_token_endpoint_of_the_credentials_exchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener); // nothing listens there any more
+    let url = format!("http://127.0.0.1:{port}/token");
+    let cfg = config(dir.path(), json!({"credentialsExchange": {"tokenEndpoint": url, "timeoutMs": 500}}));
+    let (code, _, err) = run(&["check", &cfg]);
+    assert_eq!(code, 2);
+    assert!(err.contains("options.credentialsExchange: token endpoint http://127.0.0.1:"), "{err}");
+    assert!(err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn mint_and_usage_errors() {
+    let (code, _, err) = run(&["mint", "--secret", SECRET, "--sub", "x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--alg is required"), "{err}");
+    let (code, _, err) = run(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("usage:"), "{err}");
+    let token = mint(&["--kid", "k1", "--claim", "roles=[\"a\",\"b\"]"]);
+    assert_eq!(token.split('.').count(), 3);
+}
