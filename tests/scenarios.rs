@@ -237,3 +237,31 @@ fn scenario_5_token_service_with_per_resource_permissions() {
     std::thread::sleep(Duration::from_secs_f64((exp - now_f() + 1.5).max(0.0)));
     assert!(mqtt::ping(&mut s), "kicked although refreshed:\n{}", b.log());
 }
+
+/// Scenario 4, credentials variant: the device sends a username/password; the plugin exchanges them at
+/// the identity provider (client_credentials) for a token, and the same profile rules apply.
+#[test]
+fn scenario_4_profile_topics_through_credentials_exchange() {
+    let idp = Idp::start();
+    let b = Broker::start(&example("profile-topics-exchange.json", &idp));
+    let c = ConnectV5 {
+        client_id: CLIENT_ID,
+        username: Some(CLIENT_ID.as_bytes()),
+        password: Some(support::idp::CLIENT_SECRET.as_bytes()),
+        ..Default::default()
+    };
+    let (s, out) = mqtt::connect_v5(b.port, &c);
+    assert_eq!(out, Outcome::Connack(0), "{}", b.log());
+    let mut s = s.unwrap();
+    assert_eq!(mqtt::publish_qos1(&mut s, true, &format!("devices/{CLIENT_ID}/telemetry"), b"1"), Some(0));
+    assert_eq!(mqtt::publish_qos1(&mut s, true, "devices/device-2/telemetry", b"1"), Some(0x87));
+    assert_eq!(mqtt::subscribe(&mut s, true, "devices/#"), 0x87);
+    let wrong = ConnectV5 {
+        client_id: CLIENT_ID,
+        username: Some(CLIENT_ID.as_bytes()),
+        password: Some(b"wrong"),
+        ..Default::default()
+    };
+    assert_eq!(mqtt::connect_v5(b.port, &wrong).1, Outcome::Connack(0x87));
+    assert!(!b.log().contains(support::idp::CLIENT_SECRET), "a secret reached the log");
+}
