@@ -10,6 +10,11 @@
 //! round, RSS is no higher than after the first round plus 10% of the first round's growth (+ 4 MB):
 //! a leak per connection would add ~the same growth again; allocator caches do not.
 //!
+//! The storm runs three times: against mosquitto without the plugin (anonymous; STORM_MEM_BASELINE=0
+//! skips it), with the plugin, and with the plugin's verified-token cache disabled (STORM_MEM_NOCACHE=0
+//! skips it), so that what mosquitto keeps, what the cache keeps (by design, until each token's exp)
+//! and what the rest of the plugin keeps can be told apart.
+//!
 //! Environment: STORM_MEM_N (clients, default 10000), STORM_MEM_THREADS (default 8), MQTT_JWT_PLUGIN.
 //! Needs an open-file limit of N + 100 (this process and the broker each hold one socket per client):
 //! ci/bench-storm.sh raises `ulimit -n` to the hard limit. Every wait is bounded (TIME_LIMIT overall).
@@ -284,11 +289,13 @@ fn max_sessions(b: &Broker, offset: usize) -> u64 {
 }
 
 /// One broker through both rounds: RESULT lines, and failures pushed onto `failed`.
-fn run(label: &str, with_plugin: bool, n: usize, threads: usize, failed: &mut Vec<String>) -> Vec<String> {
+/// `cache`: the plugin's verified-token cache (on by default; off shows what the cache itself keeps).
+fn run(label: &str, with_plugin: bool, cache: bool, n: usize, threads: usize, failed: &mut Vec<String>) -> Vec<String> {
     let deadline = Instant::now() + TIME_LIMIT;
     let fail = |failed: &mut Vec<String>, m: String| failed.push(format!("{label}: {m}"));
     let jwt = json!({"version": 1, "algorithm": "HS256", "mode": "local",
-                     "options": {"modes": {"local": HS_SECRET}, "common": {"matchClientIdToSubject": true}}});
+                     "options": {"modes": {"local": HS_SECRET}, "common": {"matchClientIdToSubject": true},
+                                 "verifiedTokenCache": {"enabled": cache}}});
     let opts = Options { with_plugin, ..Options::default() };
     let mut broker = Broker::start_with(&jwt.to_string(), opts).unwrap_or_else(|l| die(&format!("broker: {l}")));
     let pid = broker.pid();
@@ -450,9 +457,13 @@ fn main() {
     let mut results = Vec::new();
     // The same storm against mosquitto without the plugin (anonymous): what mosquitto itself keeps.
     if std::env::var("STORM_MEM_BASELINE").as_deref() != Ok("0") {
-        results.extend(run("anonymous", false, n, threads, &mut failed));
+        results.extend(run("anonymous", false, true, n, threads, &mut failed));
     }
-    results.extend(run("plugin", true, n, threads, &mut failed));
+    results.extend(run("plugin", true, true, n, threads, &mut failed));
+    // The same without the verified-token cache, which keeps every token until its exp by design.
+    if std::env::var("STORM_MEM_NOCACHE").as_deref() != Ok("0") {
+        results.extend(run("plugin-nocache", true, false, n, threads, &mut failed));
+    }
     for r in &results {
         println!("{r}");
     }
