@@ -30,7 +30,7 @@ export MQTT_JWT_BROKER_WRAPPER="valgrind --tool=memcheck --leak-check=full --sho
 start=$(date +%s)
 set +e
 # Two tests at a time: each broker under valgrind is ~20x slower than native.
-cargo test --locked "${args[@]}" -- --test-threads=2 2>&1 | tee "$out/tests.log" | grep -E '^test |test result|panicked'
+cargo test --locked --no-fail-fast "${args[@]}" -- --test-threads=2 2>&1 | tee "$out/tests.log" | grep -E '^test |test result|panicked'
 tests_rc=${PIPESTATUS[0]}
 set -e
 echo "ci/memcheck.sh: tests exit $tests_rc, $(( $(date +%s) - start )) s"
