@@ -122,9 +122,13 @@ impl Verifier {
         }
         let sub = match claims.get("sub") {
             None => None,
-            Some(Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => Some(s.clone()),
+            // The subject becomes the MQTT username or client id, which topic patterns substitute
+            // (%u, %c) with no protection from mosquitto for v5 plugins: no MQTT wildcards in it.
+            Some(Value::String(s)) if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') => {
+                Some(s.clone())
+            }
             Some(Value::String(_)) => {
-                return Err(Refused::new(Reason::BadSubject, "empty or holds control characters"))
+                return Err(Refused::new(Reason::BadSubject, "empty or holds control or MQTT wildcard characters"))
             }
             Some(_) => return Err(Refused::new(Reason::BadSubject, "not a string")),
         };

@@ -32,6 +32,8 @@ struct State {
     acl: bool,
     /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
     panic_username: Option<Vec<u8>>,
+    /// Debug builds only: a topic whose ACL check panics (plugin_opt_test_panic_topic).
+    panic_topic: Option<Vec<u8>>,
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
@@ -96,6 +98,7 @@ pub extern "C" fn mosquitto_plugin_init(
     guarded("plugin init", ERR_UNKNOWN, || {
         let mut config_file: Option<PathBuf> = None;
         let mut panic_username = None;
+        let mut panic_topic = None;
         if !options.is_null() && option_count > 0 {
             // SAFETY: mosquitto passes option_count options with NUL-terminated key/value.
             let opts = unsafe { std::slice::from_raw_parts(options, option_count as usize) };
@@ -105,6 +108,8 @@ pub extern "C" fn mosquitto_plugin_init(
                     config_file = Some(PathBuf::from(String::from_utf8_lossy(v).into_owned()));
                 } else if k == b"test_panic_username" && cfg!(debug_assertions) {
                     panic_username = Some(v.to_vec());
+                } else if k == b"test_panic_topic" && cfg!(debug_assertions) {
+                    panic_topic = Some(v.to_vec());
                 }
             }
         }
@@ -134,6 +139,7 @@ pub extern "C" fn mosquitto_plugin_init(
             plugin,
             control_topic,
             panic_username,
+            panic_topic,
         }));
         // SAFETY: state was just created above and is not shared yet.
         let control =
@@ -261,6 +267,9 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
         // SAFETY: mosquitto passes its ACL event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_acl_check), state(userdata)) };
         let Some(topic) = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()) else { return ERR_ACL_DENIED };
+        if st.panic_topic.as_deref() == Some(topic.as_bytes()) {
+            panic!("fault injection for topic {topic:?}");
+        }
         let client = ClientRef(ed.client as usize);
         let now = crate::plugin::now_seconds();
         match st.plugin.acl_check(&Mosquitto, client, ed.access, topic, ed.qos, ed.retain, now) {

@@ -17,6 +17,9 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
+        // A redirect is not followed: it could hand the choice of verification keys to another
+        // origin (or downgrade https to http). The configured URL must be the final one.
+        .max_redirects(0)
         .user_agent(concat!("mqtt-jwt-auth/", env!("CARGO_PKG_VERSION")))
         .build()
         .into()
@@ -30,6 +33,9 @@ pub fn get(agent: &ureq::Agent, url: &str, timeout: Duration) -> Result<Response
     };
     let mut resp = agent.get(url).header("accept", "application/json").call().map_err(describe)?;
     let status = resp.status().as_u16();
+    if (300..400).contains(&status) {
+        return Err(format!("HTTP status {status} (redirects are not followed; configure the final URL)"));
+    }
     if !(200..300).contains(&status) {
         return Err(format!("HTTP status {status}"));
     }

@@ -10,8 +10,13 @@
 // Test controls (this script's own routes, in front of the provider):
 //   POST /admin/rotate          new signing keys (new kids); the old ones are no longer published
 //   POST /admin/fault?mode=M    the JWKS route answers: none | hang | 500 | garbage | empty | slow (&ms=N)
+//                               | reset (the connection is dropped) | huge (a never-ending JSON body,
+//                               streamed until the client stops reading) | redirect (302 to this
+//                               server under another host name, /fixture-jwks: the test suite's own
+//                               keys, tests/keys/jwks.json, which a client must never trust)
 //   POST /admin/headers?cacheControl=V   extra Cache-Control header on the JWKS route ("" = none)
-//   GET  /admin/stats           {"jwks": requests to the JWKS route, "discovery": requests to discovery}
+//   GET  /admin/stats           {"jwks": requests to the JWKS route, "discovery": requests to discovery,
+//                                "fixture": requests to /fixture-jwks}
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -26,7 +31,7 @@ const DISCOVERY_PATH = '/.well-known/openid-configuration';
 
 let fault = { mode: 'none', ms: 0 };
 let cacheControl = '';
-const stats = { jwks: 0, discovery: 0 };
+const stats = { jwks: 0, discovery: 0, fixture: 0 };
 let generation = 0;
 
 function newKeys() {
@@ -131,6 +136,32 @@ function jwksFault(req, res) {
     case 'empty':
       send(res, 200, '{"keys":[]}');
       return true;
+    case 'reset':
+      req.socket.destroy();
+      return true;
+    case 'huge': {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const chunk = `${'{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},'.repeat(1000)}`;
+      let sent = 0;
+      const pump = () => {
+        // Bounded: at most 256 MB, and only while the client reads.
+        while (sent < 4096 && !res.destroyed) {
+          sent += 1;
+          if (!res.write(chunk)) return res.once('drain', pump);
+        }
+        return res.end('{}]}');
+      };
+      res.on('error', () => {});
+      pump();
+      return true;
+    }
+    case 'redirect': {
+      const { port } = req.socket.address();
+      res.writeHead(302, { location: `http://localhost:${port}/fixture-jwks` });
+      res.end();
+      return true;
+    }
     default:
       return false;
   }
@@ -139,6 +170,10 @@ function jwksFault(req, res) {
 function handle(req, res, state) {
   const url = new URL(req.url, state.issuer);
   if (url.pathname.startsWith('/admin/')) return admin(req, res, url, state);
+  if (url.pathname === '/fixture-jwks') {
+    stats.fixture += 1;
+    return send(res, 200, readFileSync(new URL('../keys/jwks.json', import.meta.url)));
+  }
   if (url.pathname === DISCOVERY_PATH) stats.discovery += 1;
   if (url.pathname === JWKS_PATH) {
     stats.jwks += 1;

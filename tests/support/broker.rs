@@ -101,7 +101,18 @@ impl Broker {
         conf.push_str(&opts.extra_conf);
         let conf_path = dir.path().join("mosquitto.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let mut child = Command::new("mosquitto")
+        // MQTT_JWT_BROKER_WRAPPER (e.g. "valgrind --leak-check=full ..."): a command put in front of
+        // mosquitto, split at whitespace (ci/memcheck.sh).
+        let wrapper = broker_wrapper();
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg("mosquitto");
+                c
+            }
+            None => Command::new("mosquitto"),
+        };
+        let mut child = cmd
             .arg("-c")
             .arg(&conf_path)
             .stdin(Stdio::null())
@@ -121,7 +132,7 @@ impl Broker {
                 sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + start_timeout();
         loop {
             if let Ok(Some(_)) = child.try_wait() {
                 std::thread::sleep(Duration::from_millis(100));
@@ -180,8 +191,29 @@ impl Broker {
     }
 }
 
+/// The command (program and arguments) that MQTT_JWT_BROKER_WRAPPER puts in front of mosquitto.
+pub fn broker_wrapper() -> Vec<String> {
+    std::env::var("MQTT_JWT_BROKER_WRAPPER").unwrap_or_default().split_whitespace().map(str::to_string).collect()
+}
+
+/// How long a broker may take to listen: much longer under a wrapper such as valgrind.
+pub fn start_timeout() -> Duration {
+    if broker_wrapper().is_empty() {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(90)
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
+        // Under a wrapper (valgrind), a clean exit lets it write its leak report: SIGTERM first.
+        if !broker_wrapper().is_empty() && self.is_alive() {
+            self.signal("TERM");
+            if self.wait_exit(Duration::from_secs(60)).is_some() {
+                return;
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

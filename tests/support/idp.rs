@@ -117,7 +117,8 @@ impl Idp {
         v["kids"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
     }
 
-    /// JWKS route behaviour: "none", "hang", "500", "garbage", "empty", "slow" (after `ms`).
+    /// JWKS route behaviour: "none", "hang", "500", "garbage", "empty", "slow" (after `ms`), "reset",
+    /// "huge", "redirect" (see tests/idp/server.mjs).
     pub fn fault(&self, mode: &str, ms: u64) {
         self.admin(&format!("/admin/fault?mode={mode}&ms={ms}"));
     }
@@ -128,9 +129,14 @@ impl Idp {
 
     /// Requests seen on the JWKS route so far.
     pub fn jwks_requests(&self) -> u64 {
+        self.stat("jwks")
+    }
+
+    /// A counter of /admin/stats: "jwks", "discovery", "fixture".
+    pub fn stat(&self, name: &str) -> u64 {
         let mut resp = self.http.get(format!("{}/admin/stats", self.issuer)).call().expect("stats");
         let v: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-        v["jwks"].as_u64().unwrap()
+        v[name].as_u64().unwrap()
     }
 }
 
