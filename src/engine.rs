@@ -198,8 +198,16 @@ impl Engine {
 
 fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
     match t.claim(claim) {
-        Some(serde_json::Value::String(s)) if !s.is_empty() && !s.chars().any(char::is_control) => Ok(s),
-        Some(_) => Err(Refused::new(Reason::BadClaim, format!("claim {} is not a usable string", clean(claim, 64)))),
+        // Like the subject: the value becomes a username or client id that topic patterns substitute.
+        Some(serde_json::Value::String(s))
+            if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') =>
+        {
+            Ok(s)
+        }
+        Some(_) => Err(Refused::new(
+            Reason::BadClaim,
+            format!("claim {} is not a usable string (empty, control or wildcard characters)", clean(claim, 64)),
+        )),
         None => Err(Refused::new(Reason::BadClaim, format!("claim {} is missing", clean(claim, 64)))),
     }
 }

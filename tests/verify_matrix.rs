@@ -860,3 +860,12 @@ fn required_scopes() {
         assert_eq!(refused(&e, &t(bad.clone())), Reason::MissingScope, "{bad}");
     }
 }
+
+#[test]
+fn bound_claims_with_wildcards_are_refused() {
+    let e = hs256(json!({"matchUsernameToClaim": "preferred_username", "matchClientIdToClaim": "device"}));
+    for bad in ["a/#", "+", "x\u{0}y"] {
+        let t = accepted(&e, &token(Algorithm::HS256, "s", json!({"preferred_username": bad, "device": "d"})));
+        assert_eq!(e.bind_identity(&t, Some("d"), None).unwrap_err().reason, Reason::BadClaim, "{bad:?}");
+    }
+}
