@@ -18,6 +18,7 @@ pub fn verifier() -> Verifier {
         algorithms: mqtt_jwt_auth::alg::ALL.to_vec(),
         issuers: vec![Pattern::compile("https://idp/*").unwrap(), Pattern::compile("/tenant-[a-z]+/").unwrap()],
         audiences: vec![Pattern::compile("mqtt").unwrap()],
+        required_scopes: vec!["mqtt".into()],
         validate_expiration: true,
         leeway: 5.0,
         max_token_bytes: 16 * 1024,
