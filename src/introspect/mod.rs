@@ -87,6 +87,9 @@ impl Introspector {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            // Never follow a redirect: it would carry the token and the client credentials to
+            // wherever it points, and let that place vouch for revoked tokens.
+            .max_redirects(0)
             .user_agent(concat!("mqtt-jwt-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();

@@ -4,7 +4,8 @@ Issues RFC 9068 JWT access tokens (client_credentials, ES256 with tests/keys/ec2
 half the tests' jwt.json trusts), introspects them (RFC 7662, HTTP Basic client authentication) and
 revokes them (RFC 7009). Tokens live in memory, so a revoked JWT is known to be revoked.
 
-Test controls under /admin/: fault modes for /introspect (none, hang, slow, 500, garbage), a
+Test controls under /admin/: fault modes for /introspect (none, hang, slow, 500, garbage, huge,
+redirect), a
 request counter per token, and bulk minting. Prints {"port": ..., "issuer": ...} once listening.
 """
 import hashlib
@@ -144,7 +145,18 @@ def introspect():
         return Response("oops", status=500)
     elif fault == "garbage":
         return Response("<html>not json</html>", status=200, content_type="application/json")
+    elif fault == "huge":
+        return Response('{"active": true, "pad": "' + "x" * (5 << 20) + '"}', status=200, content_type="application/json")
+    elif fault == "redirect":
+        # 307 keeps the POST: a client that followed it would hear "active" for any token.
+        return Response("", status=307, headers={"Location": "/vouch"})
     return server.create_endpoint_response("introspection")
+
+
+@app.post("/vouch")
+def vouch():
+    """Says any token is active: where the "redirect" fault points."""
+    return {"active": True}
 
 
 @app.post("/revoke")
