@@ -2,9 +2,8 @@
 //! tokens signed with tests/keys/ec256.key, RFC 7662 introspection, RFC 7009 revocation, and the
 //! script's own fault switches and request counters.
 use super::broker::keys_dir;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 pub const CLIENT_ID: &str = "broker";
@@ -32,33 +31,15 @@ impl AuthServer {
     /// Signing `alg` with the private key tests/keys/`key`.
     pub fn start_signing(alg: &str, key: &str) -> AuthServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/authserver/server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .env("KEY_FILE", keys_dir().join(key))
-            .env("ALG", alg)
-            .env("CLIENT_ID", CLIENT_ID)
-            .env("CLIENT_SECRET", CLIENT_SECRET)
-            // Closing stdin (the test ends) makes the server leave even if it is not killed.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 not installed (ci/setup.sh installs it)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+        let (child, v) = super::announce::start("the authorization server", Duration::from_secs(30), || {
+            let mut c = Command::new("python3");
+            c.arg(&script)
+                .env("KEY_FILE", keys_dir().join(key))
+                .env("ALG", alg)
+                .env("CLIENT_ID", CLIENT_ID)
+                .env("CLIENT_SECRET", CLIENT_SECRET);
+            c
         });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if !l.is_empty() => l,
-            _ => {
-                let _ = child.kill();
-                panic!("the authorization server did not start (ci/setup.sh installs Authlib and Flask)");
-            }
-        };
-        let v: serde_json::Value = serde_json::from_str(&line).expect("server start line");
         let http = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)

@@ -1,8 +1,7 @@
 //! A real OpenID provider (npm oidc-provider, tests/idp/server.mjs) on loopback, with the script's
 //! own controls for key rotation and JWKS faults.
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 pub const CLIENT_ID: &str = "device";
@@ -32,72 +31,28 @@ impl Idp {
         Self::spawn(0, &[("TLS_KEY", key), ("TLS_CERT", cert)])
     }
 
-    /// Starts the provider; a start that does not come up within its bound is retried (a rare hang
-    /// of the node process at start-up was seen in CI runs), at most three times.
     fn spawn(port: u16, env: &[(&str, &Path)]) -> Idp {
-        let mut last = String::new();
-        for _ in 0..3 {
-            match Self::try_spawn(port, env) {
-                Ok(idp) => return idp,
-                Err(e) => last = e,
-            }
-        }
-        panic!("the OpenID provider did not start (3 attempts):\n{last}");
-    }
-
-    fn try_spawn(port: u16, env: &[(&str, &Path)]) -> Result<Idp, String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
             "tests/idp/node_modules is missing: run ci/setup.sh (npm ci in tests/idp)"
         );
-        let mut child = Command::new("node")
-            .arg(dir.join("server.mjs"))
-            .env("PORT", port.to_string())
-            .env("CLIENT_ID", CLIENT_ID)
-            .env("CLIENT_SECRET", CLIENT_SECRET)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node not installed (ci/setup.sh installs it)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
         // Generous: node and oidc-provider take ~2.5 s to start, more on a loaded 2-core machine.
-        let line = match rx.recv_timeout(Duration::from_secs(25)) {
-            Ok(l) if !l.is_empty() => l,
-            _ => {
-                let _ = child.kill();
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                let _ = child.wait();
-                return Err(err);
-            }
-        };
-        // Keep reading stderr so the provider never blocks on a full pipe.
-        if let Some(mut e) = child.stderr.take() {
-            std::thread::spawn(move || std::io::copy(&mut e, &mut std::io::sink()));
-        }
-        let v: serde_json::Value = serde_json::from_str(&line).expect("provider start line");
+        let (child, v) = super::announce::start("the OpenID provider", Duration::from_secs(25), || {
+            let mut c = Command::new("node");
+            c.arg(dir.join("server.mjs"))
+                .env("PORT", port.to_string())
+                .env("CLIENT_ID", CLIENT_ID)
+                .env("CLIENT_SECRET", CLIENT_SECRET)
+                .envs(env.iter().copied());
+            c
+        });
         let http = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
             .build()
             .into();
-        Ok(Idp {
-            port: v["port"].as_u64().unwrap() as u16,
-            issuer: v["issuer"].as_str().unwrap().to_string(),
-            child,
-            http,
-        })
+        Idp { port: v["port"].as_u64().unwrap() as u16, issuer: v["issuer"].as_str().unwrap().to_string(), child, http }
     }
 
     pub fn jwks_uri(&self) -> String {
