@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::broker::{keys_dir, Broker};
 use support::mqtt::{self, Connect, Outcome};
-use support::tokens::{self, claims, encoding_key, hmac_sha256, raw, sign};
+use support::tokens::{self, claims, ecdsa_der, encoding_key, hmac_sha256, raw, sign};
 
 const ACCEPTED: Outcome = Outcome::Connack(0);
 const NOT_AUTHORISED: Outcome = Outcome::Connack(5);
@@ -41,24 +41,6 @@ fn forge_hs(header: &str, payload: &str) -> String {
 
 fn good_claims(sub: &str) -> String {
     claims(sub, json!({})).to_string()
-}
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from the fixed-width JOSE form.
-fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
-    fn int(x: &[u8]) -> Vec<u8> {
-        let mut v: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
-        if v.first().is_none_or(|b| b & 0x80 != 0) {
-            v.insert(0, 0);
-        }
-        let mut out = vec![0x02, v.len() as u8];
-        out.extend(v);
-        out
-    }
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let body = [int(r), int(s)].concat();
-    let mut out = vec![0x30, body.len() as u8];
-    out.extend(body);
-    out
 }
 
 /// An attacker's own P-256 key (in no configured set): header → token signed by it, and its JWK.

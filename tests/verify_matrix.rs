@@ -10,7 +10,7 @@ use mqtt_jwt_auth::engine::Engine;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::{json, Value};
 use support::broker::keys_dir;
-use support::tokens::{self, claims, encoding_key, hmac_sha256, key_file, raw, sign, token, HS_SECRET};
+use support::tokens::{self, claims, ecdsa_der, encoding_key, hmac_sha256, key_file, raw, sign, token, HS_SECRET};
 
 const JWKS_HS_SECRET: &str = "jwks-shared-secret-for-tests-0123456789";
 
@@ -435,24 +435,6 @@ fn bad_signature() {
         sig[0] ^= 0x80;
         assert_eq!(refused(&e, &format!("{msg}.{}", b64(&sig))), Reason::BadSignature, "{name}");
     }
-}
-
-/// DER `SEQUENCE { INTEGER r, INTEGER s }` from the fixed-width JOSE form.
-fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
-    fn int(x: &[u8]) -> Vec<u8> {
-        let mut v: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
-        if v.first().is_none_or(|b| b & 0x80 != 0) {
-            v.insert(0, 0);
-        }
-        let mut out = vec![0x02, v.len() as u8];
-        out.extend(v);
-        out
-    }
-    let (r, s) = fixed.split_at(fixed.len() / 2);
-    let body = [int(r), int(s)].concat();
-    let mut out = vec![0x30, body.len() as u8];
-    out.extend(body);
-    out
 }
 
 #[test]

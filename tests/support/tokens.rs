@@ -62,3 +62,21 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
     let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
     aws_lc_rs::hmac::sign(&k, msg).as_ref().to_vec()
 }
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` from the fixed-width JOSE form.
+pub fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
+    fn int(x: &[u8]) -> Vec<u8> {
+        let mut v: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
+        if v.first().is_none_or(|b| b & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    }
+    let (r, s) = fixed.split_at(fixed.len() / 2);
+    let body = [int(r), int(s)].concat();
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
