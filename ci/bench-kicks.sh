@@ -9,16 +9,7 @@ bash ci/setup.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 
 export KICK_N="${KICK_N:-10000}"
-# The benchmark holds one socket per client, and so does mosquitto, which inherits this limit: raise
-# the soft open-file limit as far as the hard limit allows (the benchmark checks it and says when it
-# is too low for KICK_N).
-hard="$(ulimit -Hn)"
-if [ "$hard" = "unlimited" ]; then
-  hard="$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)"
-fi
-if [ "$(ulimit -Sn)" != "unlimited" ] && [ "$(ulimit -Sn)" -lt "$hard" ]; then
-  ulimit -Sn "$hard" || echo "ci/bench-kicks.sh: could not raise ulimit -n to $hard" >&2
-fi
+. ci/raise-nofile.sh  # one socket per client here and in mosquitto
 echo "ci/bench-kicks.sh: ulimit -n $(ulimit -Sn) (hard $(ulimit -Hn)), KICK_N=$KICK_N"
 
 # cargo bench builds the plugin (cdylib) in target/release/deps/; the benchmark loads the newest of

@@ -10,14 +10,7 @@ bash ci/setup.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 
 export STORM_MEM_N="${STORM_MEM_N:-10000}"
-# This process and mosquitto (which inherits the limit) each hold one socket per client.
-hard="$(ulimit -Hn)"
-if [ "$hard" = "unlimited" ]; then
-  hard="$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)"
-fi
-if [ "$(ulimit -Sn)" != "unlimited" ] && [ "$(ulimit -Sn)" -lt "$hard" ]; then
-  ulimit -Sn "$hard" || echo "ci/bench-storm.sh: could not raise ulimit -n to $hard" >&2
-fi
+. ci/raise-nofile.sh  # one socket per client here and in mosquitto
 echo "ci/bench-storm.sh: ulimit -n $(ulimit -Sn) (hard $(ulimit -Hn)), STORM_MEM_N=$STORM_MEM_N"
 # cargo bench builds the plugin (cdylib) in target/release/deps/, where the harness finds it.
 cargo bench --locked --bench storm_memory
