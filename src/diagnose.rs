@@ -118,6 +118,8 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::BadSubject => "sub is missing or unusable and the configuration needs it",
         Reason::UsernameMismatch => "the MQTT username differs from the token's identity while refuseUsernameMismatch is true: send the matching username or none",
         Reason::ClientIdMismatch => "the MQTT client id must equal the token's subject (or claim): connect with that client id",
+        Reason::RefreshTooSoon => "an in-band refresh came sooner than options.refresh.minIntervalMs after the last one: refresh less often (the session goes on)",
+        Reason::SessionEnding => "the plugin is already disconnecting this session (expired, revoked or a refused refresh): reconnect with a valid token",
         Reason::CredentialsRefused => "the identity provider refused the username/password (client id and secret, or user and password)",
         Reason::ExchangeFailed => "the token endpoint could not be reached or gave no JWT: check tokenEndpoint, timeoutMs and the provider's access-token format",
         Reason::Internal => "a bug or out of memory: the broker's log has the details",

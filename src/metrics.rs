@@ -38,6 +38,8 @@ pub struct Metrics {
     refused: [AtomicU64; Reason::ALL.len()],
     pub kicks_expired: AtomicU64,
     pub kicks_refresh_refused: AtomicU64,
+    /// Revoked by introspection, or not checkable under a fail-closed policy.
+    pub kicks_revoked: AtomicU64,
     pub kicks_reload: AtomicU64,
     pub refresh_accepted: AtomicU64,
     pub refresh_refused: AtomicU64,
@@ -66,6 +68,7 @@ impl Metrics {
             refused: [const { AtomicU64::new(0) }; Reason::ALL.len()],
             kicks_expired: AtomicU64::new(0),
             kicks_refresh_refused: AtomicU64::new(0),
+            kicks_revoked: AtomicU64::new(0),
             kicks_reload: AtomicU64::new(0),
             refresh_accepted: AtomicU64::new(0),
             refresh_refused: AtomicU64::new(0),
@@ -112,6 +115,7 @@ impl Metrics {
         for (name, n) in [
             ("kicks/expired", v(&self.kicks_expired)),
             ("kicks/refresh-refused", v(&self.kicks_refresh_refused)),
+            ("kicks/revoked", v(&self.kicks_revoked)),
             ("kicks/reload", v(&self.kicks_reload)),
             ("refresh/accepted", v(&self.refresh_accepted)),
             ("refresh/refused", v(&self.refresh_refused)),
@@ -153,13 +157,14 @@ impl Snapshot {
             .collect();
         let refused = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
         format!(
-            "accepted {}, refused {}{refused}; kicks: expired {}, refresh-refused {}, reload {}; refreshes {} \
+            "accepted {}, refused {}{refused}; kicks: expired {}, refresh-refused {}, revoked {}, reload {}; refreshes {} \
              (refused {}); jwks fetches {} (failed {}); introspection calls {} (failed {}, avg {} ms, max {} ms); \
              exchanges {} (failed {}, cached {}, avg {} ms, max {} ms); live sessions {}",
             g("auth/accepted"),
             g("auth/refused"),
             g("kicks/expired"),
             g("kicks/refresh-refused"),
+            g("kicks/revoked"),
             g("kicks/reload"),
             g("refresh/accepted"),
             g("refresh/refused"),

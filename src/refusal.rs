@@ -27,6 +27,10 @@ pub enum Reason {
     Revoked,
     /// The token could not be checked for revocation and the policy fails closed.
     RevocationUnchecked,
+    /// An in-band refresh sooner than `options.refresh.minIntervalMs` after the last one.
+    RefreshTooSoon,
+    /// An in-band refresh on a session that the plugin is already ending.
+    SessionEnding,
     /// Credentials exchange: the identity provider refused the username/password.
     CredentialsRefused,
     /// Credentials exchange: the token endpoint could not be reached or answered unusably.
@@ -59,6 +63,8 @@ impl Reason {
             Reason::ClientIdMismatch => "client-id-mismatch",
             Reason::Revoked => "token-revoked",
             Reason::RevocationUnchecked => "revocation-unchecked",
+            Reason::RefreshTooSoon => "refresh-too-soon",
+            Reason::SessionEnding => "session-ending",
             Reason::CredentialsRefused => "credentials-refused",
             Reason::ExchangeFailed => "exchange-failed",
             Reason::Internal => "internal-error",
@@ -67,7 +73,7 @@ impl Reason {
 
     /// Every reason, in a fixed order (metrics keep one counter per reason).
     /// Every reason, in declaration order (a test checks it), for per-reason counters.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 27] = [
         Reason::NoToken,
         Reason::TooLarge,
         Reason::Malformed,
@@ -90,6 +96,8 @@ impl Reason {
         Reason::ClientIdMismatch,
         Reason::Revoked,
         Reason::RevocationUnchecked,
+        Reason::RefreshTooSoon,
+        Reason::SessionEnding,
         Reason::CredentialsRefused,
         Reason::ExchangeFailed,
         Reason::Internal,

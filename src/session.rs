@@ -1,10 +1,16 @@
-//! Per-connection state decided at authentication, and the schedule of what happens before and at
-//! the token's expiry. Pure: the plugin turns due events into kicks and messages on the broker thread.
+//! The per-connection lifecycle, decided at authentication and driven by broker events:
+//! live → ending (the plugin decided to disconnect it) → gone (mosquitto closed it; kept until the
+//! will check that follows DISCONNECT has run) → dropped. It owns the connection's identity,
+//! permissions and one deadline (`exp + leeway`). Pure: the plugin turns due events into kicks and
+//! messages on the broker thread; time is always a parameter.
 use crate::acl::Permissions;
 use crate::plugin::ClientRef;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
+
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -16,17 +22,70 @@ pub struct Session {
     pub token: String,
     pub exp: Option<f64>,
     pub refreshed: bool,
-    /// Set once a kick has been requested or a refresh refused: ACL checks deny from then on.
-    pub ending: bool,
     /// Compiled at authentication when `options.authorization` is configured.
     pub permissions: Option<Arc<Permissions>>,
-    /// When ACL checks start to deny because the token expired (kickExpiredClients).
-    pub deny_from: Option<f64>,
     /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
     pub issuer: Option<String>,
-    /// Why a revoked session ends, for the log line of its kick.
-    pub end_reason: Option<&'static str>,
+    /// When the last in-band refresh was accepted (refreshes are rate-limited).
+    pub last_refresh: Option<f64>,
+    /// `exp + leeway` when expired sessions are kicked: ACL checks deny from then on.
+    deadline: Option<f64>,
+    phase: Phase,
     generation: u64,
+}
+
+/// Where a connection is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Live,
+    /// The plugin decided to end it; the kick is scheduled. Everything is denied.
+    Ending(End),
+    /// mosquitto closed the connection, or another connection took over its client id. Only the
+    /// will check may still come; `will` says whether it may pass (by the session's permissions).
+    Gone {
+        will: bool,
+    },
+}
+
+/// Why the plugin ends a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// `exp + leeway` has passed.
+    Expired,
+    /// An in-band refresh was refused (the refusal's category).
+    RefreshRefused(&'static str),
+    /// The revocation endpoint says the token is not active.
+    Revoked,
+    /// No usable revocation answer and the policy fails closed.
+    Unchecked,
+}
+
+impl End {
+    /// For the disconnect's log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            End::Expired => "token expired",
+            End::RefreshRefused(_) => "token refresh refused",
+            End::Revoked => "token revoked",
+            End::Unchecked => "token could not be checked for revocation",
+        }
+    }
+
+    /// The invalidity notice's reason (the refusal category the client would see at CONNECT).
+    pub fn category(self) -> &'static str {
+        match self {
+            End::Expired => "expired",
+            End::RefreshRefused(c) => c,
+            End::Revoked => "token-revoked",
+            End::Unchecked => "revocation-unchecked",
+        }
+    }
+
+    /// Whether the kick may publish the client's will (when the operator asks for wills on kicks):
+    /// a token that merely expired, or whose replacement was refused, was valid; a revoked one never.
+    pub fn allows_will(self) -> bool {
+        matches!(self, End::Expired | End::RefreshRefused(_))
+    }
 }
 
 impl Session {
@@ -44,24 +103,56 @@ impl Session {
             token,
             exp,
             refreshed: false,
-            ending: false,
             permissions: None,
-            deny_from: None,
             issuer: None,
-            end_reason: None,
+            last_refresh: None,
+            deadline: None,
+            phase: Phase::Live,
             generation: 0,
         }
     }
 
-    pub fn expired(&self, now: f64) -> bool {
-        self.exp.is_some_and(|e| now >= e)
+    pub fn phase(&self) -> Phase {
+        self.phase
     }
+
+    pub fn is_live(&self) -> bool {
+        self.phase == Phase::Live
+    }
+
+    pub fn deadline(&self) -> Option<f64> {
+        self.deadline
+    }
+
+    pub fn past_deadline(&self, now: f64) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// What an ACL check of this session may use: its permissions, or a denial. `write` is true for
+    /// a PUBLISH check (the only kind that can come after DISCONNECT: the will).
+    pub fn acl_gate(&self, write: bool, now: f64) -> Gate {
+        match self.phase {
+            Phase::Live if !self.past_deadline(now) => Gate::Rules,
+            Phase::Gone { will: true } if write => Gate::Rules,
+            _ => Gate::Deny,
+        }
+    }
+}
+
+/// The outcome of [`Session::acl_gate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Decide by the session's permissions (or defer to the other checks when the plugin has none).
+    Rules,
+    Deny,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EventKind {
-    /// A refresh was refused: disconnect as soon as possible.
-    Revoked,
+    /// The plugin ended the session: send the invalidity notice (the kick follows later).
+    Invalid,
+    /// The plugin ended the session: disconnect as soon as possible.
+    Kick,
     /// Tell the client its token is about to expire (once per token).
     Notice,
     Expiry,
@@ -75,14 +166,26 @@ pub struct Due {
     pub client_id: String,
 }
 
+/// When expiry is enforced: the leeway added to `exp` for the kick and the ACL deadline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deadlines {
+    pub kick: bool,
+    pub leeway: f64,
+    /// Seconds before `exp` to send the expiry notice.
+    pub notice_before: Option<f64>,
+}
+
 #[derive(Default)]
 pub struct Sessions {
     by_client: HashMap<ClientRef, Session>,
+    /// Connected sessions by client id (gone ones are not: their id may already belong to another).
     by_id: HashMap<String, ClientRef>,
     /// (due time in ms since the epoch, kind, client, generation): entries of replaced or closed
     /// sessions are skipped when popped, so nothing is ever removed from the middle.
     schedule: BinaryHeap<Reverse<(u64, EventKind, ClientRef, u64)>>,
     next_generation: u64,
+    /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
+    gone: HashMap<ClientRef, Session>,
 }
 
 fn ms(t: f64) -> u64 {
@@ -90,70 +193,108 @@ fn ms(t: f64) -> u64 {
 }
 
 impl Sessions {
+    /// Connected sessions (live or ending; not the gone ones awaiting their will check).
     pub fn len(&self) -> usize {
         self.by_client.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_client.is_empty()
+        self.by_client.is_empty() && self.gone.is_empty()
+    }
+
+    /// Gone sessions still kept for their will check.
+    pub fn gone(&self) -> usize {
+        self.gone.len()
     }
 
     pub fn get(&self, c: ClientRef) -> Option<&Session> {
-        self.by_client.get(&c)
+        self.by_client.get(&c).or_else(|| self.gone.get(&c))
     }
 
-    pub fn get_mut(&mut self, c: ClientRef) -> Option<&mut Session> {
-        self.by_client.get_mut(&c)
+    /// The live session that holds `client_id`, if any.
+    pub fn holder_of(&self, client_id: &str) -> Option<(ClientRef, &Session)> {
+        let c = *self.by_id.get(client_id)?;
+        self.by_client.get(&c).map(|s| (c, s))
     }
 
-    /// Opens (or replaces) the session of `c`. `notice_before` schedules an expiry notice that many
-    /// seconds before exp; `kick` schedules the expiry itself.
-    pub fn open(&mut self, c: ClientRef, mut s: Session, notice_before: Option<f64>, kick: bool) {
-        self.close(c);
-        // A client id belongs to one connection: a stale entry (missed disconnect) must not be kicked
-        // in the name of the new one.
+    /// Opens the session of `c`: a new connection, or the replacement of its session after an
+    /// accepted refresh or reload re-check (the caller checked that the old one is live). A live
+    /// session of another connection with the same client id is being taken over: it becomes gone,
+    /// keeping what its will check needs, and is never kicked in the name of the new one.
+    pub fn open(&mut self, c: ClientRef, mut s: Session, d: Deadlines, now: f64) {
+        // A connection at a reused address (its DISCONNECT missed) must not keep holding the old id.
+        self.gone.remove(&c);
+        if let Some(prev) = self.by_client.remove(&c) {
+            if prev.client_id != s.client_id && self.by_id.get(&prev.client_id) == Some(&c) {
+                self.by_id.remove(&prev.client_id);
+            }
+        }
         if let Some(old) = self.by_id.insert(s.client_id.clone(), c) {
-            self.by_client.remove(&old);
+            if let Some(mut o) = self.by_client.remove(&old).filter(|_| old != c) {
+                // mosquitto checks the old connection's will right after this CONNECT is accepted.
+                let will = o.is_live() && !o.past_deadline(now);
+                o.phase = Phase::Gone { will };
+                self.gone.insert(old, o);
+            }
         }
         self.next_generation += 1;
         s.generation = self.next_generation;
-        s.deny_from = if kick { s.exp } else { None };
-        if let Some(exp) = s.exp {
-            if kick {
-                self.schedule.push(Reverse((ms(exp), EventKind::Expiry, c, s.generation)));
-            }
-            if let Some(before) = notice_before {
-                self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
-            }
+        s.phase = Phase::Live;
+        s.deadline = if d.kick { s.exp.map(|e| e + d.leeway) } else { None };
+        if let Some(deadline) = s.deadline {
+            self.schedule.push(Reverse((ms(deadline), EventKind::Expiry, c, s.generation)));
+        }
+        if let (Some(exp), Some(before)) = (s.exp, d.notice_before) {
+            self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
         }
         self.by_client.insert(c, s);
+        self.compact();
     }
 
-    /// Ends a session: ACL checks deny from now on, the kick is due at `at`.
-    pub fn revoke(&mut self, c: ClientRef, at: f64) {
-        if let Some(s) = self.by_client.get_mut(&c) {
-            s.ending = true;
-            self.schedule.push(Reverse((ms(at), EventKind::Revoked, c, s.generation)));
+    /// The plugin ends a live session: ACL checks deny from now on, the kick is due at `kick_at`;
+    /// with `notify`, the invalidity notice is due at once (so it goes out before the kick).
+    /// False when the session is not live (already ending or gone: the first reason stands).
+    pub fn end(&mut self, c: ClientRef, why: End, now: f64, kick_at: f64, notify: bool) -> bool {
+        let Some(s) = self.by_client.get_mut(&c) else { return false };
+        if !s.is_live() {
+            return false;
         }
-    }
-
-    /// Like `revoke`, with the reason the kick's log line gives.
-    pub fn revoke_because(&mut self, c: ClientRef, at: f64, why: &'static str) {
-        if let Some(s) = self.by_client.get_mut(&c) {
-            if s.ending {
-                return;
-            }
-            s.end_reason = Some(why);
+        s.phase = Phase::Ending(why);
+        if notify {
+            self.schedule.push(Reverse((ms(now), EventKind::Invalid, c, s.generation)));
         }
-        self.revoke(c, at);
+        self.schedule.push(Reverse((ms(kick_at), EventKind::Kick, c, s.generation)));
+        true
     }
 
-    pub fn close(&mut self, c: ClientRef) -> Option<Session> {
-        let s = self.by_client.remove(&c)?;
+    /// MOSQ_EVT_DISCONNECT (and 2.1's CLIENT_OFFLINE): the connection is closed. The session stays
+    /// until the will check that mosquitto runs right after; `with_will` is whether the operator
+    /// lets wills of kicked clients through (`kickExpiredClientsWithWill`).
+    pub fn disconnected(&mut self, c: ClientRef, with_will: bool, now: f64) {
+        let Some(mut s) = self.by_client.remove(&c) else { return };
+        let will = match s.phase {
+            // Expired but not kicked yet: as if the kick had come first.
+            Phase::Live if s.past_deadline(now) => with_will,
+            Phase::Live => true,
+            Phase::Ending(End::Expired) => with_will,
+            // The old token was still valid: its will is as good as on a kick at expiry.
+            Phase::Ending(End::RefreshRefused(_)) => with_will && !s.past_deadline(now),
+            Phase::Ending(_) => false,
+            Phase::Gone { will } => will,
+        };
+        s.phase = Phase::Gone { will };
         if self.by_id.get(&s.client_id) == Some(&c) {
             self.by_id.remove(&s.client_id);
         }
-        Some(s)
+        self.gone.insert(c, s);
+    }
+
+    /// Drops the gone sessions (their will checks have run: mosquitto checks the will right after
+    /// DISCONNECT, in the same loop pass). `keep` is the client whose callback is running.
+    pub fn drop_gone(&mut self, keep: Option<ClientRef>) -> usize {
+        let before = self.gone.len();
+        self.gone.retain(|c, _| Some(*c) == keep);
+        before - self.gone.len()
     }
 
     /// Pops at most `limit` events due at `now`. Events for `busy` (the client whose callback is
@@ -170,8 +311,12 @@ impl Sessions {
             let Some(Reverse(entry)) = self.schedule.pop() else { break };
             let (_, kind, c, generation) = entry;
             let Some(s) = self.by_client.get(&c) else { continue };
-            // An ending session gets no more notices or kicks, except the kick that a revocation asked for.
-            if s.generation != generation || (s.ending && kind != EventKind::Revoked) {
+            // Notices and expiry go to live sessions only; the kick to the one that is ending.
+            let wanted = match kind {
+                EventKind::Kick | EventKind::Invalid => matches!(s.phase, Phase::Ending(_)),
+                EventKind::Notice | EventKind::Expiry => s.is_live(),
+            };
+            if s.generation != generation || !wanted {
                 continue;
             }
             if Some(c) == busy {
@@ -184,92 +329,32 @@ impl Sessions {
         out
     }
 
+    /// Marks an expired live session as ending, just before its kick.
+    pub fn expire(&mut self, c: ClientRef) {
+        if let Some(s) = self.by_client.get_mut(&c) {
+            if s.is_live() {
+                s.phase = Phase::Ending(End::Expired);
+            }
+        }
+    }
+
+    /// When the next scheduled event is due (it may belong to a replaced session).
+    pub fn next_due(&self) -> Option<f64> {
+        self.schedule.peek().map(|Reverse((t, ..))| *t as f64 / 1000.0)
+    }
+
     /// Scheduled entries, live or stale (for tests and the memory bound).
     pub fn scheduled(&self) -> usize {
         self.schedule.len()
     }
 
-    /// Drops stale schedule entries once they outnumber live sessions by far, so a churn of short
-    /// connections with long tokens cannot grow the heap without bound.
-    pub fn compact(&mut self) {
+    /// Drops stale schedule entries once they outnumber live sessions by far, so neither a churn of
+    /// short connections nor a flood of refreshes can grow the heap without bound. Amortized O(1)
+    /// per entry: it runs after the heap grew by more than three times the live sessions.
+    fn compact(&mut self) {
         if self.schedule.len() > 64 + 4 * self.by_client.len() {
             let live = &self.by_client;
             self.schedule.retain(|Reverse((_, _, c, g))| live.get(c).is_some_and(|s| s.generation == *g));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(id: &str, exp: Option<f64>) -> Session {
-        Session::new(id.into(), Some("sub".into()), None, "t".into(), exp)
-    }
-
-    #[test]
-    fn expiry_is_due_once_and_closed_sessions_are_skipped() {
-        let mut ss = Sessions::default();
-        ss.open(ClientRef(1), s("a", Some(100.0)), None, true);
-        ss.open(ClientRef(2), s("b", Some(100.0)), None, true);
-        ss.open(ClientRef(3), s("c", None), None, true);
-        assert!(ss.due(99.9, 10, None).is_empty());
-        ss.close(ClientRef(2));
-        let due = ss.due(100.0, 10, None);
-        assert_eq!(due, vec![Due { kind: EventKind::Expiry, client: ClientRef(1), client_id: "a".into() }]);
-        assert!(ss.due(200.0, 10, None).is_empty());
-        assert_eq!(ss.len(), 2);
-    }
-
-    #[test]
-    fn a_refresh_replaces_the_schedule() {
-        let mut ss = Sessions::default();
-        ss.open(ClientRef(1), s("a", Some(100.0)), Some(10.0), true);
-        ss.open(ClientRef(1), s("a", Some(500.0)), Some(10.0), true);
-        assert!(ss.due(200.0, 10, None).is_empty(), "the old token's events are stale");
-        let due = ss.due(495.0, 10, None);
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].kind, EventKind::Notice);
-        assert_eq!(ss.due(500.0, 10, None)[0].kind, EventKind::Expiry);
-    }
-
-    #[test]
-    fn the_busy_client_is_not_kicked_from_its_own_callback() {
-        let mut ss = Sessions::default();
-        ss.open(ClientRef(1), s("a", Some(100.0)), None, true);
-        assert!(ss.due(100.0, 10, Some(ClientRef(1))).is_empty());
-        assert_eq!(ss.due(100.0, 10, None).len(), 1);
-    }
-
-    #[test]
-    fn limit_bounds_the_work_per_call() {
-        let mut ss = Sessions::default();
-        for i in 0..10 {
-            ss.open(ClientRef(i), s(&format!("c{i}"), Some(100.0)), None, true);
-        }
-        assert_eq!(ss.due(100.0, 4, None).len(), 4);
-        assert_eq!(ss.due(100.0, 100, None).len(), 6);
-    }
-
-    #[test]
-    fn a_client_id_has_one_session() {
-        let mut ss = Sessions::default();
-        ss.open(ClientRef(1), s("a", Some(100.0)), None, true);
-        ss.open(ClientRef(2), s("a", Some(100.0)), None, true);
-        assert_eq!(ss.len(), 1);
-        let due = ss.due(100.0, 10, None);
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].client, ClientRef(2));
-    }
-
-    #[test]
-    fn stale_entries_are_compacted() {
-        let mut ss = Sessions::default();
-        for i in 0..1000 {
-            ss.open(ClientRef(i), s(&format!("c{i}"), Some(1e9)), None, true);
-            ss.close(ClientRef(i));
-        }
-        ss.compact();
-        assert_eq!(ss.scheduled(), 0);
     }
 }

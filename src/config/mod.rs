@@ -14,7 +14,7 @@ pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
-pub use session::{ExpiryNotice, Refresh};
+pub use session::{ExpiryNotice, InvalidNotice, Refresh};
 
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
@@ -44,6 +44,7 @@ pub struct Config {
     pub verified_cache_entries: usize,
     pub refresh: Refresh,
     pub expiry_notice: Option<ExpiryNotice>,
+    pub invalid_notice: Option<InvalidNotice>,
     /// `options.authorization`; None: the plugin answers no ACL check (mosquitto's default applies).
     pub authorization: Option<AuthorizationConfig>,
     /// `options.metrics`; None: no counters published or logged.
@@ -191,6 +192,7 @@ impl Config {
         };
         let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
         let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
+        let invalid_notice = options.object("invalidNotice")?.map(session::parse_invalid_notice).transpose()?.flatten();
         let authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
         let metrics = options.object("metrics")?.map(ops::parse_metrics).transpose()?.flatten();
         let credentials_exchange =
@@ -237,6 +239,7 @@ impl Config {
             verified_cache_entries,
             refresh,
             expiry_notice,
+            invalid_notice,
             authorization,
             metrics,
             credentials_exchange,

@@ -1,10 +1,13 @@
-//! `options.refresh` and `options.expiryNotice`: in-band token refresh and the warning before expiry.
+//! `options.refresh`, `options.expiryNotice` and `options.invalidNotice`: in-band token refresh, the
+//! warning before expiry, and the notice before the plugin ends a session for another reason.
 use super::walk::{ConfigError, Obj, Result};
 
 pub const DEFAULT_AUTH_METHOD: &str = "JWT";
 pub const DEFAULT_CONTROL_TOPIC: &str = "$CONTROL/jwt-auth/v1";
 pub const DEFAULT_RESPONSE_TOPIC: &str = "$CONTROL/jwt-auth/v1/response";
 pub const DEFAULT_NOTICE_TOPIC: &str = "$CONTROL/jwt-auth/v1/expiring";
+pub const DEFAULT_INVALID_TOPIC: &str = "$CONTROL/jwt-auth/v1/invalid";
+pub const DEFAULT_MIN_REFRESH_INTERVAL_MS: u64 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refresh {
@@ -14,6 +17,9 @@ pub struct Refresh {
     pub control_topic: Option<String>,
     /// Topic of the answer, delivered to the refreshing client only.
     pub response_topic: String,
+    /// A refresh sooner than this after the last accepted one is refused without verifying it
+    /// (and without ending the session): refresh floods cost neither crypto nor memory.
+    pub min_interval_ms: u64,
 }
 
 impl Default for Refresh {
@@ -22,8 +28,16 @@ impl Default for Refresh {
             auth_method: Some(DEFAULT_AUTH_METHOD.into()),
             control_topic: Some(DEFAULT_CONTROL_TOPIC.into()),
             response_topic: DEFAULT_RESPONSE_TOPIC.into(),
+            min_interval_ms: DEFAULT_MIN_REFRESH_INTERVAL_MS,
         }
     }
+}
+
+/// `options.invalidNotice`: `{"reason": "<category>"}` to the client before the plugin ends its
+/// session for any reason but plain expiry (revoked, refused refresh).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidNotice {
+    pub topic: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +76,10 @@ pub fn parse_refresh(mut o: Obj) -> Result<Refresh> {
         publish_topic(&o, "responseTopic", t)?;
         r.response_topic = t.to_string();
     }
+    r.min_interval_ms = o.u64("minIntervalMs", DEFAULT_MIN_REFRESH_INTERVAL_MS)?;
+    if r.min_interval_ms > 3_600_000 {
+        return Err(ConfigError::new(o.key_path("minIntervalMs"), "must be at most 3600000 (one hour)"));
+    }
     o.finish()?;
     Ok(r)
 }
@@ -76,4 +94,12 @@ pub fn parse_expiry_notice(mut o: Obj) -> Result<Option<ExpiryNotice>> {
     }
     o.finish()?;
     Ok(enabled.then_some(ExpiryNotice { seconds_before, topic }))
+}
+
+pub fn parse_invalid_notice(mut o: Obj) -> Result<Option<InvalidNotice>> {
+    let enabled = o.bool("enabled", true)?;
+    let topic = o.string("topic")?.unwrap_or(DEFAULT_INVALID_TOPIC).to_string();
+    publish_topic(&o, "topic", &topic)?;
+    o.finish()?;
+    Ok(enabled.then_some(InvalidNotice { topic }))
 }

@@ -2,6 +2,7 @@
 //! when `options.authorization` is configured at start-up (without it mosquitto's default applies).
 use super::{Broker, ClientRef, Plugin};
 use crate::acl::{Access, Decision};
+use crate::session::Gate;
 
 impl Plugin {
     /// Clients without a session of ours (authenticated by another plugin) are left to others.
@@ -20,11 +21,12 @@ impl Plugin {
         let Some(access) = Access::from_mosquitto(access) else { return Decision::Deny };
         let sessions = self.sessions.lock();
         let Some(s) = sessions.get(client) else { return Decision::Defer };
-        // An expired or revoked session is denied at once, before its kick lands.
-        if s.ending || s.deny_from.is_some_and(|t| now >= t) {
+        // Past the deadline, ending (expired, revoked, refused refresh) or gone: denied at once,
+        // before any kick lands; a gone session keeps its rules for the will check only.
+        if s.acl_gate(access == Access::Write, now) == Gate::Deny {
             return Decision::Deny;
         }
-        if access == Access::Write && self.control_topic.as_deref() == Some(topic) {
+        if access == Access::Write && s.is_live() && self.control_topic.as_deref() == Some(topic) {
             return Decision::Allow;
         }
         match &s.permissions {

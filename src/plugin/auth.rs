@@ -6,7 +6,7 @@ use crate::config::TokenSource;
 use crate::engine::Engine;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
-use crate::session::Session;
+use crate::session::{Deadlines, End, Phase, Session};
 use crate::verify::Token;
 use std::sync::Arc;
 
@@ -73,7 +73,12 @@ impl Plugin {
             return AuthResult::Defer;
         }
         let id = broker.client_id(client);
-        let known = self.sessions.lock().get(client).is_some_and(|s| Some(&s.client_id) == id.as_ref());
+        // A session of this connection (live or ending) means re-authentication.
+        let known = self
+            .sessions
+            .lock()
+            .get(client)
+            .is_some_and(|s| Some(&s.client_id) == id.as_ref() && !matches!(s.phase(), Phase::Gone { .. }));
         let token = match utf8(data) {
             Ok(t) if !t.is_empty() => t,
             Ok(_) => {
@@ -87,8 +92,12 @@ impl Plugin {
             Err(r) => return self.answer(broker, client, "refused", Err(r)),
         };
         if known {
-            // No re-auth flag reaches plugins: a live session for this connection means re-authentication.
+            // No re-auth flag reaches plugins. A refused re-authentication ends the connection
+            // (mosquitto closes it): the session is ending from now on, whatever comes next.
             let result = self.refresh_session(&engine, broker, client, token, now).map(|_| ());
+            if let Err(r) = &result {
+                self.end_session(client, End::RefreshRefused(r.reason.category()), now);
+            }
             return self.answer(broker, client, "re-authentication refused for", result);
         }
         let sent = broker.client_username(client);
@@ -107,7 +116,8 @@ impl Plugin {
         }
     }
 
-    /// Verifies a token for a new connection, binds its identity and opens its session.
+    /// Verifies a token for a new connection, binds its identity and opens its session. Every check
+    /// runs before anything changes: a refused CONNECT leaves the connection's username as it was.
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
@@ -132,16 +142,16 @@ impl Plugin {
         } else {
             (identity.username, identity.set_username)
         };
+        self.revocation_gate(engine, token, &t, now)?;
+        let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
+        session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
+        session.permissions = self.permissions(engine, broker, &t, &session);
         if let Some(name) = &set {
             if !broker.set_username(client, name) {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
-        self.revocation_gate(engine, token, &t, now)?;
-        let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
-        session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
-        session.permissions = self.permissions(engine, broker, &t, &session);
-        self.open_session(engine, client, session);
+        self.open_session(engine, client, session, now);
         Ok(())
     }
 
@@ -155,56 +165,67 @@ impl Plugin {
         Some(Arc::new(p))
     }
 
-    pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session) {
-        let notice = engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64);
+    pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session, now: f64) {
         let c = &engine.config.common;
-        let kick = c.kick_expired_clients && c.validate_expiration;
+        let deadlines = Deadlines {
+            kick: c.kick_expired_clients && c.validate_expiration,
+            leeway: c.leeway_seconds as f64,
+            notice_before: engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64),
+        };
         let tracked = engine.introspector.is_some().then(|| session.clone());
-        self.sessions.lock().open(client, session, notice, kick);
+        self.sessions.lock().open(client, session, deadlines, now);
         if let Some(s) = tracked {
             self.track_revocation(engine, client, &s);
         }
     }
 
     /// After a reload mosquitto re-runs BASIC_AUTH with the CONNECT credentials. A connected client's
-    /// current token (possibly refreshed in-band since) is what must pass the new rules.
+    /// current token (possibly refreshed in-band since) is what must pass the new rules; a session
+    /// the plugin is ending is refused (mosquitto then disconnects it at once).
     /// None: not a connected client of ours, authenticate normally.
     fn recheck(&self, engine: &Engine, broker: &dyn Broker, client: ClientRef, now: f64) -> Option<AuthResult> {
         let id = broker.client_id(client)?;
         let session = self.sessions.lock().get(client).filter(|s| s.client_id == id).cloned()?;
-        let result = self.reverify(engine, broker, client, &session, &session.token, now).map(|fresh| {
-            self.open_session(engine, client, fresh);
-        });
+        let result = if session.is_live() {
+            self.reverify(engine, broker, &session, &session.token, now).and_then(|(fresh, rename, _)| {
+                if let Some(name) = &rename {
+                    if !broker.set_username(client, name) {
+                        return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
+                    }
+                }
+                self.open_session(engine, client, fresh, now);
+                Ok(())
+            })
+        } else {
+            Err(Refused::new(Reason::SessionEnding, "the session was already ending"))
+        };
         Some(self.answer(broker, client, "after reload, disconnecting", result))
     }
 
-    /// Verifies `token` for an existing session: same subject, same bindings. Returns the session
-    /// as it must be from now on.
+    /// Verifies `token` for an existing session: same issuer and subject, same bindings. Changes
+    /// nothing: returns the session as it must be from now on, and the username mosquitto must
+    /// carry if the (reloaded) bindings name another one.
     pub(super) fn reverify(
         &self,
         engine: &Engine,
         broker: &dyn Broker,
-        client: ClientRef,
         session: &Session,
         token: &str,
         now: f64,
-    ) -> Result<Session, Refused> {
+    ) -> Result<(Session, Option<String>, Arc<Token>), Refused> {
         let t = engine.authenticate(token, now)?;
-        if t.sub != session.subject {
-            return Err(Refused::new(Reason::BadSubject, "the new token names another subject"));
+        let issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
+        if t.sub != session.subject || issuer != session.issuer {
+            return Err(Refused::new(Reason::BadSubject, "the new token names another subject or issuer"));
         }
         let identity = engine.bind_identity(&t, Some(&session.client_id), session.username.as_deref())?;
         let username = identity.username.or_else(|| session.username.clone());
-        if username != session.username {
-            let Some(name) = &username else { unreachable!("username falls back to the session's") };
-            if !broker.set_username(client, name) {
-                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
-            }
-        }
+        let rename = (username != session.username).then(|| username.clone()).flatten();
         let mut fresh = Session::new(session.client_id.clone(), t.sub.clone(), username, token.to_string(), t.exp);
         fresh.refreshed = session.refreshed || token != session.token;
-        fresh.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
+        fresh.last_refresh = session.last_refresh;
+        fresh.issuer = issuer;
         fresh.permissions = self.permissions(engine, broker, &t, &fresh);
-        Ok(fresh)
+        Ok((fresh, rename, t))
     }
 }

@@ -3,8 +3,11 @@
 //! not firing (mosquitto 2.0.0–2.0.14 with per_listener_settings never sends it).
 use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::logsafe::clean;
-use crate::session::EventKind;
+use crate::session::{End, EventKind, Phase};
 use serde_json::json;
+
+/// Time for a refusal answer or invalidity notice to reach the client before its connection closes.
+const NOTICE_GRACE: f64 = 0.3;
 
 /// Work per pass is bounded by time, so a mass expiry cannot stall the broker loop, yet 10,000
 /// tokens expiring in the same second are all kicked within a few passes (a kick costs ~25 µs, and
@@ -20,7 +23,6 @@ pub(super) struct Clock {
     last_tick: f64,
     last_count_log: f64,
     logged_count: Option<usize>,
-    last_compact: f64,
 }
 
 impl Plugin {
@@ -32,6 +34,8 @@ impl Plugin {
         }
         // Any reload re-check pass has finished by the time the loop ticks again.
         *self.recheck_until.lock() = 0.0;
+        // Sessions that went away before this tick have had their will checked.
+        self.sessions.lock().drop_gone(None);
         self.drain_background(broker);
         self.revocation_pass(broker, now);
         self.run_due(broker, now, None);
@@ -43,15 +47,30 @@ impl Plugin {
     pub fn expire_fallback(&self, broker: &dyn Broker, now: f64, busy: ClientRef) {
         let quiet = now - self.expiry.lock().last_tick > TICK_SILENCE;
         if quiet {
+            self.sessions.lock().drop_gone(Some(busy));
             self.run_due(broker, now, Some(busy));
         }
     }
 
-    /// MOSQ_EVT_DISCONNECT: every connection that goes away, authenticated or not.
+    /// MOSQ_EVT_DISCONNECT (and 2.1's CLIENT_OFFLINE): every connection that goes away,
+    /// authenticated or not. mosquitto checks the client's will right after this returns, so the
+    /// session stays, gone, until the next tick drops it.
     pub fn disconnect(&self, broker: &dyn Broker, client: ClientRef, now: f64) {
-        self.sessions.lock().close(client);
+        let with_will = self.engine().config.common.kick_expired_clients_with_will;
+        self.sessions.lock().disconnected(client, with_will, now);
         self.untrack_revocation(client);
         self.expire_fallback(broker, now, client);
+    }
+
+    /// The plugin ends a live session for `why`: ACL checks deny from now on; the invalidity
+    /// notice (when configured, for any reason but expiry) goes out at once and the kick follows on a
+    /// later pass, never from inside the client's own callback.
+    pub(super) fn end_session(&self, client: ClientRef, why: End, now: f64) {
+        let engine = self.engine();
+        let notify = engine.config.invalid_notice.is_some() && why != End::Expired;
+        let grace = notify || matches!(why, End::RefreshRefused(_));
+        let kick_at = if grace { now + NOTICE_GRACE } else { now };
+        self.sessions.lock().end(client, why, now, kick_at, notify);
     }
 
     fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientRef>) {
@@ -74,34 +93,49 @@ impl Plugin {
         let common = &engine.config.common;
         for d in due {
             match d.kind {
-                EventKind::Expiry | EventKind::Revoked => {
-                    let with_will = common.kick_expired_clients_with_will;
-                    let mut why = if d.kind == EventKind::Expiry { "token expired" } else { "token refresh refused" };
+                EventKind::Expiry | EventKind::Kick => {
                     // Mark first: the kick runs the DISCONNECT callback, which takes the session lock.
-                    if let Some(s) = self.sessions.lock().get_mut(d.client) {
-                        s.ending = true;
-                        if d.kind == EventKind::Revoked {
-                            why = s.end_reason.unwrap_or(why);
+                    let why = {
+                        let mut sessions = self.sessions.lock();
+                        sessions.expire(d.client);
+                        match sessions.get(d.client).map(|s| s.phase()) {
+                            Some(Phase::Ending(why)) => why,
+                            _ => continue,
                         }
-                    }
+                    };
+                    let with_will = common.kick_expired_clients_with_will && why.allows_will();
                     let kicked = broker.kick(&d.client_id, with_will);
                     let m = crate::metrics::get();
-                    let cause = if d.kind == EventKind::Expiry { &m.kicks_expired } else { &m.kicks_refresh_refused };
+                    let cause = match why {
+                        End::Expired => &m.kicks_expired,
+                        End::RefreshRefused(_) => &m.kicks_refresh_refused,
+                        End::Revoked | End::Unchecked => &m.kicks_revoked,
+                    };
                     crate::metrics::Metrics::inc(cause);
                     broker.log(
                         Level::Notice,
                         &format!(
-                            "{LOG_PREFIX}: disconnecting client {}: {why}{}",
+                            "{LOG_PREFIX}: disconnecting client {}: {}{}",
                             clean(&d.client_id, 64),
+                            why.describe(),
                             if kicked { "" } else { " (already gone)" }
                         ),
                     );
+                }
+                EventKind::Invalid => {
+                    let Some(notice) = &engine.config.invalid_notice else { continue };
+                    let why = match self.sessions.lock().get(d.client).map(|s| s.phase()) {
+                        Some(Phase::Ending(why)) => why,
+                        _ => continue,
+                    };
+                    let body = json!({"reason": why.category()});
+                    broker.publish_to(&d.client_id, &notice.topic, body.to_string().as_bytes());
                 }
                 EventKind::Notice => {
                     let Some(notice) = &engine.config.expiry_notice else { continue };
                     let exp = self.sessions.lock().get(d.client).and_then(|s| s.exp);
                     let Some(exp) = exp else { continue };
-                    let body = json!({"exp": exp, "expiresIn": (exp - now).max(0.0).round()});
+                    let body = json!({"exp": exp as i64, "expiresIn": (exp - now).max(0.0).round() as i64});
                     broker.publish_to(&d.client_id, &notice.topic, body.to_string().as_bytes());
                 }
             }
@@ -110,10 +144,6 @@ impl Plugin {
 
     fn housekeeping(&self, broker: &dyn Broker, now: f64) {
         let mut clock = self.expiry.lock();
-        if now - clock.last_compact > 60.0 {
-            clock.last_compact = now;
-            self.sessions.lock().compact();
-        }
         let count = self.sessions.lock().len();
         if clock.logged_count != Some(count) && now - clock.last_count_log >= 1.0 {
             clock.last_count_log = now;

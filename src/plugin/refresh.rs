@@ -5,13 +5,14 @@ use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::engine::Engine;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
+use crate::session::End;
 use serde_json::json;
-
-/// Time for the refusal answer to reach the client before its connection is closed.
-const REVOKE_GRACE: f64 = 0.3;
 
 impl Plugin {
     /// Replaces the session of `client` with one for `token`; the new expiry time on success.
+    /// Atomic: signature, claims, identity and the new token's revocation verdict are all checked
+    /// before anything changes. The caller ends the session on a refusal, except for
+    /// [`Reason::RefreshTooSoon`] (refused before any crypto; the session goes on).
     pub(super) fn refresh_session(
         &self,
         engine: &Engine,
@@ -23,39 +24,59 @@ impl Plugin {
         let Some(session) = self.sessions.lock().get(client).cloned() else {
             return Err(Refused::new(Reason::Internal, "no session for this connection"));
         };
-        let verified = self.reverify(engine, broker, client, &session, token, now).and_then(|fresh| {
-            if fresh.username != session.username {
+        if !session.is_live() {
+            return Err(Refused::new(Reason::SessionEnding, "the session is already ending"));
+        }
+        let min_interval = engine.config.refresh.min_interval_ms as f64 / 1000.0;
+        if session.last_refresh.is_some_and(|last| now - last < min_interval) {
+            crate::metrics::Metrics::inc(&crate::metrics::get().refresh_refused);
+            return Err(Refused::new(
+                Reason::RefreshTooSoon,
+                format!("less than {} ms after the last refresh", engine.config.refresh.min_interval_ms),
+            ));
+        }
+        let verified = self.reverify(engine, broker, &session, token, now).and_then(|(fresh, rename, t)| {
+            if rename.is_some() || fresh.username != session.username {
                 return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
             }
+            self.revocation_gate(engine, token, &t, now)?;
             Ok(fresh)
         });
         let m = crate::metrics::get();
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
         let mut fresh = verified?;
         fresh.refreshed = true;
+        fresh.last_refresh = Some(now);
         let exp = fresh.exp;
-        self.open_session(engine, client, fresh);
+        self.open_session(engine, client, fresh, now);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
         Ok(exp)
     }
 
     /// MOSQ_EVT_CONTROL on the refresh topic: the payload is the new token (or {"token": "..."}).
-    /// The answer goes to the publishing client only; a refused refresh ends the connection.
+    /// The answer goes to the publishing client only; a refused refresh ends the connection (but
+    /// one that merely came too soon does not).
     pub fn control(&self, broker: &dyn Broker, client: ClientRef, payload: &[u8], now: f64) {
         let engine = self.engine();
         let Some(id) = broker.client_id(client) else { return };
         let result = token_from_payload(payload).and_then(|t| self.refresh_session(&engine, broker, client, &t, now));
         let answer = match &result {
-            Ok(exp) => json!({"result": "ok", "exp": exp}),
+            Ok(exp) => json!({"result": "ok", "exp": exp.map(|e| e as i64)}),
             Err(r) => json!({"result": "refused", "reason": r.reason.category()}),
         };
         broker.publish_to(&id, &engine.config.refresh.response_topic, answer.to_string().as_bytes());
-        if let Err(r) = result {
-            log_refusal(broker, client, "token refresh refused, disconnecting", &r);
-            // Not from inside this client's own callback, and not before the answer has gone out:
-            // a tick kicks it shortly; ACLs deny meanwhile.
-            self.sessions.lock().revoke(client, now + REVOKE_GRACE);
+        match result {
+            Ok(_) => {}
+            Err(r) if r.reason == Reason::RefreshTooSoon => {
+                log_refusal(broker, client, "token refresh too soon for", &r)
+            }
+            Err(r) => {
+                log_refusal(broker, client, "token refresh refused, disconnecting", &r);
+                // Not from inside this client's own callback: a tick kicks it shortly, after the
+                // answer has gone out; ACLs deny meanwhile.
+                self.end_session(client, End::RefreshRefused(r.reason.category()), now);
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
 use crate::introspect::{Done, Job, Submitted, Verdict};
 use crate::refusal::{Reason, Refused};
-use crate::session::Session;
+use crate::session::{End, Session};
 use crate::verify::Token;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,7 +110,7 @@ impl Plugin {
         });
         match cached {
             None => {}
-            Some(Some(Verdict::Inactive)) => self.end_session(client, &s.client_id, now, "token revoked"),
+            Some(Some(Verdict::Inactive)) => self.end_revoked(client, &s.client_id, now, End::Revoked),
             Some(Some(Verdict::Active)) => {}
             // A check already queued or in flight for this token (another session) serves this one too.
             Some(None) if intro.submit(job(token, s.issuer.clone(), intro.timeout())) == Submitted::Full => {
@@ -161,17 +161,18 @@ impl Plugin {
             .unwrap_or_default();
         for a in actions {
             match a {
-                Action::Revoked(c, id) => self.end_session(c, &id, now, "token revoked"),
-                Action::Unchecked(c, id) => self.end_session(c, &id, now, "token could not be checked for revocation"),
+                Action::Revoked(c, id) => self.end_revoked(c, &id, now, End::Revoked),
+                Action::Unchecked(c, id) => self.end_revoked(c, &id, now, End::Unchecked),
             }
         }
     }
 
-    /// Never kicks here (this may run inside the client's own callback): TICK does it.
-    fn end_session(&self, client: ClientRef, client_id: &str, now: f64, why: &'static str) {
-        let mut sessions = self.sessions.lock();
-        if sessions.get(client).is_some_and(|s| s.client_id == client_id) {
-            sessions.revoke_because(client, now, why);
+    /// Never kicks here (this may run inside the client's own callback): TICK does it. `client_id`
+    /// guards against a client pointer that now belongs to another connection.
+    fn end_revoked(&self, client: ClientRef, client_id: &str, now: f64, why: End) {
+        let ours = self.sessions.lock().get(client).is_some_and(|s| s.client_id == client_id);
+        if ours {
+            self.end_session(client, why, now);
         }
     }
 }

@@ -74,14 +74,16 @@ fn refused_control_refresh_answers_then_kicks_later() {
     let t = tok("m", NOW + 10.0);
     assert_eq!(p.basic_auth(&b, c, None, Some(t.as_bytes()), NOW), AuthResult::Accept);
     p.control(&b, c, tok("m", NOW + 99.0).as_bytes(), NOW);
-    p.control(&b, c, b"garbage", NOW);
+    p.control(&b, c, b"garbage", NOW + 2.0);
     let published = b.published.borrow().clone();
     assert_eq!(published.len(), 2);
     assert!(String::from_utf8_lossy(&published[0].2).contains("\"ok\""));
     assert!(String::from_utf8_lossy(&published[1].2).contains("malformed-token"));
     // Never from inside the client's own callback: the kick waits for a tick.
     assert!(b.kicks.borrow().is_empty());
-    p.tick(&b, NOW + 1.0);
+    p.tick(&b, NOW + 2.1);
+    assert!(b.kicks.borrow().is_empty(), "the answer gets time to arrive");
+    p.tick(&b, NOW + 3.0);
     assert_eq!(b.kicks.borrow().len(), 1);
 }
 
