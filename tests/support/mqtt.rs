@@ -114,6 +114,8 @@ pub struct ConnectV5<'a> {
     pub username: Option<&'a [u8]>,
     pub password: Option<&'a [u8]>,
     pub will: Option<(&'a str, &'a [u8])>,
+    /// Whether the will is retained.
+    pub will_retain: bool,
     /// (method, data): MQTT 5 enhanced authentication.
     pub auth: Option<(&'a str, &'a [u8])>,
     pub session_expiry: Option<u32>,
@@ -146,7 +148,10 @@ pub fn connect_v5_packet(c: &ConnectV5) -> Vec<u8> {
         flags |= 0x40;
     }
     if c.will.is_some() {
-        flags |= 0x04; // will, QoS 0, not retained
+        flags |= 0x04; // will, QoS 0
+        if c.will_retain {
+            flags |= 0x20;
+        }
     }
     body.push(flags);
     body.extend_from_slice(&(if c.keepalive == 0 { 30 } else { c.keepalive }).to_be_bytes());
