@@ -6,6 +6,8 @@ mod exchange;
 mod expiry;
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod lifecycle_tests;
 mod metrics;
 mod refresh;
 mod revocation;
