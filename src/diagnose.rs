@@ -120,6 +120,7 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::ClientIdMismatch => "the MQTT client id must equal the token's subject (or claim): connect with that client id",
         Reason::CredentialsRefused => "the identity provider refused the username/password (client id and secret, or user and password)",
         Reason::ExchangeFailed => "the token endpoint could not be reached or gave no JWT: check tokenEndpoint, timeoutMs and the provider's access-token format",
+        Reason::ClientIdInUse => "another identity's connection holds this client id (clientIdTakeover \"sameIdentity\"): connect with your own client id, or bind client ids to tokens",
         Reason::Internal => "a bug or out of memory: the broker's log has the details",
     }
 }

@@ -106,6 +106,12 @@ impl Sessions {
         self.by_client.get_mut(&c)
     }
 
+    /// The connection that holds client id `id`, and its session (clientIdTakeover).
+    pub fn holder_of_id(&self, id: &str) -> Option<(ClientRef, &Session)> {
+        let c = *self.by_id.get(id)?;
+        self.by_client.get(&c).map(|s| (c, s))
+    }
+
     /// Opens (or replaces) the session of `c`. `notice_before` schedules an expiry notice that many
     /// seconds before exp; `kick` schedules the expiry itself.
     pub fn open(&mut self, c: ClientRef, mut s: Session, notice_before: Option<f64>, kick: bool) {

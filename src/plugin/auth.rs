@@ -1,5 +1,6 @@
 //! CONNECT-time authentication: basic auth (token in password or username), MQTT v5 enhanced auth
 //! with our method, and the re-check mosquitto runs for every client after a reload.
+use super::identity::Who;
 use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 pub enum AuthResult {
     Accept,
     Refuse,
-    /// Not ours (another enhanced-auth method): let other plugins answer.
+    /// Not ours (another enhanced-auth method, or credentials that are not a JWT under
+    /// nonJwtCredentials "defer"): let other plugins answer.
     Defer,
 }
 
@@ -46,6 +48,9 @@ impl Plugin {
             TokenSource::Password => (password, "password"),
             TokenSource::Username => (username, "username"),
         };
+        if let Some(passed_on) = self.pass_on(&engine, broker, client, raw, now) {
+            return passed_on;
+        }
         let result = raw
             .filter(|r| !r.is_empty())
             .ok_or_else(|| Refused::new(Reason::NoToken, format!("no {field}")))
@@ -96,7 +101,13 @@ impl Plugin {
         self.answer(broker, client, "refused", result)
     }
 
-    fn answer(&self, broker: &dyn Broker, client: ClientRef, what: &str, result: Result<(), Refused>) -> AuthResult {
+    pub(super) fn answer(
+        &self,
+        broker: &dyn Broker,
+        client: ClientRef,
+        what: &str,
+        result: Result<(), Refused>,
+    ) -> AuthResult {
         super::metrics::count_answer(what, &result);
         match result {
             Ok(()) => AuthResult::Accept,
@@ -132,6 +143,9 @@ impl Plugin {
         } else {
             (identity.username, identity.set_username)
         };
+        let issuer = t.claims.get("iss").and_then(|v| v.as_str());
+        let who = Who { issuer, subject: t.sub.as_deref(), username: username.as_deref() };
+        self.check_takeover(engine, client, &id, Some(who))?;
         if let Some(name) = &set {
             if !broker.set_username(client, name) {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
@@ -141,6 +155,7 @@ impl Plugin {
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         session.permissions = self.permissions(engine, broker, &t, &session);
+        self.forget_deferred(client);
         self.open_session(engine, client, session);
         Ok(())
     }

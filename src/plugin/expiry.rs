@@ -51,6 +51,7 @@ impl Plugin {
     pub fn disconnect(&self, broker: &dyn Broker, client: ClientRef, now: f64) {
         self.sessions.lock().close(client);
         self.untrack_revocation(client);
+        self.forget_deferred(client);
         self.expire_fallback(broker, now, client);
     }
 
