@@ -194,3 +194,16 @@ fn an_acl_claim_cannot_use_an_unbound_client_id() {
     assert_eq!(auth(&p, &b, c, Some(&t)), AuthResult::Accept);
     assert_eq!(p.acl_check(&b, c, 2, "up/meter-8", 0, false, NOW), Decision::Allow);
 }
+
+/// MQTT v5 enhanced authentication at CONNECT is a CONNECT like any other.
+#[test]
+fn enhanced_authentication_cannot_take_over_either() {
+    let (p, b, _d) = plugin(json!({}));
+    let real = b.client(1, "car");
+    let t = tok(json!({"sub": "car"}));
+    assert_eq!(p.ext_auth_start(&b, real, Some("JWT"), t.as_bytes(), NOW), AuthResult::Accept);
+    let other = tok(json!({"sub": "truck"}));
+    assert_eq!(p.ext_auth_start(&b, b.client(2, "car"), Some("JWT"), other.as_bytes(), NOW), AuthResult::Refuse);
+    assert!(b.logged("client-id-in-use"));
+    assert_eq!(p.ext_auth_start(&b, b.client(3, "car"), Some("JWT"), t.as_bytes(), NOW), AuthResult::Accept);
+}
