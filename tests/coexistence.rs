@@ -94,6 +94,8 @@ fn the_dynsec_admin_and_password_users_work_next_to_jwt_devices() {
     assert_eq!(mqtt::publish_qos1(&mut pw, true, "pw/x", b"1"), Some(0), "{}", b.log());
     assert_eq!(mqtt::publish_qos1(&mut pw, true, "other/x", b"1"), Some(NOT_AUTHORIZED), "{}", b.log());
     assert_eq!(connect(&b, "console-2", "pw-user", b"wrong").1, Outcome::Connack(NOT_AUTHORIZED));
+    // The refused password client holds no id: a device may use it.
+    let _d2 = device(&b, "console-2");
     // No password at all is not a JWT either: dynsec refuses it (allow_anonymous false).
     let c = ConnectV5 { client_id: "anon", ..Default::default() };
     assert_eq!(mqtt::connect_v5(b.port, &c).1, Outcome::Connack(NOT_AUTHORIZED));
