@@ -48,8 +48,8 @@ impl Plugin {
             TokenSource::Password => (password, "password"),
             TokenSource::Username => (username, "username"),
         };
-        if let Some(passed_on) = self.pass_on(&engine, broker, client, raw, now) {
-            return passed_on;
+        if let Some(passed) = self.pass_on(&engine, broker, client, raw, now) {
+            return passed.map_or_else(|r| self.answer(broker, client, "refused", Err(r)), |()| AuthResult::Defer);
         }
         let result = raw
             .filter(|r| !r.is_empty())
@@ -101,13 +101,7 @@ impl Plugin {
         self.answer(broker, client, "refused", result)
     }
 
-    pub(super) fn answer(
-        &self,
-        broker: &dyn Broker,
-        client: ClientRef,
-        what: &str,
-        result: Result<(), Refused>,
-    ) -> AuthResult {
+    fn answer(&self, broker: &dyn Broker, client: ClientRef, what: &str, result: Result<(), Refused>) -> AuthResult {
         super::metrics::count_answer(what, &result);
         match result {
             Ok(()) => AuthResult::Accept,

@@ -66,8 +66,9 @@ impl<'a> Who<'a> {
 }
 
 impl Plugin {
-    /// Some(answer) when the credentials are not this plugin's: `raw` (the token field) is absent or
-    /// not shaped like a JWT and nonJwtCredentials is "defer". None: decide them here.
+    /// Some when the credentials are not this plugin's (`raw`, the token field, is absent or not
+    /// shaped like a JWT, and nonJwtCredentials is "defer"): Ok to pass them on, Err to refuse them
+    /// (their client id is a device's). None: decide them here.
     pub(super) fn pass_on(
         &self,
         engine: &Engine,
@@ -75,7 +76,7 @@ impl Plugin {
         client: ClientRef,
         raw: Option<&[u8]>,
         now: f64,
-    ) -> Option<super::AuthResult> {
+    ) -> Option<Result<(), Refused>> {
         if engine.config.common.non_jwt_credentials != NonJwtCredentials::Defer
             || raw.is_some_and(crate::shape::looks_like_jwt)
         {
@@ -84,7 +85,7 @@ impl Plugin {
         let id = broker.client_id(client).unwrap_or_default();
         // A password client must not take a device's id either.
         if let Err(r) = self.check_takeover(engine, client, &id, None) {
-            return Some(self.answer(broker, client, "refused", Err(r)));
+            return Some(Err(r));
         }
         // A new CONNECT on this connection: nothing of ours may answer its ACL checks.
         if self.sessions.lock().close(client).is_some() {
@@ -99,7 +100,7 @@ impl Plugin {
             Level::Debug,
             &format!("{LOG_PREFIX}: client {}: credentials are not a JWT, passed on to other plugins", clean(&id, 64)),
         );
-        Some(super::AuthResult::Defer)
+        Some(Ok(()))
     }
 
     /// Refuses `id` to `client` when a live connection of another identity holds it. `who`: the
