@@ -13,7 +13,8 @@ fn permissions(n: usize) -> Permissions {
         .collect();
     let text = json!({
         "version": 1, "algorithm": "HS256", "mode": "local",
-        "options": {"modes": {"local": "secret"}, "authorization": {"rules": rules}}
+        "options": {"modes": {"local": "secret"}, "common": {"matchClientIdToSubject": true},
+            "authorization": {"rules": rules}}
     });
     let cfg = Config::parse(&text.to_string()).unwrap().authorization.unwrap();
     let claims = json!({"tenant": "acme"});

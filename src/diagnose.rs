@@ -122,6 +122,7 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::SessionEnding => "the plugin is already disconnecting this session (expired, revoked or a refused refresh): reconnect with a valid token",
         Reason::CredentialsRefused => "the identity provider refused the username/password (client id and secret, or user and password)",
         Reason::ExchangeFailed => "the token endpoint could not be reached or gave no JWT: check tokenEndpoint, timeoutMs and the provider's access-token format",
+        Reason::ClientIdInUse => "another identity's connection holds this client id (clientIdTakeover \"sameIdentity\"): connect with your own client id, or bind client ids to tokens",
         Reason::Internal => "a bug or out of memory: the broker's log has the details",
     }
 }

@@ -20,4 +20,5 @@ pub mod pattern;
 pub mod plugin;
 pub mod refusal;
 pub mod session;
+pub mod shape;
 pub mod verify;

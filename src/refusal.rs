@@ -35,6 +35,8 @@ pub enum Reason {
     CredentialsRefused,
     /// Credentials exchange: the token endpoint could not be reached or answered unusably.
     ExchangeFailed,
+    /// The client id is held by a live connection of another identity (clientIdTakeover "sameIdentity").
+    ClientIdInUse,
     Internal,
 }
 
@@ -67,13 +69,14 @@ impl Reason {
             Reason::SessionEnding => "session-ending",
             Reason::CredentialsRefused => "credentials-refused",
             Reason::ExchangeFailed => "exchange-failed",
+            Reason::ClientIdInUse => "client-id-in-use",
             Reason::Internal => "internal-error",
         }
     }
 
     /// Every reason, in a fixed order (metrics keep one counter per reason).
     /// Every reason, in declaration order (a test checks it), for per-reason counters.
-    pub const ALL: [Reason; 27] = [
+    pub const ALL: [Reason; 28] = [
         Reason::NoToken,
         Reason::TooLarge,
         Reason::Malformed,
@@ -100,6 +103,7 @@ impl Reason {
         Reason::SessionEnding,
         Reason::CredentialsRefused,
         Reason::ExchangeFailed,
+        Reason::ClientIdInUse,
         Reason::Internal,
     ];
 

@@ -211,7 +211,17 @@ impl Sessions {
         self.by_client.get(&c).or_else(|| self.gone.get(&c))
     }
 
-    /// The live session that holds `client_id`, if any.
+    /// Forgets the session of `c` at once (its credentials now belong to another plugin).
+    pub fn close(&mut self, c: ClientRef) -> Option<Session> {
+        self.gone.remove(&c);
+        let s = self.by_client.remove(&c)?;
+        if self.by_id.get(&s.client_id) == Some(&c) {
+            self.by_id.remove(&s.client_id);
+        }
+        Some(s)
+    }
+
+    /// The connected session (live or ending) that holds `client_id`, if any.
     pub fn holder_of(&self, client_id: &str) -> Option<(ClientRef, &Session)> {
         let c = *self.by_id.get(client_id)?;
         self.by_client.get(&c).map(|s| (c, s))

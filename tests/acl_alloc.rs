@@ -34,7 +34,7 @@ fn allocations() -> usize {
 fn checks_do_not_allocate() {
     let text = json!({
         "version": 1, "algorithm": "HS256", "mode": "local",
-        "options": {"modes": {"local": "secret"}, "authorization": {"rules": [
+        "options": {"modes": {"local": "secret"}, "common": {"matchClientIdToSubject": true}, "authorization": {"rules": [
             {"permission": "deny", "action": "all", "topic": "t/%{tenant}/secret/#", "qos": [2]},
             {"permission": "allow", "action": "all", "topic": "t/%{tenant}/%c/#", "if": {"claim": "scope", "contains": "rw"}}
         ]}}

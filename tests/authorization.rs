@@ -81,7 +81,7 @@ fn rule_templates_with_claims_and_no_wildcard_injection() {
             {"permission": "allow", "action": "all", "topic": "tenants/%{tenant}/%{device_type}/%c/#"},
             {"permission": "allow", "action": "subscribe", "topic": "users/%u/#"}
         ]}),
-        json!({"matchUsernameToSubject": true}),
+        json!({"matchUsernameToSubject": true, "matchClientIdToSubject": true}),
         Options::default(),
     );
     let mut s = client(&b, 5, "d-17", json!({"tenant": "acme", "device_type": "meter"}));

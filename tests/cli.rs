@@ -54,6 +54,23 @@ fn verify_shows_the_decision_identity_and_permissions() {
     assert!(out.contains("  anything else: denied"), "{out}");
 }
 
+/// With nonJwtCredentials "defer", a password is another plugin's; a broken JWT is still judged here.
+#[test]
+fn verify_tells_a_password_passed_on_from_a_refused_jwt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut common = json!({"issuer": "https://idp.example.com", "nonJwtCredentials": "defer"});
+    common["matchUsernameToSubject"] = json!(true);
+    let cfg = config(dir.path(), json!({"common": common}));
+    let (code, out, _) = run(&["verify", &cfg, "hunter2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("decision: passed on to other plugins"), "{out}");
+    let token = mint(&[]);
+    let tampered = format!("{}.{}.AAAA", token.split('.').next().unwrap(), token.split('.').nth(1).unwrap());
+    let (code, out, _) = run(&["verify", &cfg, &tampered]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("decision: refused: bad-signature"), "{out}");
+}
+
 #[test]
 fn verify_lists_every_reason_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();

@@ -56,6 +56,8 @@ fn every_example_loads() {
                 assert!(config.jwks.as_ref().unwrap().uri.as_deref().unwrap().ends_with("/.well-known/jwks.json"));
                 let a = config.authorization.as_ref().unwrap();
                 assert_eq!(a.both_claims, ["https://mqtt.example.com/topics"]);
+                // Its rule uses %c: the client id must be the token's.
+                assert!(config.common.match_client_id_to_subject);
             }
             "azure-ad" => {
                 assert!(config.jwks.as_ref().unwrap().discovery.as_deref().unwrap().ends_with("/v2.0"));
@@ -173,5 +175,13 @@ fn dynamic_security_example_authorizes_by_the_token_subject() {
         Connect { version: 4, client_id: "s2", password: Some(other.as_bytes()), keepalive: 30, ..Default::default() };
     let (s, out) = mqtt::connect(m.port, &c);
     assert_eq!(out, Outcome::Connack(0));
+    // The example's dynsec admin (a password, passed on by nonJwtCredentials "defer") administers dynsec.
+    let ctrl = Command::new("mosquitto_ctrl")
+        .args(["-h", "127.0.0.1", "-p", &m.port.to_string(), "-u", "admin", "-P", "change-me-now"])
+        .args(["dynsec", "listClients"])
+        .output()
+        .expect("mosquitto_ctrl");
+    let listed = String::from_utf8_lossy(&ctrl.stdout);
+    assert!(ctrl.status.success() && listed.contains("sensor-1"), "{listed}{}", String::from_utf8_lossy(&ctrl.stderr));
     assert_eq!(mqtt::subscribe(&mut s.unwrap(), false, "sensors/sensor-1/#"), 0x80);
 }

@@ -111,7 +111,8 @@ fn connect_v5_token(b: &Broker, id: &str, token: &str) -> std::net::TcpStream {
 
 /// Scenario 1: an IoT device-management platform in front of a third-party broker. Devices hold tokens
 /// of the platform's identity server, which the broker checks by introspection; each device may only
-/// use `<tenant>/<deviceType>/<deviceId>/#`, tenant and device type from its token, device id = client id.
+/// use `<tenant>/<deviceType>/<deviceId>/#`, tenant and device type from its token, device id = client id
+/// = the token's subject.
 #[test]
 fn scenario_1_device_platform_with_introspection_and_own_topic_tree() {
     introspection_secret();
@@ -125,9 +126,18 @@ fn scenario_1_device_platform_with_introspection_and_own_topic_tree() {
     assert_eq!(mqtt::publish_qos1(&mut s, true, "other/meter/meter-7/energy", b"1"), Some(0x87));
     assert_eq!(mqtt::subscribe(&mut s, true, "acme/meter/meter-7/cmd/#"), 0);
     assert_eq!(mqtt::subscribe(&mut s, true, "acme/#"), 0x87);
-    // The same token under another device id gets that id's tree, not meter-7's.
-    let mut other = connect_v5_token(&b, "meter-9", &t);
-    assert_eq!(mqtt::publish_qos1(&mut other, true, "acme/meter/meter-7/energy", b"1"), Some(0x87));
+    // Another device's token cannot pose as meter-7 (which would drop the real meter-7 and read and
+    // write its tree), nor this token as another device: the client id is bound to the subject.
+    let t8 = a.token_with("meter-8", &claims, 3600);
+    let as_meter_7 = ConnectV5 { client_id: "meter-7", password: Some(t8.as_bytes()), ..Default::default() };
+    assert_eq!(mqtt::connect_v5(b.port, &as_meter_7).1, Outcome::Connack(0x87));
+    let as_meter_9 = ConnectV5 { client_id: "meter-9", password: Some(t.as_bytes()), ..Default::default() };
+    assert_eq!(mqtt::connect_v5(b.port, &as_meter_9).1, Outcome::Connack(0x87));
+    // The real meter-7 stays connected and keeps receiving its commands.
+    // (QoS 0: a QoS 1 helper would swallow the delivery while it waits for its PUBACK.)
+    mqtt::publish(&mut s, true, "acme/meter/meter-7/cmd/open-valve", b"1").unwrap();
+    let got = mqtt::next_publish(&mut s, true, Duration::from_secs(3));
+    assert_eq!(got.map(|(t, _)| t).as_deref(), Some("acme/meter/meter-7/cmd/open-valve"), "{}", b.log());
     // The platform revokes the device: disconnected within the re-check interval.
     a.revoke(&t);
     assert!(mqtt::wait_closed(&mut s, Duration::from_secs(5)).is_some(), "{}", b.log());

@@ -9,7 +9,7 @@ use mqtt_jwt_auth::verify::Token;
 use std::sync::OnceLock;
 
 const CONFIG: &str = r##"{"version":1,"algorithm":"HS256","mode":"local","options":{"modes":{"local":"secret-0123456789"},
- "authorization":{"claims":{"publish":["publ"],"subscribe":["subs"],"both":["topics"]},"aclClaim":"acl",
+ "common":{"matchClientIdToSubject":true},"authorization":{"claims":{"publish":["publ"],"subscribe":["subs"],"both":["topics"]},"aclClaim":"acl",
   "rules":[{"permission":"allow","action":"all","topic":"tenants/%{tenant}/devices/%c/#",
             "if":{"claim":"realm_access.roles","contains":"sensor"}},
            {"permission":"allow","action":"subscribe","topic":"tenants/%{tenant}/#"},

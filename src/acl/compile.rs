@@ -40,7 +40,7 @@ pub fn compile(
     if cfg.defer {
         return p;
     }
-    let ctx = Context { token, client_id, username };
+    let ctx = Context { token, client_id, username, trust_client_id: cfg.trust_client_id };
     let mut w = Warnings::default();
     for (i, spec) in cfg.rules.iter().enumerate() {
         let label = format!("options.authorization.rules[{i}]");
@@ -108,6 +108,10 @@ pub(crate) fn build(
             Unusable::Missing => continue,
             Unusable::NotAString => "is not a string",
             Unusable::Unsafe => "is empty, holds `+`, `#`, `/` or NUL, or starts the filter with `$`",
+            Unusable::Untrusted => {
+                "is not bound to the token (options.common.matchClientIdToSubject or matchClientIdToClaim), so \
+                 the client chose it"
+            }
         };
         let effect = if allow { "the rule matches nothing" } else { "the deny covers every value" };
         w.push(format!("{label}: {name} {what}; {effect}"));

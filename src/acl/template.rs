@@ -23,6 +23,8 @@ pub struct Context<'a> {
     pub token: &'a Token,
     pub client_id: Option<&'a str>,
     pub username: Option<&'a str>,
+    /// False: the client chose its id freely, so `%c` has no usable value.
+    pub trust_client_id: bool,
 }
 
 /// Why a placeholder has no usable value. Only the last two are worth a log line: a missing claim or
@@ -33,6 +35,8 @@ pub enum Unusable {
     NotAString,
     /// Empty, or holding `+`, `#`, `/`, NUL, or a leading `$` at the start of the filter.
     Unsafe,
+    /// The client id is not bound to the token (and trustClientId is false).
+    Untrusted,
 }
 
 /// Marks an unusable value in a rendering; NUL cannot occur in a valid template's text.
@@ -143,6 +147,7 @@ impl Template {
                     continue;
                 }
                 Part::Username => ("the username".to_string(), ctx.username.ok_or(Unusable::Missing)),
+                Part::ClientId if !ctx.trust_client_id => ("the client id".to_string(), Err(Unusable::Untrusted)),
                 Part::ClientId => ("the client id".to_string(), ctx.client_id.ok_or(Unusable::Missing)),
                 Part::Claim(path) => {
                     (format!("claim {}", crate::logsafe::clean(path, 64)), string_claim(ctx.token, path))
@@ -201,7 +206,7 @@ mod tests {
     fn ctx_render(t: &Template, client_id: Option<&str>) -> (String, Vec<(String, Unusable)>) {
         let token =
             Token { sub: None, exp: None, nbf: None, iat: None, claims: json!({"n": 1}).as_object().unwrap().clone() };
-        t.render(&Context { token: &token, client_id, username: Some("u") })
+        t.render(&Context { token: &token, client_id, username: Some("u"), trust_client_id: true })
     }
 
     #[test]

@@ -12,7 +12,11 @@ fn token(claims: Value) -> Token {
     Token { sub, exp: None, nbf: None, iat: None, claims }
 }
 
-fn cfg(auth: Value) -> AuthorizationConfig {
+/// Client ids in these tests are trusted (as with a client id binding): they test the templates.
+fn cfg(mut auth: Value) -> AuthorizationConfig {
+    if auth.get("defer").is_none() {
+        auth["trustClientId"] = json!(true);
+    }
     let text = json!({
         "version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": "secret"}, "authorization": auth}

@@ -205,6 +205,11 @@ fn verify(args: &[String]) -> Result<(String, bool), String> {
         }
     }
     let engine = load(path)?;
+    let defers = engine.config.common.non_jwt_credentials == mqtt_jwt_auth::config::NonJwtCredentials::Defer;
+    if defers && !mqtt_jwt_auth::shape::looks_like_jwt(token.as_bytes()) {
+        let why = "not shaped like a JWT, and options.common.nonJwtCredentials is \"defer\"";
+        return Ok((format!("decision: passed on to other plugins (dynamic-security, password_file): {why}"), false));
+    }
     let now = mqtt_jwt_auth::plugin::now_seconds();
     let r = diagnose(&engine, token, client_id.as_deref(), username.as_deref(), now);
     let mut out = match &r.decision {

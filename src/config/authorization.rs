@@ -21,10 +21,14 @@ pub struct AuthorizationConfig {
     pub rules: Vec<RuleSpec>,
     /// `noMatch: "defer"`: a check nothing decides is deferred instead of denied.
     pub no_match_defer: bool,
+    /// `%c` may be filled in: `trustClientId: true`, or (set at load) a client id binding in
+    /// options.common. Otherwise `%c` in an `acl` claim makes its rule match nothing.
+    pub trust_client_id: bool,
 }
 
 pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
     let defer = o.bool("defer", false)?;
+    let trust_client_id = o.bool("trustClientId", false)?;
     // Sources given next to `defer: true` would be silently ignored; say so instead.
     let mut sources = Vec::new();
     let (publish_claims, subscribe_claims, both_claims, resource_claims) = match o.object("claims")? {
@@ -96,6 +100,7 @@ pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
         acl_claim,
         rules,
         no_match_defer,
+        trust_client_id,
     })
 }
 

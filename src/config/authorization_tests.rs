@@ -69,6 +69,7 @@ fn empty_object_takes_the_defaults() {
             acl_claim: Some("acl".into()),
             rules: vec![],
             no_match_defer: false,
+            trust_client_id: false,
         }
     );
 }
@@ -84,8 +85,10 @@ fn full_schema() {
             {"permission": "allow", "action": "subscribe", "topic": "u/%u/%%", "qos": 1,
              "if": [{"claim": "scope", "contains": "mqtt:read"}, {"claim": "a.b", "contains": "c"}]}
         ],
-        "noMatch": "defer"
+        "noMatch": "defer",
+        "trustClientId": true
     }));
+    assert!(c.trust_client_id);
     assert_eq!(c.publish_claims, vec!["p"]);
     assert_eq!(c.subscribe_claims, vec!["s1", "s2"]);
     assert!(c.both_claims.is_empty());
@@ -138,7 +141,35 @@ fn topic_templates_are_validated_at_load() {
     err_at(third(rule(json!({"topic": 5}))), p);
     err_at(third(rule(json!({"topic": null}))), p);
     // Placeholders may share a level with text; the filter must be valid whatever fills them.
-    ok(third(rule(json!({"topic": "dev-%c/%{a}-%{b}/+/#"}))));
+    let mut trusted = third(rule(json!({"topic": "dev-%c/%{a}-%{b}/+/#"})));
+    trusted["trustClientId"] = json!(true);
+    ok(trusted);
+}
+
+/// `%c` is what the client sends: a rule using it needs the id bound to the token, or trust on purpose.
+#[test]
+fn client_id_in_a_rule_needs_a_binding_or_trust() {
+    let rules = |topic: &str, allow: &str| {
+        json!({"rules": [{"permission": "allow", "action": "all", "topic": "a/#"},
+            {"permission": allow, "action": "publish", "topic": topic}]})
+    };
+    for allow in ["allow", "deny"] {
+        let p = err_at(rules("devices/%c/#", allow), "options.authorization.rules[1].topic");
+        for w in ["%c", "matchClientIdToSubject", "matchClientIdToClaim", "trustClientId: true", "any token holder"] {
+            assert!(p.contains(w), "{p:?} should mention {w:?}");
+        }
+    }
+    // `%%c` is a literal `%c`, and `%u` is not the client id.
+    ok(rules("devices/%%c/%u", "allow"));
+    assert!(!ok(json!({})).trust_client_id);
+    let bound = |common: Value| {
+        let text = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+            "options": {"modes": {"local": "secret"}, "common": common, "authorization": rules("d/%c/#", "allow")}});
+        Config::parse(&text.to_string()).unwrap_or_else(|e| panic!("{e}")).authorization.unwrap()
+    };
+    assert!(bound(json!({"matchClientIdToSubject": true})).trust_client_id, "a binding makes %c usable");
+    assert!(bound(json!({"matchClientIdToClaim": "device_id"})).trust_client_id);
+    err_at(json!({"trustClientId": "yes"}), "options.authorization.trustClientId");
 }
 
 #[test]

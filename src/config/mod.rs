@@ -1,6 +1,7 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
 mod authorization;
+mod identity;
 mod jwks;
 mod ops;
 #[cfg(test)]
@@ -10,6 +11,7 @@ mod session;
 pub(crate) mod walk;
 
 pub use authorization::AuthorizationConfig;
+pub use identity::{ClientIdTakeover, NonJwtCredentials};
 pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
@@ -112,6 +114,8 @@ pub struct Common {
     pub token_source: TokenSource,
     pub max_token_bytes: usize,
     pub refuse_username_mismatch: bool,
+    pub client_id_takeover: ClientIdTakeover,
+    pub non_jwt_credentials: NonJwtCredentials,
 }
 
 /// A problem with a named configuration file.
@@ -193,7 +197,10 @@ impl Config {
         let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
         let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
         let invalid_notice = options.object("invalidNotice")?.map(session::parse_invalid_notice).transpose()?.flatten();
-        let authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
+        let mut authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
+        if let Some(a) = authorization.as_mut() {
+            a.trust_client_id |= identity::client_id_bound(&common);
+        }
         let metrics = options.object("metrics")?.map(ops::parse_metrics).transpose()?.flatten();
         let credentials_exchange =
             options.object("credentialsExchange")?.map(|o| ops::parse_exchange(o, &common)).transpose()?.flatten();
@@ -227,7 +234,7 @@ impl Config {
             _ => {}
         }
         let jwks = jwks.map(|j| resolve_discovery(j, &common)).transpose()?;
-        Ok(Config {
+        let config = Config {
             algorithms,
             mode,
             lazy_connect,
@@ -243,7 +250,9 @@ impl Config {
             authorization,
             metrics,
             credentials_exchange,
-        })
+        };
+        identity::check(&config)?;
+        Ok(config)
     }
 }
 
@@ -325,6 +334,8 @@ fn parse_common(mut o: Obj) -> Result<Common> {
         token_source,
         max_token_bytes: max_token_bytes as usize,
         refuse_username_mismatch: o.bool("refuseUsernameMismatch", false)?,
+        client_id_takeover: identity::parse_takeover(&mut o)?,
+        non_jwt_credentials: identity::parse_non_jwt(&mut o)?,
     };
     if c.match_username_to_subject && c.match_username_to_claim.is_some() {
         return Err(ConfigError::new(
@@ -340,6 +351,8 @@ fn parse_common(mut o: Obj) -> Result<Common> {
         crate::pattern::Pattern::compile(p).map_err(|e| ConfigError::new(o.key_path(key), e))?;
     }
     o.finish()?;
+    // After finish: a misspelt binding is reported as the typo it is.
+    identity::check_common(&c)?;
     Ok(c)
 }
 

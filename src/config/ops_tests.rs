@@ -65,8 +65,10 @@ fn exchange_endpoint_grant_and_limits() {
     assert!(pattern.unwrap_err().to_string().contains("one exact issuer URL"));
     let by_username = Config::parse(
         &json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {"modes": {"local": "s"},
-            "common": {"tokenSource": "username"}, "credentialsExchange": {"tokenEndpoint": "https://x"}}})
+            "common": {"tokenSource": "username", "matchUsernameToSubject": true},
+            "credentialsExchange": {"tokenEndpoint": "https://x"}}})
         .to_string(),
     );
-    assert!(by_username.unwrap_err().to_string().contains("tokenSource \"password\""));
+    let e = by_username.unwrap_err();
+    assert!(e.path == "options.credentialsExchange" && e.problem.contains("tokenSource \"password\""), "{e}");
 }

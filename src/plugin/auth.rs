@@ -1,5 +1,6 @@
 //! CONNECT-time authentication: basic auth (token in password or username), MQTT v5 enhanced auth
 //! with our method, and the re-check mosquitto runs for every client after a reload.
+use super::identity::Who;
 use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 pub enum AuthResult {
     Accept,
     Refuse,
-    /// Not ours (another enhanced-auth method): let other plugins answer.
+    /// Not ours (another enhanced-auth method, or credentials that are not a JWT under
+    /// nonJwtCredentials "defer"): let other plugins answer.
     Defer,
 }
 
@@ -46,6 +48,9 @@ impl Plugin {
             TokenSource::Password => (password, "password"),
             TokenSource::Username => (username, "username"),
         };
+        if let Some(passed) = self.pass_on(&engine, broker, client, raw, now) {
+            return passed.map_or_else(|r| self.answer(broker, client, "refused", Err(r)), |()| AuthResult::Defer);
+        }
         let result = raw
             .filter(|r| !r.is_empty())
             .ok_or_else(|| Refused::new(Reason::NoToken, format!("no {field}")))
@@ -142,6 +147,9 @@ impl Plugin {
         } else {
             (identity.username, identity.set_username)
         };
+        let issuer = t.claims.get("iss").and_then(|v| v.as_str());
+        let who = Who { issuer, subject: t.sub.as_deref(), username: username.as_deref() };
+        self.check_takeover(engine, client, &id, Some(who))?;
         self.revocation_gate(engine, token, &t, now)?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
@@ -151,6 +159,7 @@ impl Plugin {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
+        self.forget_deferred(client);
         self.open_session(engine, client, session, now);
         Ok(())
     }

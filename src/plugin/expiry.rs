@@ -59,6 +59,7 @@ impl Plugin {
         let with_will = self.engine().config.common.kick_expired_clients_with_will;
         self.sessions.lock().disconnected(client, with_will, now);
         self.untrack_revocation(client);
+        self.forget_deferred(client);
         self.expire_fallback(broker, now, client);
     }
 

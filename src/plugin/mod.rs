@@ -6,6 +6,9 @@ mod exchange;
 mod expiry;
 #[cfg(test)]
 mod fake;
+mod identity;
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 mod metrics;
@@ -72,6 +75,8 @@ pub struct Plugin {
     /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
     revocation: Mutex<revocation::State>,
     metrics: Mutex<metrics::Publisher>,
+    /// Connections passed on to other plugins (nonJwtCredentials "defer").
+    deferred: Mutex<identity::Deferred>,
 }
 
 pub fn now_seconds() -> f64 {
@@ -148,6 +153,7 @@ impl Plugin {
             authorizes,
             revocation: Mutex::new(revocation::State::default()),
             metrics: Mutex::new(metrics::Publisher::default()),
+            deferred: Mutex::new(identity::Deferred::default()),
         })
     }
 
