@@ -16,7 +16,7 @@ use support::tokens::{self, claims, ecdsa_der, encoding_key, hmac_sha256, raw, s
 
 const ACCEPTED: Outcome = Outcome::Connack(0);
 const NOT_AUTHORISED: Outcome = Outcome::Connack(5);
-/// The secret of the JWK "hs-1" in tests/keys/jwks.json.
+/// The secret of the JWK "hs-1" in tests/keys/jwks-oct.json.
 const JWKS_HS_SECRET: &[u8] = b"jwks-shared-secret-for-tests-0123456789";
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -253,13 +253,13 @@ fn assert_alive(b: &mut Broker, good: &str, after: &str) {
     mqtt::disconnect(s);
 }
 
-fn jwks_broker() -> Broker {
+fn jwks_broker(file: &str) -> Broker {
     let cfg = json!({
         "version": 1,
-        "algorithm": ["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA"],
+        "algorithm": ["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA"],
         "mode": "jwks",
         "options": {
-            "modes": {"jwks": {"filePath": keys_dir().join("jwks.json").display().to_string()}},
+            "modes": {"jwks": {"filePath": keys_dir().join(file).display().to_string()}},
             "common": {"matchUsernameToSubject": true}
         }
     });
@@ -268,19 +268,26 @@ fn jwks_broker() -> Broker {
 
 #[test]
 fn the_attack_corpus_is_refused_and_the_broker_lives() {
-    let mut b = jwks_broker();
-    let good = forge_hs(r#"{"alg":"HS256","kid":"hs-1"}"#, &good_claims("device-1"));
-    assert_alive(&mut b, &good, "start");
+    // A set file holds shared secrets or public keys, never both: every case meets each kind.
+    let hs = forge_hs(r#"{"alg":"HS256","kid":"hs-1"}"#, &good_claims("device-1"));
+    let ec = sign(Algorithm::ES256, Some("ec-256"), &claims("device-1", json!({})), &encoding_key(Algorithm::ES256));
     let corpus = corpus();
     assert!(corpus.len() >= 95, "corpus shrank: {}", corpus.len());
-    for (id, password) in &corpus {
+    for (file, good) in [("jwks-oct.json", &hs), ("jwks.json", &ec)] {
+        run_corpus(jwks_broker(file), good, &corpus);
+    }
+}
+
+fn run_corpus(mut b: Broker, good: &str, corpus: &[(String, Vec<u8>)]) {
+    assert_alive(&mut b, good, "start");
+    for (id, password) in corpus {
         let c = Connect { version: 4, client_id: id, password: Some(password), ..Default::default() };
         let (_, out) = mqtt::connect(b.port, &c);
         assert_eq!(out, NOT_AUTHORISED, "{id} was not refused:\n{}", b.log());
-        assert_alive(&mut b, &good, id);
+        assert_alive(&mut b, good, id);
     }
     // Every refusal was logged by the plugin with its category, never with the token.
-    for (id, password) in &corpus {
+    for (id, password) in corpus {
         let line = format!("refused client {id} from 127.0.0.1: ");
         assert!(b.wait_log(&line, Duration::from_secs(5)), "no refusal line for {id}:\n{}", b.log());
         if password.len() > 40 {
