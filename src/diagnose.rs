@@ -125,3 +125,32 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::Internal => "a bug or out of memory: the broker's log has the details",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    const SECRET: &[u8] = b"diagnose-test-secret-0123456789-abcdef";
+
+    fn engine() -> Engine {
+        let cfg = serde_json::json!({"version": 1, "algorithm": "HS256", "mode": "local",
+                                     "options": {"modes": {"local": std::str::from_utf8(SECRET).unwrap()}}});
+        Engine::new(crate::config::Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+    }
+
+    #[test]
+    fn encrypted_and_non_jwt_payloads_get_their_own_hint() {
+        let e = engine();
+        let jwe = format!("{}.{}.{}.{}.{}", B64.encode(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#), "a", "b", "c", "d");
+        let r = diagnose(&e, &jwe, Some("c"), None, 1e9);
+        assert_eq!(r.problems[0].reason, Reason::EncryptedToken);
+        assert!(hint(Reason::EncryptedToken).contains("signed (JWS)"));
+        // A valid HS256 signature over a payload that is not a claims set.
+        let msg = format!("{}.{}", B64.encode(r#"{"alg":"HS256"}"#), B64.encode("not json"));
+        let mac = crate::keys::Signer::new(crate::alg::Alg::HS256, SECRET).unwrap().sign(msg.as_bytes()).unwrap();
+        let r = diagnose(&e, &format!("{msg}.{}", B64.encode(mac)), Some("c"), None, 1e9);
+        assert_eq!(r.problems[0].reason, Reason::BadClaimsSet);
+        assert!(hint(Reason::BadClaimsSet).contains("not a JSON object"));
+    }
+}
