@@ -347,3 +347,52 @@ fn es512_everywhere_es256_works() {
     bad["x"] = fixture_jwk("ec-384")["x"].clone();
     assert!(load_error(json!("ES512"), json!([bad])).contains("coordinate is 48 bytes, expected 66"));
 }
+
+/// Serves `body` as JSON on a loopback port for up to `requests` requests or ten seconds.
+fn serve_json(body: String, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut served = 0;
+        while served < requests && std::time::Instant::now() < deadline {
+            let Ok((mut s, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).and_then(|_| s.write_all(body.as_bytes()));
+            served += 1;
+        }
+    });
+    url
+}
+
+#[test]
+fn shared_secrets_over_http_are_skipped_end_to_end() {
+    let secret = [0x42u8; 64];
+    let set = json!({"keys": [fixture_jwk("ec-256"), oct("hs-remote", &secret, None)]}).to_string();
+    let cfg = json!({"version": 1, "algorithm": ["ES256", "HS256"], "mode": "jwks",
+                     "options": {"modes": {"jwks": {"uri": serve_json(set, 3), "timeoutMs": 2000}}}});
+    let (e, _) = Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap();
+    e.keys.start().unwrap();
+    e.keys.wait().unwrap();
+    let log: Vec<String> = e.notices.drain().into_iter().map(|(_, l)| l).collect();
+    assert!(log.iter().any(|l| l.contains("kid hs-remote") && l.contains("from a URL is never used")), "{log:?}");
+    // Anyone who read the endpoint could sign with the secret: such a token is refused.
+    let hs = mqtt_jwt_auth::keys::Signer::new(Alg::HS256, &secret).unwrap();
+    let forged = sign_with(&hs, Some("hs-remote"), &claims("admin", json!({})));
+    assert_eq!(e.authenticate(&forged, now()).unwrap_err().reason, Reason::UnknownKid);
+    let forged = sign_with(&hs, None, &claims("admin", json!({})));
+    assert_eq!(e.authenticate(&forged, now()).unwrap_err().reason, Reason::NoKeyForAlgorithm);
+    e.authenticate(&sign_with(&signer(Alg::ES256), Some("ec-256"), &claims("alice", json!({}))), now()).unwrap();
+}
