@@ -149,6 +149,14 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     let cl = claims("admin", json!({}));
     add("ecdsa-zero-256", raw(&ec("ES256", "ec-256"), &cl, &[0u8; 64]));
     add("ecdsa-zero-384", raw(&ec("ES384", "ec-384"), &cl, &[0u8; 96]));
+    add("ecdsa-zero-521", raw(&ec("ES512", "ec-521"), &cl, &[0u8; 132]));
+    let es512 = tokens::sign_with(&tokens::signer(mqtt_jwt_auth::alg::Alg::ES512), Some("ec-521"), &cl);
+    let (msg, s) = es512.rsplit_once('.').unwrap();
+    add("ecdsa-truncated-521", format!("{msg}.{}", b64(&unb64(s)[..131])));
+    add("ecdsa-swapped-521", {
+        let sig = unb64(s);
+        format!("{msg}.{}", b64([&sig[66..], &sig[..66]].concat()))
+    });
     add("ecdsa-zero-nokid", raw(&json!({"alg": "ES256"}), &cl, &[0u8; 64]));
     add("ecdsa-empty", raw(&json!({"alg": "ES256"}), &cl, b""));
     let order = unb64("_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE");
@@ -214,6 +222,17 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     add("trailing-bytes", format!("{valid}AA"));
     add("leading-space", format!(" {valid}"));
     add("bearer-prefix", format!("Bearer {valid}"));
+    add(
+        "jwe",
+        format!(
+            "{}.{}.{}.{}.{}",
+            b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#),
+            b64([1u8; 256]),
+            b64([2u8; 12]),
+            b64("c"),
+            b64([3u8; 16])
+        ),
+    );
     add("json-serialization", json!({"protected": h64, "payload": p64, "signature": s64}).to_string());
     add("two-parts", format!("{h64}.{p64}"));
     add("swapped-parts", format!("{p64}.{h64}.{s64}"));
