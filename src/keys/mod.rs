@@ -35,23 +35,41 @@ pub struct VerifyKey {
     pub key: SigKey,
 }
 
+/// Why a key cannot verify an algorithm; cheap to compute on every CONNECT, put in words only for
+/// a refusal or a load error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfit {
+    Kind,
+    /// Pinned by the JWK's own `alg` to another algorithm.
+    Pinned(Alg),
+    /// An HMAC key shorter than this hash (RFC 7518 §3.2).
+    ShortSecret,
+}
+
 impl VerifyKey {
     pub fn accepts(&self, alg: Alg) -> bool {
-        self.refuses(alg).is_none()
+        self.unfit(alg).is_none()
     }
 
-    /// Why this key cannot verify `alg`, or None when it can.
-    pub fn refuses(&self, alg: Alg) -> Option<String> {
+    pub fn unfit(&self, alg: Alg) -> Option<Unfit> {
         if alg.key_kind() != self.kind {
-            return Some(format!("a {} cannot verify {}", self.kind.name(), alg.name()));
+            Some(Unfit::Kind)
+        } else if let Some(pin) = self.alg.filter(|a| *a != alg) {
+            Some(Unfit::Pinned(pin))
+        } else if !self.key.supports(alg) {
+            Some(Unfit::ShortSecret)
+        } else {
+            None
         }
-        if let Some(pin) = self.alg.filter(|a| *a != alg) {
-            return Some(format!("pinned to {} by its JWK \"alg\"", pin.name()));
-        }
-        if !self.key.supports(alg) {
-            return Some(sig::short_secret(self.key.secret_len(), alg));
-        }
-        None
+    }
+
+    /// Why this key cannot verify `alg`, in words, or None when it can.
+    pub fn refuses(&self, alg: Alg) -> Option<String> {
+        self.unfit(alg).map(|u| match u {
+            Unfit::Kind => format!("a {} cannot verify {}", self.kind.name(), alg.name()),
+            Unfit::Pinned(pin) => format!("pinned to {} by its JWK \"alg\"", pin.name()),
+            Unfit::ShortSecret => sig::short_secret(self.key.secret_len(), alg),
+        })
     }
 
     fn name(&self) -> String {
@@ -88,7 +106,8 @@ impl KeySet {
     pub fn candidates(&self, alg: Alg, kid: Option<&str>) -> Candidates<'_> {
         let mut found: Vec<&VerifyKey> = Vec::new();
         let mut named = 0;
-        let mut refusals = Vec::new();
+        // Keys of the token's kind that it could have meant, rendered only for the refusal.
+        let mut unfit: Vec<&VerifyKey> = Vec::new();
         for k in &self.keys {
             let kid_ok = match (kid, k.kid.as_deref()) {
                 (Some(want), Some(have)) => want == have,
@@ -99,10 +118,9 @@ impl KeySet {
             if kid_ok && kid.is_some() && k.kid.is_some() {
                 named += 1;
             }
-            match k.refuses(alg) {
+            match k.unfit(alg) {
                 None if kid_ok => found.push(k),
-                // Only reasons of keys of the token's key kind help (the others are obviously wrong).
-                Some(why) if kid_ok && k.kind == alg.key_kind() => refusals.push(format!("{}: {why}", k.name())),
+                Some(Unfit::Pinned(_) | Unfit::ShortSecret) if kid_ok => unfit.push(k),
                 _ => {}
             }
         }
@@ -113,11 +131,12 @@ impl KeySet {
             if kid.is_some() && named == 0 && self.keys.iter().any(|k| k.kid.is_some()) {
                 return Candidates::UnknownKid;
             }
-            refusals.truncate(4);
-            let detail = if refusals.is_empty() {
+            let reasons: Vec<String> =
+                unfit.iter().take(4).map(|k| format!("{}: {}", k.name(), k.refuses(alg).unwrap_or_default())).collect();
+            let detail = if reasons.is_empty() {
                 format!("no {} for {}", alg.key_kind().name(), alg.name())
             } else {
-                format!("{}: {}", alg.name(), refusals.join("; "))
+                format!("{}: {}", alg.name(), reasons.join("; "))
             };
             return Candidates::NoKeyForAlg(detail);
         }
