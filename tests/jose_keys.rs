@@ -396,3 +396,29 @@ fn shared_secrets_over_http_are_skipped_end_to_end() {
     assert_eq!(e.authenticate(&forged, now()).unwrap_err().reason, Reason::NoKeyForAlgorithm);
     e.authenticate(&sign_with(&signer(Alg::ES256), Some("ec-256"), &claims("alice", json!({}))), now()).unwrap();
 }
+
+#[test]
+fn a_jwk_alg_pins_the_key_and_the_refusal_says_so() {
+    // As the RFC 7520 example key: "alg": "PS256" must not verify PS384, though both are RSA-PSS.
+    let rsa2 = with_kid(fixture_jwk("rsa-2"), "pss-key");
+    let mut pinned = rsa2.clone();
+    pinned["alg"] = json!("PS256");
+    let (e, _) = load_set(json!(["PS256", "PS384"]), json!([pinned])).unwrap();
+    let key = key_file("rsa2.key");
+    let t = |alg: Alg| {
+        let s = mqtt_jwt_auth::keys::Signer::new(alg, &key).unwrap();
+        sign_with(&s, Some("pss-key"), &claims("alice", json!({})))
+    };
+    e.authenticate(&t(Alg::PS256), now()).unwrap();
+    let r = e.authenticate(&t(Alg::PS384), now()).unwrap_err();
+    assert_eq!(r.reason, Reason::NoKeyForAlgorithm);
+    assert!(r.detail.contains("key pss-key: pinned to PS256 by its JWK \"alg\""), "{r}");
+    // Without the pin the same key verifies both.
+    let (e, _) = load_set(json!(["PS256", "PS384"]), json!([rsa2])).unwrap();
+    e.authenticate(&t(Alg::PS384), now()).unwrap();
+}
+
+fn with_kid(mut k: Value, kid: &str) -> Value {
+    k["kid"] = json!(kid);
+    k
+}
