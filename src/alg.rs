@@ -1,5 +1,4 @@
 //! The signature algorithms this plugin verifies, and which kind of key each one needs.
-use jsonwebtoken::Algorithm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alg {
@@ -14,6 +13,7 @@ pub enum Alg {
     PS512,
     ES256,
     ES384,
+    ES512,
     EdDSA,
 }
 
@@ -25,10 +25,11 @@ pub enum KeyKind {
     Rsa,
     EcP256,
     EcP384,
+    EcP521,
     Ed25519,
 }
 
-pub const ALL: [Alg; 12] = [
+pub const ALL: [Alg; 13] = [
     Alg::HS256,
     Alg::HS384,
     Alg::HS512,
@@ -40,6 +41,7 @@ pub const ALL: [Alg; 12] = [
     Alg::PS512,
     Alg::ES256,
     Alg::ES384,
+    Alg::ES512,
     Alg::EdDSA,
 ];
 
@@ -68,6 +70,7 @@ impl Alg {
             Alg::PS512 => "PS512",
             Alg::ES256 => "ES256",
             Alg::ES384 => "ES384",
+            Alg::ES512 => "ES512",
             Alg::EdDSA => "EdDSA",
         }
     }
@@ -78,24 +81,18 @@ impl Alg {
             Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512 => KeyKind::Rsa,
             Alg::ES256 => KeyKind::EcP256,
             Alg::ES384 => KeyKind::EcP384,
+            Alg::ES512 => KeyKind::EcP521,
             Alg::EdDSA => KeyKind::Ed25519,
         }
     }
 
-    pub fn jsonwebtoken(self) -> Algorithm {
+    /// RFC 7518 §3.2: an HMAC key at least as long as the hash output.
+    pub fn min_secret_bytes(self) -> Option<usize> {
         match self {
-            Alg::HS256 => Algorithm::HS256,
-            Alg::HS384 => Algorithm::HS384,
-            Alg::HS512 => Algorithm::HS512,
-            Alg::RS256 => Algorithm::RS256,
-            Alg::RS384 => Algorithm::RS384,
-            Alg::RS512 => Algorithm::RS512,
-            Alg::PS256 => Algorithm::PS256,
-            Alg::PS384 => Algorithm::PS384,
-            Alg::PS512 => Algorithm::PS512,
-            Alg::ES256 => Algorithm::ES256,
-            Alg::ES384 => Algorithm::ES384,
-            Alg::EdDSA => Algorithm::EdDSA,
+            Alg::HS256 => Some(32),
+            Alg::HS384 => Some(48),
+            Alg::HS512 => Some(64),
+            _ => None,
         }
     }
 }
@@ -107,6 +104,7 @@ impl KeyKind {
             KeyKind::Rsa => "RSA public key",
             KeyKind::EcP256 => "EC P-256 public key",
             KeyKind::EcP384 => "EC P-384 public key",
+            KeyKind::EcP521 => "EC P-521 public key",
             KeyKind::Ed25519 => "Ed25519 public key",
         }
     }

@@ -99,12 +99,14 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::NoToken => "the client sent no password (or no username with tokenSource \"username\"): put the JWT there",
         Reason::TooLarge => "the token is longer than options.common.maxTokenBytes: raise it, or slim the token's claims",
         Reason::Malformed => "not a compact JWT (three base64url parts): check the client sends the raw access token, not \"Bearer ...\" or an opaque token",
+        Reason::EncryptedToken => "the token is a JWE (encrypted, five parts): this plugin verifies signed tokens only; have the provider issue signed (JWS) access tokens for this client, not encrypted ones",
         Reason::AlgorithmNotAllowed => "the token's alg is not in \"algorithm\": add it there if the provider really signs with it",
         Reason::CritHeader => "the token has a crit header, which this plugin does not support",
         Reason::NoKeys => "no keys are loaded yet: check the JWKS/discovery URL and the broker's log for the fetch error",
         Reason::UnknownKid => "no key with the token's kid: the provider rotated keys (a refresh was requested; retry after minRefreshIntervalMs) or the token comes from another issuer",
         Reason::NoKeyForAlgorithm => "no configured key can check this alg (e.g. an RS256 token with an HMAC secret): configure the provider's public key",
         Reason::BadSignature => "the signature does not verify: wrong key or secret, or an altered token",
+        Reason::BadClaimsSet => "the signature verifies, but the payload is not a JSON object (or repeats a claim name): the issuer signs something other than a JWT claims set; fix the issuer, not the client",
         Reason::MissingExpiry => "the token has no exp while validateExpiration is true: make the provider set exp",
         Reason::Expired => "exp has passed: the client must fetch a new token; check the broker's clock (leewaySeconds allows skew)",
         Reason::NotYetValid => "nbf is in the future: check clocks, or allow skew with leewaySeconds",
@@ -124,5 +126,34 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::ExchangeFailed => "the token endpoint could not be reached or gave no JWT: check tokenEndpoint, timeoutMs and the provider's access-token format",
         Reason::ClientIdInUse => "another identity's connection holds this client id (clientIdTakeover \"sameIdentity\"): connect with your own client id, or bind client ids to tokens",
         Reason::Internal => "a bug or out of memory: the broker's log has the details",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    const SECRET: &[u8] = b"diagnose-test-secret-0123456789-abcdef";
+
+    fn engine() -> Engine {
+        let cfg = serde_json::json!({"version": 1, "algorithm": "HS256", "mode": "local",
+                                     "options": {"modes": {"local": std::str::from_utf8(SECRET).unwrap()}}});
+        Engine::new(crate::config::Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+    }
+
+    #[test]
+    fn encrypted_and_non_jwt_payloads_get_their_own_hint() {
+        let e = engine();
+        let jwe = format!("{}.{}.{}.{}.{}", B64.encode(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#), "a", "b", "c", "d");
+        let r = diagnose(&e, &jwe, Some("c"), None, 1e9);
+        assert_eq!(r.problems[0].reason, Reason::EncryptedToken);
+        assert!(hint(Reason::EncryptedToken).contains("signed (JWS)"));
+        // A valid HS256 signature over a payload that is not a claims set.
+        let msg = format!("{}.{}", B64.encode(r#"{"alg":"HS256"}"#), B64.encode("not json"));
+        let mac = crate::keys::Signer::new(crate::alg::Alg::HS256, SECRET).unwrap().sign(msg.as_bytes()).unwrap();
+        let r = diagnose(&e, &format!("{msg}.{}", B64.encode(mac)), Some("c"), None, 1e9);
+        assert_eq!(r.problems[0].reason, Reason::BadClaimsSet);
+        assert!(hint(Reason::BadClaimsSet).contains("not a JSON object"));
     }
 }

@@ -6,12 +6,16 @@ pub enum Reason {
     NoToken,
     TooLarge,
     Malformed,
+    /// A JWE (five parts): this plugin verifies signed tokens only.
+    EncryptedToken,
     AlgorithmNotAllowed,
     CritHeader,
     NoKeys,
     UnknownKid,
     NoKeyForAlgorithm,
     BadSignature,
+    /// The signature holds but the payload is not a JSON object with unique member names.
+    BadClaimsSet,
     MissingExpiry,
     Expired,
     NotYetValid,
@@ -46,12 +50,14 @@ impl Reason {
             Reason::NoToken => "no-token",
             Reason::TooLarge => "token-too-large",
             Reason::Malformed => "malformed-token",
+            Reason::EncryptedToken => "encrypted-token",
             Reason::AlgorithmNotAllowed => "algorithm-not-allowed",
             Reason::CritHeader => "unsupported-crit-header",
             Reason::NoKeys => "no-keys-loaded",
             Reason::UnknownKid => "unknown-kid",
             Reason::NoKeyForAlgorithm => "no-key-for-algorithm",
             Reason::BadSignature => "bad-signature",
+            Reason::BadClaimsSet => "bad-claims-set",
             Reason::MissingExpiry => "missing-exp",
             Reason::Expired => "expired",
             Reason::NotYetValid => "not-yet-valid",
@@ -76,16 +82,18 @@ impl Reason {
 
     /// Every reason, in a fixed order (metrics keep one counter per reason).
     /// Every reason, in declaration order (a test checks it), for per-reason counters.
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 30] = [
         Reason::NoToken,
         Reason::TooLarge,
         Reason::Malformed,
+        Reason::EncryptedToken,
         Reason::AlgorithmNotAllowed,
         Reason::CritHeader,
         Reason::NoKeys,
         Reason::UnknownKid,
         Reason::NoKeyForAlgorithm,
         Reason::BadSignature,
+        Reason::BadClaimsSet,
         Reason::MissingExpiry,
         Reason::Expired,
         Reason::NotYetValid,

@@ -68,6 +68,10 @@ impl Verifier {
         }
         let mut parts = token.split('.');
         let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            // RFC 7516: the compact JWE has five parts (header, key, IV, ciphertext, tag).
+            if token.split('.').count() == 5 {
+                return Err(Refused::new(Reason::EncryptedToken, "five parts: a JWE, not a signed JWT"));
+            }
             return Err(malformed("not three dot-separated parts"));
         };
         let header = b64url(h64).ok_or_else(|| malformed("header is not base64url"))?;
@@ -96,7 +100,14 @@ impl Verifier {
             Candidates::UnknownKid => {
                 return Err(Refused::new(Reason::UnknownKid, format!("kid {}", clean(kid.unwrap_or(""), 64))))
             }
-            Candidates::NoKeyForAlg => return Err(Refused::new(Reason::NoKeyForAlgorithm, alg.name())),
+            Candidates::AmbiguousKid(n) => {
+                let kid = clean(kid.unwrap_or(""), 64);
+                return Err(Refused::new(
+                    Reason::UnknownKid,
+                    format!("kid {kid} names {n} keys of the set: ambiguous"),
+                ));
+            }
+            Candidates::NoKeyForAlg(detail) => return Err(Refused::new(Reason::NoKeyForAlgorithm, detail)),
         };
         let signed = &token[..h64.len() + 1 + p64.len()];
         let sig = b64url(s64).ok_or_else(|| malformed("signature is not base64url"))?;
@@ -105,7 +116,8 @@ impl Verifier {
             return Err(Refused::new(Reason::BadSignature, alg.name()));
         }
         let payload = b64url(p64).ok_or_else(|| malformed("payload is not base64url"))?;
-        let claims = parse_object(&payload).map_err(|e| malformed(&format!("payload: {e}")))?;
+        // Signed by a trusted key, so not a transport accident: the issuer signed a non-JWT.
+        let claims = parse_object(&payload).map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
         self.token_from_claims(claims)
     }
 

@@ -157,3 +157,49 @@ fn mint_and_usage_errors() {
     let token = mint(&["--kid", "k1", "--claim", "roles=[\"a\",\"b\"]"]);
     assert_eq!(token.split('.').count(), 3);
 }
+
+#[test]
+fn mint_signs_every_algorithm_the_plugin_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys");
+    let key = |name: &str| keys.join(name).display().to_string();
+    // Older tools write SEC1 "EC PRIVATE KEY" and PKCS#1 "RSA PRIVATE KEY": both are read.
+    let sec1 = dir.path().join("ec521.sec1.pem");
+    let pkcs1 = dir.path().join("rsa.pkcs1.key");
+    for (args, out) in [(["ec", "-in", &key("ec521.key")], &sec1), (["rsa", "-in", &key("rsa.key")], &pkcs1)] {
+        let extra: &[&str] = if args[0] == "rsa" { &["-traditional"] } else { &[] };
+        let st = Command::new("openssl").args(args).args(extra).arg("-out").arg(out).output().unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    }
+    let hs512 = "cli-test-secret-for-hs384-and-hs512-0123456789abcdefghijklmnopqrstu";
+    let (sec1, pkcs1) = (sec1.display().to_string(), pkcs1.display().to_string());
+    let rsa_pub = json!({"filePath": key("rsa.pub.pem")});
+    let cases: Vec<(&str, &str, String, serde_json::Value)> = vec![
+        ("HS256", "--secret", SECRET.into(), json!(SECRET)),
+        ("HS384", "--secret", hs512.into(), json!(hs512)),
+        ("HS512", "--secret", hs512.into(), json!(hs512)),
+        ("RS256", "--key", key("rsa.key"), rsa_pub.clone()),
+        ("RS384", "--key", pkcs1.clone(), rsa_pub.clone()),
+        ("RS512", "--key", key("rsa.key"), rsa_pub.clone()),
+        ("PS256", "--key", key("rsa.key"), rsa_pub.clone()),
+        ("PS384", "--key", pkcs1, rsa_pub.clone()),
+        ("PS512", "--key", key("rsa.key"), rsa_pub),
+        ("ES256", "--key", key("ec256.key"), json!({"filePath": key("ec256.pub.pem")})),
+        ("ES384", "--key", key("ec384.key"), json!({"filePath": key("ec384.pub.pem")})),
+        ("ES512", "--key", key("ec521.key"), json!({"filePath": key("ec521.pub.pem")})),
+        ("ES512", "--key", sec1, json!({"filePath": key("ec521.pub.pem")})),
+        ("EdDSA", "--key", key("ed25519.key"), json!({"filePath": key("ed25519.pub.pem")})),
+    ];
+    for (alg, flag, signing, local) in cases {
+        let (code, token, err) = run(&["mint", "--alg", alg, "--sub", "dev-1", flag, &signing]);
+        assert_eq!(code, 0, "{alg}: {err}");
+        let cfg = json!({"version": 1, "algorithm": alg, "mode": "local", "options": {"modes": {"local": local}}});
+        let cfg = write(dir.path(), "jwt.json", cfg).display().to_string();
+        let (code, out, err) = run(&["verify", &cfg, token.trim()]);
+        assert_eq!(code, 0, "{alg} {signing}: {out}{err}");
+    }
+    // A key of the wrong curve for the algorithm is refused, naming it.
+    let (code, _, err) = run(&["mint", "--alg", "ES512", "--key", &key("ec256.key"), "--sub", "x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ES512 private key rejected"), "{err}");
+}

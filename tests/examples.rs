@@ -44,7 +44,7 @@ fn every_example_loads() {
     dirs.sort();
     let expected: Vec<&str> = EXPECTED.iter().map(|(d, _)| *d).collect();
     assert_eq!(dirs, expected, "a new example needs a line in EXPECTED and a check below");
-    std::env::set_var("MQTT_JWT_SECRET", "example-secret-0123456789abcdef");
+    std::env::set_var("MQTT_JWT_SECRET", "example-secret-0123456789abcdef-0");
     for dir in &dirs {
         let file = examples().join(dir).join("jwt.json");
         let config = Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
@@ -123,7 +123,7 @@ fn dynamic_security_example_authorizes_by_the_token_subject() {
         .replace("/etc/mosquitto/jwt.json", &jwt.display().to_string())
         .replace("/var/lib/mosquitto/dynamic-security.json", &dynsec.display().to_string());
     std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
-    let secret = "example-secret-0123456789abcdef";
+    let secret = "example-secret-0123456789abcdef-0";
     let child = Command::new("mosquitto")
         .arg("-c")
         .arg(dir.path().join("mosquitto.conf"))

@@ -16,7 +16,7 @@ use support::tokens::{self, claims, ecdsa_der, encoding_key, hmac_sha256, raw, s
 
 const ACCEPTED: Outcome = Outcome::Connack(0);
 const NOT_AUTHORISED: Outcome = Outcome::Connack(5);
-/// The secret of the JWK "hs-1" in tests/keys/jwks.json.
+/// The secret of the JWK "hs-1" in tests/keys/jwks-oct.json.
 const JWKS_HS_SECRET: &[u8] = b"jwks-shared-secret-for-tests-0123456789";
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -149,6 +149,14 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     let cl = claims("admin", json!({}));
     add("ecdsa-zero-256", raw(&ec("ES256", "ec-256"), &cl, &[0u8; 64]));
     add("ecdsa-zero-384", raw(&ec("ES384", "ec-384"), &cl, &[0u8; 96]));
+    add("ecdsa-zero-521", raw(&ec("ES512", "ec-521"), &cl, &[0u8; 132]));
+    let es512 = tokens::sign_with(&tokens::signer(mqtt_jwt_auth::alg::Alg::ES512), Some("ec-521"), &cl);
+    let (msg, s) = es512.rsplit_once('.').unwrap();
+    add("ecdsa-truncated-521", format!("{msg}.{}", b64(&unb64(s)[..131])));
+    add("ecdsa-swapped-521", {
+        let sig = unb64(s);
+        format!("{msg}.{}", b64([&sig[66..], &sig[..66]].concat()))
+    });
     add("ecdsa-zero-nokid", raw(&json!({"alg": "ES256"}), &cl, &[0u8; 64]));
     add("ecdsa-empty", raw(&json!({"alg": "ES256"}), &cl, b""));
     let order = unb64("_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE");
@@ -214,6 +222,17 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     add("trailing-bytes", format!("{valid}AA"));
     add("leading-space", format!(" {valid}"));
     add("bearer-prefix", format!("Bearer {valid}"));
+    add(
+        "jwe",
+        format!(
+            "{}.{}.{}.{}.{}",
+            b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#),
+            b64([1u8; 256]),
+            b64([2u8; 12]),
+            b64("c"),
+            b64([3u8; 16])
+        ),
+    );
     add("json-serialization", json!({"protected": h64, "payload": p64, "signature": s64}).to_string());
     add("two-parts", format!("{h64}.{p64}"));
     add("swapped-parts", format!("{p64}.{h64}.{s64}"));
@@ -253,13 +272,13 @@ fn assert_alive(b: &mut Broker, good: &str, after: &str) {
     mqtt::disconnect(s);
 }
 
-fn jwks_broker() -> Broker {
+fn jwks_broker(file: &str) -> Broker {
     let cfg = json!({
         "version": 1,
-        "algorithm": ["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA"],
+        "algorithm": ["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA"],
         "mode": "jwks",
         "options": {
-            "modes": {"jwks": {"filePath": keys_dir().join("jwks.json").display().to_string()}},
+            "modes": {"jwks": {"filePath": keys_dir().join(file).display().to_string()}},
             "common": {"matchUsernameToSubject": true}
         }
     });
@@ -268,19 +287,26 @@ fn jwks_broker() -> Broker {
 
 #[test]
 fn the_attack_corpus_is_refused_and_the_broker_lives() {
-    let mut b = jwks_broker();
-    let good = forge_hs(r#"{"alg":"HS256","kid":"hs-1"}"#, &good_claims("device-1"));
-    assert_alive(&mut b, &good, "start");
+    // A set file holds shared secrets or public keys, never both: every case meets each kind.
+    let hs = forge_hs(r#"{"alg":"HS256","kid":"hs-1"}"#, &good_claims("device-1"));
+    let ec = sign(Algorithm::ES256, Some("ec-256"), &claims("device-1", json!({})), &encoding_key(Algorithm::ES256));
     let corpus = corpus();
     assert!(corpus.len() >= 95, "corpus shrank: {}", corpus.len());
-    for (id, password) in &corpus {
+    for (file, good) in [("jwks-oct.json", &hs), ("jwks.json", &ec)] {
+        run_corpus(jwks_broker(file), good, &corpus);
+    }
+}
+
+fn run_corpus(mut b: Broker, good: &str, corpus: &[(String, Vec<u8>)]) {
+    assert_alive(&mut b, good, "start");
+    for (id, password) in corpus {
         let c = Connect { version: 4, client_id: id, password: Some(password), ..Default::default() };
         let (_, out) = mqtt::connect(b.port, &c);
         assert_eq!(out, NOT_AUTHORISED, "{id} was not refused:\n{}", b.log());
-        assert_alive(&mut b, &good, id);
+        assert_alive(&mut b, good, id);
     }
     // Every refusal was logged by the plugin with its category, never with the token.
-    for (id, password) in &corpus {
+    for (id, password) in corpus {
         let line = format!("refused client {id} from 127.0.0.1: ");
         assert!(b.wait_log(&line, Duration::from_secs(5)), "no refusal line for {id}:\n{}", b.log());
         if password.len() > 40 {

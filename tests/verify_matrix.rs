@@ -5,12 +5,16 @@ mod support;
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
+use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::engine::Engine;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::{json, Value};
 use support::broker::keys_dir;
-use support::tokens::{self, claims, ecdsa_der, encoding_key, hmac_sha256, key_file, raw, sign, token, HS_SECRET};
+use support::tokens::{
+    self, claims, ecdsa_der, encoding_key, hmac_sha256, key_file, raw, sign, sign_with, signer, token, HS512_SECRET,
+    HS_SECRET,
+};
 
 const JWKS_HS_SECRET: &str = "jwks-shared-secret-for-tests-0123456789";
 
@@ -112,16 +116,55 @@ fn rsa2_jwk() -> Value {
 
 #[test]
 fn hmac_algorithms() {
-    for (alg, name) in [(Algorithm::HS256, "HS256"), (Algorithm::HS384, "HS384"), (Algorithm::HS512, "HS512")] {
+    let cases = [
+        (Algorithm::HS256, "HS256", HS_SECRET, "hs.secret"),
+        (Algorithm::HS384, "HS384", HS512_SECRET, "hs512.secret"),
+        (Algorithm::HS512, "HS512", HS512_SECRET, "hs512.secret"),
+    ];
+    for (alg, name, secret, file) in cases {
         for e in [
-            local(json!(name), json!(HS_SECRET), json!({})),
-            local(json!(name), json!({"plain": HS_SECRET}), json!({})),
-            local_file(name, "hs.secret"),
+            local(json!(name), json!(secret), json!({})),
+            local(json!(name), json!({"plain": secret}), json!({})),
+            local_file(name, file),
         ] {
             let t = accepted(&e, &token(alg, "alice", json!({})));
             assert_eq!(t.sub.as_deref(), Some("alice"));
         }
     }
+}
+
+/// Load errors of `mode: local` (the engine refuses to start).
+fn local_error(alg: Value, local: Value) -> String {
+    let text = json!({"version": 1, "algorithm": alg, "mode": "local", "options": {"modes": {"local": local}}});
+    match Engine::new(Config::parse(&text.to_string()).unwrap()) {
+        Ok(_) => panic!("loaded: {text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn short_hmac_secrets_are_load_errors() {
+    // RFC 7518 §3.2: at least the hash size. Today's main took a 3-byte secret.
+    let e = local_error(json!("HS256"), json!("abc"));
+    assert!(e.contains("options.modes.local") && e.contains("3 bytes (24 bits)") && e.contains("HS256"), "{e}");
+    let e = local_error(json!("HS256"), json!({"plain": "x".repeat(31)}));
+    assert!(e.contains("31 bytes") && e.contains("at least 32 bytes"), "{e}");
+    accepted(&local(json!("HS256"), json!("x".repeat(32)), json!({})), &{
+        let k = EncodingKey::from_secret("x".repeat(32).as_bytes());
+        sign(Algorithm::HS256, None, &claims("alice", json!({})), &k)
+    });
+    // 37 bytes serve HS256 but not HS384 or HS512: allowing either is a load error naming it.
+    for (algs, named) in [(json!(["HS256", "HS384"]), "HS384"), (json!(["HS512"]), "HS512")] {
+        let e = local_error(algs, json!(HS_SECRET));
+        assert!(e.contains("37 bytes") && e.contains(&format!("drop {named}")), "{e}");
+    }
+    let e = local_error(json!("HS512"), json!({"filePath": key("hs.secret")}));
+    assert!(e.contains("options.modes.local.filePath") && e.contains("37 bytes"), "{e}");
+    std::env::set_var("MQTT_JWT_SHORT_SECRET_TEST", "short");
+    let e = local_error(json!("HS256"), json!({"env": "MQTT_JWT_SHORT_SECRET_TEST"}));
+    assert!(e.contains("options.modes.local.env") && e.contains("5 bytes"), "{e}");
+    // The error never quotes the secret.
+    assert!(!local_error(json!("HS512"), json!(HS_SECRET)).contains(HS_SECRET));
 }
 
 #[test]
@@ -161,12 +204,12 @@ fn ec_and_eddsa_algorithms() {
 
 #[test]
 fn jwks_selects_by_kid() {
-    let all = json!(["RS256", "ES256", "ES384", "EdDSA", "HS256"]);
+    let all = json!(["RS256", "ES256", "ES384", "ES512", "EdDSA"]);
     let text = json!({"version": 1, "algorithm": all, "mode": "jwks",
                       "options": {"modes": {"jwks": {"filePath": key("jwks.json")}}}})
     .to_string();
     let (e, warnings) = Engine::new(Config::parse(&text).unwrap()).unwrap();
-    // The P-521 key is skipped with a warning; the `enc` key silently.
+    // The secp256k1 key is skipped with a warning; the `enc` key silently.
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("bad-curve"), "{warnings:?}");
 
@@ -177,22 +220,32 @@ fn jwks_selects_by_kid() {
         (Algorithm::ES256, "ec-256", encoding_key(Algorithm::ES256)),
         (Algorithm::ES384, "ec-384", encoding_key(Algorithm::ES384)),
         (Algorithm::EdDSA, "ed-1", encoding_key(Algorithm::EdDSA)),
-        (Algorithm::HS256, "hs-1", EncodingKey::from_secret(JWKS_HS_SECRET.as_bytes())),
     ];
     for (alg, kid, k) in &cases {
         let t = accepted(&e, &sign(*alg, Some(kid), &c, k));
         assert_eq!(t.sub.as_deref(), Some("alice"), "{kid}");
     }
+    accepted(&e, &sign_with(&signer(Alg::ES512), Some("ec-521"), &c));
+    accepted(&e, &sign_with(&signer(Alg::ES512), None, &c));
+
+    // Shared secrets come from a set of their own: hs-1 (39 bytes) serves HS256 only.
+    let oct = engine(json!({"version": 1, "algorithm": ["HS256", "HS384", "HS512"], "mode": "jwks",
+                            "options": {"modes": {"jwks": {"filePath": key("jwks-oct.json")}}}}));
+    let hs1 = EncodingKey::from_secret(JWKS_HS_SECRET.as_bytes());
+    accepted(&oct, &sign(Algorithm::HS256, Some("hs-1"), &c, &hs1));
+    let r = oct.authenticate(&sign(Algorithm::HS512, Some("hs-1"), &c, &hs1), now()).unwrap_err();
+    assert_eq!(r.reason, Reason::NoKeyForAlgorithm);
+    assert!(r.detail.contains("key hs-1") && r.detail.contains("39 bytes") && r.detail.contains("64 bytes"), "{r}");
     // Without a kid, every key of the right kind is tried.
     accepted(&e, &sign(Algorithm::ES256, None, &c, &encoding_key(Algorithm::ES256)));
     accepted(&e, &sign(Algorithm::RS256, None, &c, &rsa2()));
 
-    // rsa-1 is pinned to RS256 by its `alg`; rsa-2 is not.
+    // rsa-1 is pinned to RS256 by its `alg`; rsa-2 is not. The refusal says so.
     let e = jwks(json!(["RS256", "PS256"]), json!({}));
-    assert_eq!(
-        refused(&e, &sign(Algorithm::PS256, Some("rsa-1"), &c, &encoding_key(Algorithm::PS256))),
-        Reason::NoKeyForAlgorithm
-    );
+    let pinned = sign(Algorithm::PS256, Some("rsa-1"), &c, &encoding_key(Algorithm::PS256));
+    assert_eq!(refused(&e, &pinned), Reason::NoKeyForAlgorithm);
+    let r = e.authenticate(&pinned, now()).unwrap_err();
+    assert!(r.detail.contains("rsa-1") && r.detail.contains("pinned to RS256"), "{r}");
     accepted(&e, &sign(Algorithm::PS256, Some("rsa-2"), &c, &rsa2()));
     // The `enc` key is not a signature key.
     assert_eq!(refused(&e, &sign(Algorithm::RS256, Some("enc-1"), &c, &rsa2())), Reason::UnknownKid);
@@ -234,7 +287,6 @@ fn malformed_structure() {
         ("one part", h.to_string()),
         ("two parts", format!("{h}.{p}")),
         ("four parts", format!("{good}.{s}")),
-        ("five parts", format!("{h}.{p}.{s}.{h}.{p}")),
         ("empty parts", "..".to_string()),
         ("characters outside base64url", format!("{h}!.{p}.{s}")),
         ("standard base64 alphabet", format!("{h}.{p}.{}", s.replace('-', "+").replace('_', "/") + "+/")),
@@ -267,8 +319,26 @@ fn malformed_structure() {
 }
 
 #[test]
+fn encrypted_tokens_have_their_own_reason() {
+    let e = hs256(json!({}));
+    // A JWE in compact form: protected header, encrypted key, IV, ciphertext, tag.
+    let h = b64(r#"{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"rsa-1"}"#);
+    let jwe = format!("{h}.{}.{}.{}.{}", b64([1u8; 256]), b64([2u8; 12]), b64(b"ciphertext"), b64([3u8; 16]));
+    assert_eq!(refused(&e, &jwe), Reason::EncryptedToken);
+    // Direct encryption has an empty key part; still five parts.
+    let dir =
+        format!("{}..{}.{}.{}", b64(r#"{"alg":"dir","enc":"A128GCM"}"#), b64([2u8; 12]), b64(b"c"), b64([3u8; 16]));
+    assert_eq!(refused(&e, &dir), Reason::EncryptedToken);
+    // Four or six parts are neither.
+    let good = token(Algorithm::HS256, "alice", json!({}));
+    assert_eq!(refused(&e, &format!("{good}.x")), Reason::Malformed);
+    assert_eq!(refused(&e, &format!("{good}.x.y.z")), Reason::Malformed);
+}
+
+#[test]
 fn malformed_payload_with_valid_signature() {
-    // The payload is only read once the signature holds: sign the bad payloads properly.
+    // The payload is only read once the signature holds: sign the bad payloads properly. Today's
+    // main called these malformed-token ("not a compact JWT"); the issuer signed a non-JWT.
     let e = hs256(json!({}));
     let exp = tokens::now() + 3600;
     let header = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -289,8 +359,15 @@ fn malformed_payload_with_valid_signature() {
     for (what, payload) in &cases {
         let t = forge_hs256(header, payload);
         let r = e.authenticate(&t, now()).expect_err(what);
-        assert_eq!(r.reason, Reason::Malformed, "{what}: {r}");
+        assert_eq!(r.reason, Reason::BadClaimsSet, "{what}: {r}");
+        assert_eq!(refused(&e, &t), Reason::BadClaimsSet, "{what}");
     }
+    // Not UTF-8 at all.
+    let t = forge(header.as_bytes(), b"\xff\xfe{}", Algorithm::HS256, &EncodingKey::from_secret(HS_SECRET.as_bytes()));
+    assert_eq!(refused(&e, &t), Reason::BadClaimsSet);
+    // The same payloads with a wrong signature are bad signatures: the payload is not read.
+    let t = forge(header.as_bytes(), b"sub=alice", Algorithm::HS256, &EncodingKey::from_secret(&[9u8; 32]));
+    assert_eq!(refused(&e, &t), Reason::BadSignature);
     // A payload that is not base64url but passes the alphabet check, with a valid signature.
     let h = b64(header);
     let msg = format!("{h}.A");
@@ -353,9 +430,9 @@ fn public_key_as_hmac_secret() {
     let t = format!("{msg}.{}", b64(hmac_sha256(&pem, msg.as_bytes())));
     let r = refused(&e, &t);
     assert!(matches!(r, Reason::NoKeyForAlgorithm | Reason::BadSignature), "{r:?}");
-    // Without a kid the only HMAC key (hs-1) does not match.
+    // Without a kid: a set of public keys holds no HMAC key at all (a file cannot mix them).
     let t = sign(Algorithm::HS256, None, &c, &EncodingKey::from_secret(&pem));
-    assert_eq!(refused(&e, &t), Reason::BadSignature);
+    assert_eq!(refused(&e, &t), Reason::NoKeyForAlgorithm);
 }
 
 #[test]
@@ -576,7 +653,7 @@ fn bad_claims() {
     // A number too large for f64 is not finite.
     let t = forge_hs256(r#"{"alg":"HS256"}"#, r#"{"sub":"alice","exp":1e400}"#);
     let r = e.authenticate(&t, now()).unwrap_err().reason;
-    assert!(matches!(r, Reason::BadClaim | Reason::Malformed), "{r:?}");
+    assert!(matches!(r, Reason::BadClaim | Reason::BadClaimsSet), "{r:?}");
 }
 
 #[test]

@@ -4,7 +4,13 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok((keys, _warnings)) = mqtt_jwt_auth::keys::parse_jwk_set(text) {
+    for origin in [mqtt_jwt_auth::keys::Origin::File, mqtt_jwt_auth::keys::Origin::Remote] {
+        let Ok((keys, _warnings)) = mqtt_jwt_auth::keys::parse_jwk_set(text, origin) else { continue };
+        // A shared secret never comes from a URL.
+        assert!(
+            origin == mqtt_jwt_auth::keys::Origin::File
+                || keys.iter().all(|k| k.kind != mqtt_jwt_auth::alg::KeyKind::Hmac)
+        );
         for k in &keys {
             // A kept key verifies (and refuses) without panicking, whatever the algorithm asked.
             for alg in mqtt_jwt_auth::alg::ALL {

@@ -1,11 +1,10 @@
 //! mqtt-jwt: operator tool. `mint` makes test tokens; `check` loads a jwt.json as the plugin does;
 //! `verify` shows the plugin's decision for a token.
-use jsonwebtoken::{EncodingKey, Header};
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::diagnose::{diagnose, hint};
 use mqtt_jwt_auth::engine::Engine;
-use mqtt_jwt_auth::keys::Source;
+use mqtt_jwt_auth::keys::{encode_jws, Signer, Source};
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 
@@ -85,15 +84,8 @@ fn mint(args: &[String]) -> Result<String, String> {
     }
     let alg = alg.ok_or("--alg is required")?;
     let key = key.ok_or("--key, --secret or --secret-file is required")?;
-    let enc = match alg.key_kind() {
-        mqtt_jwt_auth::alg::KeyKind::Hmac => EncodingKey::from_secret(&key),
-        mqtt_jwt_auth::alg::KeyKind::Rsa => EncodingKey::from_rsa_pem(&key).map_err(|e| e.to_string())?,
-        mqtt_jwt_auth::alg::KeyKind::Ed25519 => EncodingKey::from_ed_pem(&key).map_err(|e| e.to_string())?,
-        _ => EncodingKey::from_ec_pem(&key).map_err(|e| e.to_string())?,
-    };
-    let mut header = Header::new(alg.jsonwebtoken());
-    header.kid = kid;
-    jsonwebtoken::encode(&header, &claims, &enc).map_err(|e| e.to_string())
+    let signer = Signer::new(alg, &key)?;
+    encode_jws(&signer, kid.as_deref(), &Value::Object(claims))
 }
 
 /// Loads the file as the plugin does, fetching remote keys once (whatever lazyConnect says: a

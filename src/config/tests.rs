@@ -490,7 +490,7 @@ fn engine_refuses_public_key_as_hmac_secret() {
 
 #[test]
 fn engine_refuses_secret_for_rsa() {
-    let e = engine_err(&local_cfg("RS256", json!("just-a-shared-secret")));
+    let e = engine_err(&local_cfg("RS256", json!("just-a-shared-secret-of-32-bytes-or-more")));
     assert_eq!(e.path, "algorithm", "{e}");
     assert_contains(&e.problem, &["RS256", "HMAC secret"]);
     let e = engine_err(&local_cfg("ES256", json!({"filePath": key("hs.secret")})));

@@ -1,4 +1,4 @@
-//! Just enough DER to take public keys apart (SPKI) and build a PKCS#1 RSA key from a JWK's n and e.
+//! Just enough DER to take public keys apart (SPKI, PKCS#1) and build a PKCS#1 RSA key from a JWK's n and e.
 
 /// One TLV: (tag, contents, rest). Only definite lengths up to 4 bytes, as DER requires.
 fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
@@ -25,6 +25,14 @@ pub fn spki(der: &[u8]) -> Option<(&[u8], &[u8])> {
     let (0x03, bits, []) = tlv(rest)? else { return None };
     let (&0, key) = bits.split_first()? else { return None };
     Some((alg_id, key))
+}
+
+/// RSAPublicKey (PKCS#1) → (modulus, publicExponent), big-endian, leading zero included.
+pub fn rsa_parts(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (0x30, body, []) = tlv(der)? else { return None };
+    let (0x02, n, rest) = tlv(body)? else { return None };
+    let (0x02, e, []) = tlv(rest)? else { return None };
+    Some((n, e))
 }
 
 fn push_len(out: &mut Vec<u8>, len: usize) {
@@ -72,6 +80,7 @@ mod tests {
         assert_eq!(int_n.len(), 257, "a high bit needs a leading zero");
         let (0x02, int_e, []) = tlv(rest).unwrap() else { panic!() };
         assert_eq!(int_e, &[1, 0, 1]);
+        assert_eq!(rsa_parts(&der), Some((int_n, int_e)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One fetch of a remote key source: discovery when configured, then the JWK set, parsed and checked
 //! against the configured algorithms. Runs on the source's background thread.
 use super::discovery::{discovery_url, parse_discovery, Discovered};
-use super::{http, parse_jwk_set, KeySet};
+use super::{http, parse_jwk_set, KeySet, Origin};
 use crate::alg::Alg;
 use std::time::Duration;
 
@@ -93,7 +93,7 @@ impl Fetcher {
 
     fn fetch_jwks(&self, url: &str) -> Result<Fetched, String> {
         let resp = http::get(&self.agent, url, self.spec.timeout)?;
-        let (keys, warnings) = parse_jwk_set(&resp.body)?;
+        let (keys, warnings) = parse_jwk_set(&resp.body, Origin::Remote)?;
         let set = KeySet { keys };
         set.check_usable(&self.spec.algorithms)?;
         let s = &self.spec;

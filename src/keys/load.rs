@@ -4,8 +4,8 @@
 use super::fetch::RemoteSpec;
 use super::remote::RemoteKeys;
 use super::ring::{Entry, KeyRing, Source};
-use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, SigKey, VerifyKey};
-use crate::alg::KeyKind;
+use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, Origin, SigKey, VerifyKey};
+use crate::alg::{Alg, KeyKind};
 use crate::config::{Config, ConfigError, JwksSource, KeyMaterial, Mode};
 use crate::notices::Notices;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub fn build_ring(cfg: &Config, notices: &Notices) -> Result<(KeyRing, Vec<Strin
     match cfg.mode {
         Mode::Local => {
             let m = cfg.local.as_ref().ok_or_else(|| ConfigError::new("options.modes.local", "missing"))?;
-            let set = KeySet { keys: vec![local_key(m)?] };
+            let set = KeySet { keys: vec![local_key(m, &cfg.algorithms)?] };
             check_usable(&set, cfg, "algorithm")?;
             let source = Source::Static(Arc::new(set));
             entries.push(Entry { issuer: None, config_path: "options.modes.local".into(), source });
@@ -51,7 +51,8 @@ fn jwks_source(
         let at = format!("{at}.filePath");
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(&at, format!("cannot read {}: {e}", path.display())))?;
-        let (keys, w) = parse_jwk_set(&text).map_err(|e| ConfigError::new(&at, format!("{}: {e}", path.display())))?;
+        let (keys, w) = parse_jwk_set(&text, Origin::File)
+            .map_err(|e| ConfigError::new(&at, format!("{}: {e}", path.display())))?;
         warnings.extend(w);
         let set = KeySet { keys };
         let alg_at = if cfg.issuer_keys.is_empty() { "algorithm" } else { at.as_str() };
@@ -76,7 +77,7 @@ fn check_usable(set: &KeySet, cfg: &Config, at: &str) -> Result<(), ConfigError>
     set.check_usable(&cfg.algorithms).map_err(|e| ConfigError::new(at, e))
 }
 
-fn local_key(m: &KeyMaterial) -> Result<VerifyKey, ConfigError> {
+fn local_key(m: &KeyMaterial, algorithms: &[Alg]) -> Result<VerifyKey, ConfigError> {
     let base = "options.modes.local";
     let (at, text) = match m {
         KeyMaterial::Plain(s) => (base.to_string(), s.clone()),
@@ -102,6 +103,13 @@ fn local_key(m: &KeyMaterial) -> Result<VerifyKey, ConfigError> {
     if secret.is_empty() {
         return Err(ConfigError::new(at, "the shared secret is empty"));
     }
-    let key = SigKey::new(KeyKind::Hmac, KeyBytes::Secret(secret.as_bytes())).map_err(|e| ConfigError::new(&at, e))?;
+    let fix = "use a longer random secret (openssl rand -base64 64 makes one)";
+    let key = SigKey::new(KeyKind::Hmac, KeyBytes::Secret(secret.as_bytes()))
+        .map_err(|e| ConfigError::new(&at, format!("{e}: {fix}")))?;
+    // Every HMAC algorithm allowed must get a long enough key, not only the shortest one.
+    if let Some(a) = algorithms.iter().find(|a| a.key_kind() == KeyKind::Hmac && !key.supports(**a)) {
+        let short = super::sig::short_secret(secret.len(), *a);
+        return Err(ConfigError::new(&at, format!("{short}: {fix}, or drop {} from \"algorithm\"", a.name())));
+    }
     Ok(VerifyKey { kid: None, kind: KeyKind::Hmac, alg: None, key })
 }

@@ -20,9 +20,23 @@ enum Check {
     Public(signature::ParsedPublicKey),
 }
 
-/// One key, prepared for each algorithm its kind allows (and only those).
+/// One key, prepared for each algorithm its kind allows (and only those; an HMAC key only for
+/// the hashes it is long enough for).
 pub struct SigKey {
     checks: Vec<(Alg, Check)>,
+    /// Of an HMAC key, for the reasons that name it; 0 for public keys.
+    secret_len: usize,
+}
+
+/// RFC 7518 §3.2 in words, for load errors and refusals.
+pub fn short_secret(len: usize, alg: Alg) -> String {
+    let min = alg.min_secret_bytes().unwrap_or(0);
+    format!(
+        "the HMAC key is {len} bytes ({} bits); {} needs at least {min} bytes ({} bits, RFC 7518 section 3.2)",
+        len * 8,
+        alg.name(),
+        min * 8
+    )
 }
 
 fn public_alg(alg: Alg) -> &'static dyn signature::VerificationAlgorithm {
@@ -35,6 +49,7 @@ fn public_alg(alg: Alg) -> &'static dyn signature::VerificationAlgorithm {
         Alg::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
         Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Alg::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Alg::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
         Alg::EdDSA => &signature::ED25519,
         Alg::HS256 | Alg::HS384 | Alg::HS512 => unreachable!("HMAC has no public key"),
     }
@@ -51,11 +66,17 @@ fn hmac_alg(alg: Alg) -> hmac::Algorithm {
 impl SigKey {
     pub fn new(kind: KeyKind, bytes: KeyBytes) -> Result<SigKey, String> {
         let mut checks = Vec::new();
+        let secret_len = match bytes {
+            KeyBytes::Secret(s) if s.len() < 32 => return Err(short_secret(s.len(), Alg::HS256)),
+            KeyBytes::Secret(s) => s.len(),
+            _ => 0,
+        };
         for alg in ALL.into_iter().filter(|a| a.key_kind() == kind) {
             let check = match (&bytes, kind) {
+                (KeyBytes::Secret(s), KeyKind::Hmac) if s.len() < alg.min_secret_bytes().unwrap_or(0) => continue,
                 (KeyBytes::Secret(s), KeyKind::Hmac) => Check::Hmac(Box::new(hmac::Key::new(hmac_alg(alg), s))),
                 (KeyBytes::Rsa(b), KeyKind::Rsa)
-                | (KeyBytes::Ec(b), KeyKind::EcP256 | KeyKind::EcP384)
+                | (KeyBytes::Ec(b), KeyKind::EcP256 | KeyKind::EcP384 | KeyKind::EcP521)
                 | (KeyBytes::Ed25519(b), KeyKind::Ed25519) => Check::Public(
                     signature::ParsedPublicKey::new(public_alg(alg), b)
                         .map_err(|e| format!("{} rejected: {e}", kind.name()))?,
@@ -64,7 +85,16 @@ impl SigKey {
             };
             checks.push((alg, check));
         }
-        Ok(SigKey { checks })
+        Ok(SigKey { checks, secret_len })
+    }
+
+    /// Whether this key was prepared for `alg` (an HMAC key too short for it was not).
+    pub fn supports(&self, alg: Alg) -> bool {
+        self.checks.iter().any(|(a, _)| *a == alg)
+    }
+
+    pub fn secret_len(&self) -> usize {
+        self.secret_len
     }
 
     /// Constant-time for HMAC; false for any algorithm this key was not prepared for.

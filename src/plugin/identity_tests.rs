@@ -5,7 +5,7 @@ use crate::acl::Decision;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
-const SECRET: &str = "unit-test-secret-0123456789";
+const SECRET: &str = "unit-test-secret-0123456789-abcdef";
 const NOW: f64 = 1_800_000_000.0;
 
 fn plugin(common: Value) -> (Plugin, FakeBroker, tempfile::TempDir) {

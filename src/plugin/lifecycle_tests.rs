@@ -10,7 +10,7 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::collections::HashMap;
 
-const SECRET: &str = "unit-test-secret-0123456789";
+const SECRET: &str = "unit-test-secret-0123456789-abcdef";
 const LEEWAY: f64 = 2.0;
 
 fn plugin() -> (Plugin, FakeBroker, tempfile::TempDir) {

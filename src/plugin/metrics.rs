@@ -73,7 +73,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("jwt.json");
         let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
-            "modes": {"local": "metrics-test-secret-0123456789"},
+            "modes": {"local": "metrics-test-secret-0123456789-abcdef"},
             "metrics": {"intervalSeconds": 10, "logIntervalSeconds": 30, "topicPrefix": "$SYS/test/jwt"}}});
         std::fs::write(&file, cfg.to_string()).unwrap();
         let b = FakeBroker::default();
@@ -104,7 +104,7 @@ mod tests {
     fn nothing_is_published_without_options_metrics() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("jwt.json");
-        std::fs::write(&file, r#"{"version":1,"algorithm":"HS256","mode":"local","options":{"modes":{"local":"s"}}}"#)
+        std::fs::write(&file, r#"{"version":1,"algorithm":"HS256","mode":"local","options":{"modes":{"local":"metrics-test-secret-0123456789-abcdef"}}}"#)
             .unwrap();
         let b = FakeBroker::default();
         let p = Plugin::load(&b, &file).unwrap();

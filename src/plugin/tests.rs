@@ -4,7 +4,7 @@ use super::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 
-const SECRET: &str = "unit-test-secret-0123456789";
+const SECRET: &str = "unit-test-secret-0123456789-abcdef";
 
 fn plugin(extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

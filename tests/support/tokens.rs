@@ -4,6 +4,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 pub const HS_SECRET: &str = "dev-secret-change-me-0123456789abcdef";
+/// Long enough for HS384 and HS512 (RFC 7518 §3.2: at least the hash size); tests/keys/hs512.secret.
+pub const HS512_SECRET: &str = "dev-secret-for-hs384-and-hs512-change-me-0123456789abcdefghijklmn";
 
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
@@ -16,12 +18,35 @@ pub fn key_file(name: &str) -> Vec<u8> {
 /// The private key that signs `alg` in the fixtures (the public halves are tests/keys/*.pub.pem).
 pub fn encoding_key(alg: Algorithm) -> EncodingKey {
     match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(HS_SECRET.as_bytes()),
+        Algorithm::HS256 => EncodingKey::from_secret(HS_SECRET.as_bytes()),
+        Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(HS512_SECRET.as_bytes()),
         Algorithm::ES256 => EncodingKey::from_ec_pem(&key_file("ec256.key")).unwrap(),
         Algorithm::ES384 => EncodingKey::from_ec_pem(&key_file("ec384.key")).unwrap(),
         Algorithm::EdDSA => EncodingKey::from_ed_pem(&key_file("ed25519.key")).unwrap(),
         _ => EncodingKey::from_rsa_pem(&key_file("rsa.key")).unwrap(),
     }
+}
+
+/// The plugin's own signer with the fixture key of `alg` (every algorithm, ES512 included).
+pub fn signer(alg: mqtt_jwt_auth::alg::Alg) -> mqtt_jwt_auth::keys::Signer {
+    use mqtt_jwt_auth::alg::{Alg, KeyKind};
+    let key = match alg {
+        Alg::HS256 => HS_SECRET.as_bytes().to_vec(),
+        Alg::HS384 | Alg::HS512 => HS512_SECRET.as_bytes().to_vec(),
+        _ => key_file(match alg.key_kind() {
+            KeyKind::EcP256 => "ec256.key",
+            KeyKind::EcP384 => "ec384.key",
+            KeyKind::EcP521 => "ec521.key",
+            KeyKind::Ed25519 => "ed25519.key",
+            _ => "rsa.key",
+        }),
+    };
+    mqtt_jwt_auth::keys::Signer::new(alg, &key).unwrap()
+}
+
+/// Signed by the plugin's own signer (see [`signer`]).
+pub fn sign_with(signer: &mqtt_jwt_auth::keys::Signer, kid: Option<&str>, claims: &Value) -> String {
+    mqtt_jwt_auth::keys::encode_jws(signer, kid, claims).unwrap()
 }
 
 /// Standard claims valid for an hour, merged with `extra` (null values remove a claim).
