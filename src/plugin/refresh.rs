@@ -47,7 +47,7 @@ impl Plugin {
         let Some(id) = broker.client_id(client) else { return };
         let result = token_from_payload(payload).and_then(|t| self.refresh_session(&engine, broker, client, &t, now));
         let answer = match &result {
-            Ok(exp) => json!({"result": "ok", "exp": exp}),
+            Ok(exp) => json!({"result": "ok", "exp": exp.map(|e| e.floor() as i64)}),
             Err(r) => json!({"result": "refused", "reason": r.reason.category()}),
         };
         broker.publish_to(&id, &engine.config.refresh.response_topic, answer.to_string().as_bytes());
