@@ -80,11 +80,18 @@ test('sign in, live messages, renewal past exp, sign out, session ends', { timeo
 
     // Sign out: no more renewals; the broker ends the session when the last token expires.
     await page.click('#signout');
+    await waitApp(() => window.appState.revoked !== null, null, 5000);
     const out = await app();
+    assert.equal(out.revoked, true, 'the refresh token was not revoked at the provider');
     await waitApp(() => window.appState.status === 'ended', null, (out.exp - Date.now() / 1000 + 5) * 1000);
     const end = await app();
     assert.equal(end.ended?.reasonCode, 0x98, `ended with ${JSON.stringify(end.ended)}`);
     assert.ok(Date.now() / 1000 >= out.exp - 0.5, 'ended before the token expired');
+    // The broker warned the page before that last token expired (expiryNotice.secondsBefore 3).
+    const warned = end.notices.filter((x) => x.kind === 'expiring' && x.exp === out.exp);
+    assert.equal(warned.length, 1, `expiry notices: ${JSON.stringify(end.notices)}`);
+    assert.ok(Number.isInteger(warned[0].expiresIn));
+    await page.screenshot({ path: env('SCREENSHOT').replace(/failure\.png$/, 'signed-out.png'), fullPage: true });
   } catch (err) {
     const shot = env('SCREENSHOT');
     await page.screenshot({ path: shot, fullPage: true }).catch((e) => log.push(`screenshot failed: ${e.message}`));
