@@ -1,6 +1,7 @@
 //! Test suites in other languages (node's test runner, pytest, a browser driver) run as child
 //! processes against the broker a Rust test started: bounded in time, output kept for the report.
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +11,9 @@ pub struct Run {
     pub output: String,
 }
 
-/// Runs `program args` in `dir` (relative to the crate root) with `env`, killed after `timeout`.
+/// Runs `program args` in `dir` (relative to the crate root) with `env`; after `timeout` it is
+/// killed with everything it started (its own process group: node's test runner runs each file in
+/// a child process, which would outlive its parent).
 pub fn run(program: &str, args: &[&str], dir: &str, env: &[(&str, String)], timeout: Duration) -> Run {
     let cwd = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut child = Command::new(program)
@@ -20,6 +23,7 @@ pub fn run(program: &str, args: &[&str], dir: &str, env: &[(&str, String)], time
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program} in {}: {e} (ci/setup.sh installs it)", cwd.display()));
     let drain = |mut r: Box<dyn Read + Send>| {
@@ -37,6 +41,7 @@ pub fn run(program: &str, args: &[&str], dir: &str, env: &[(&str, String)], time
             break Some(status);
         }
         if Instant::now() > deadline {
+            let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", child.id())).status();
             let _ = child.kill();
             let _ = child.wait();
             break None;
