@@ -51,6 +51,33 @@ if ! python3 -c 'import authlib, flask, joserfc' >/dev/null 2>&1; then
     || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$as_req"
 fi
 
+# The client helpers' own test suites (tests/clients.rs runs them): MQTT.js in clients/js,
+# paho-mqtt and pytest for clients/python.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -f "$root/clients/js/node_modules/mqtt/package.json" ]; then
+  echo "ci/setup.sh: installing the JS helper's packages (npm ci in clients/js)"
+  (cd "$root/clients/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The browser example's end-to-end test (tests/browser.rs): its packages (oidc-client-ts, MQTT.js,
+# playwright-core, which downloads no browser) and Debian's chromium.
+if [ ! -f "$root/examples/browser/node_modules/playwright-core/package.json" ]; then
+  echo "ci/setup.sh: installing the browser example's packages (npm ci in examples/browser)"
+  (cd "$root/examples/browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "ci/setup.sh: installing chromium"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+py_req="$root/clients/python/requirements-test.txt"
+if ! python3 -c 'import paho.mqtt, pytest, sys; sys.exit(0 if paho.mqtt.__version__.startswith("2.") else 1)' >/dev/null 2>&1; then
+  echo "ci/setup.sh: installing the Python helper's test packages (pip install -r clients/python/requirements-test.txt)"
+  python3 -m pip install -q --disable-pip-version-check -r "$py_req" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$py_req"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 fi

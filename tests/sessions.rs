@@ -148,7 +148,8 @@ fn mqtt311_clients_refresh_through_the_control_topic_and_survive_a_reload() {
     let (t2, exp2) = expiring("meter-1", 60);
     let answer = control_refresh(&b, &mut s, &t2);
     assert_eq!(answer["result"], "ok", "{answer}");
-    assert_eq!(answer["exp"].as_f64(), Some(exp2 as f64));
+    // Integers (strict JSON integer parsers reject 1796150667.0).
+    assert_eq!(answer["exp"].as_i64(), Some(exp2), "{answer}");
     std::thread::sleep(Duration::from_secs_f64((exp1 as f64 - now_f() + 1.2).max(0.0)));
     assert!(mqtt::ping(&mut s), "kicked although refreshed:\n{}", b.log());
     // mosquitto re-checks the CONNECT password (now expired) after SIGHUP: the refreshed token counts.
@@ -187,7 +188,8 @@ fn expiry_notice_arrives_before_exp() {
     let at = now_f();
     assert_eq!(topic, "$CONTROL/jwt-auth/v1/expiring");
     let v: Value = serde_json::from_slice(&payload).unwrap();
-    assert_eq!(v["exp"].as_f64(), Some(exp as f64));
+    assert_eq!(v["exp"].as_i64(), Some(exp), "{v}");
+    assert!(v["expiresIn"].as_i64().is_some_and(|s| (0..=4).contains(&s)), "{v}");
     assert!(at < exp as f64 && at > exp as f64 - 3.0, "notice at {at}, exp {exp}");
 }
 

@@ -7,6 +7,11 @@
 // Access tokens are JWTs: client_credentials with a resource indicator (`resource=urn:mqtt...`);
 // the audience is the resource. A resource ending in ":es256" is signed with ES256, ":rs256" with RS256.
 //
+// With WEB_CLIENT_REDIRECT (the browser example's URL, tests/browser.rs): a public client `mqtt-web`
+// for that page, authorization code + PKCE, refresh tokens (scope offline_access, prompt=consent),
+// the provider's development login and consent forms (any login and password), and access tokens
+// for resources starting with urn:mqtt:web that live WEB_TOKEN_TTL seconds (default 60).
+//
 // Test controls (this script's own routes, in front of the provider):
 //   POST /admin/rotate          new signing keys (new kids); the old ones are no longer published
 //   POST /admin/fault?mode=M    the JWKS route answers: none | hang | 500 | garbage | empty | slow (&ms=N)
@@ -28,6 +33,8 @@ const CLIENT_ID = process.env.CLIENT_ID || 'device';
 const CLIENT_SECRET = process.env.CLIENT_SECRET || 'device-secret-0123456789';
 const JWKS_PATH = '/jwks';
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
+const WEB_CLIENT_REDIRECT = process.env.WEB_CLIENT_REDIRECT || '';
+const WEB_TOKEN_TTL = Number(process.env.WEB_TOKEN_TTL || 60);
 
 let fault = { mode: 'none', ms: 0 };
 let cacheControl = '';
@@ -53,17 +60,36 @@ function algFor(resource) {
   return ALG;
 }
 
+function clients() {
+  const device = {
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_post',
+  };
+  if (!WEB_CLIENT_REDIRECT) return [device];
+  const web = {
+    client_id: 'mqtt-web',
+    token_endpoint_auth_method: 'none', // public: PKCE is required
+    application_type: 'web',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [WEB_CLIENT_REDIRECT],
+    post_logout_redirect_uris: [WEB_CLIENT_REDIRECT],
+  };
+  return [device, web];
+}
+
 function makeProvider(issuer, jwks) {
   const provider = new Provider(issuer, {
     jwks,
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_post',
-    }],
+    clients: clients(),
+    // The default's behaviour (public clients from their redirect URIs' origins), set explicitly:
+    // the default prints a "should change" warning on stdout, which the harness no longer reads.
+    clientBasedCORS: (_ctx, origin, client) => client.clientAuthMethod === 'none'
+      && client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
     // Device profile (IdP profile topics scenario): a resource starting with urn:mqtt:profile gets a
     // `topics` claim naming exactly the topics of this client.
     extraTokenClaims: async (_ctx, token) => {
@@ -75,7 +101,8 @@ function makeProvider(issuer, jwks) {
       return undefined;
     },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: Boolean(WEB_CLIENT_REDIRECT) },
+      revocation: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -84,7 +111,7 @@ function makeProvider(issuer, jwks) {
         getResourceServerInfo: (_ctx, resource) => ({
           scope: 'mqtt mqtt.connect',
           audience: resource,
-          accessTokenTTL: 3600,
+          accessTokenTTL: resource.startsWith('urn:mqtt:web') ? WEB_TOKEN_TTL : 3600,
           accessTokenFormat: 'jwt',
           jwt: { sign: { alg: algFor(resource) } },
         }),
@@ -200,6 +227,8 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   state.provider = makeProvider(state.issuer, state.jwks);
   process.stdout.write(`${JSON.stringify({ port, issuer: state.issuer })}\n`);
 });
+// The harness reads only the first line of stdout: later writes must not kill us (EPIPE).
+process.stdout.on('error', () => {});
 // The test harness closes our stdin (or dies): leave with it, never linger on a port.
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

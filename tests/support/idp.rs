@@ -31,6 +31,13 @@ impl Idp {
         Self::spawn(0, &[("TLS_KEY", key), ("TLS_CERT", cert)])
     }
 
+    /// With the browser example's public client (`mqtt-web`, redirect URI `redirect`), the
+    /// development login form, and access tokens for `urn:mqtt:web*` living `token_ttl` seconds.
+    pub fn start_for_web(redirect: &str, token_ttl: u64) -> Idp {
+        let ttl = token_ttl.to_string();
+        Self::spawn(0, &[("WEB_CLIENT_REDIRECT", Path::new(redirect)), ("WEB_TOKEN_TTL", Path::new(&ttl))])
+    }
+
     fn spawn(port: u16, env: &[(&str, &Path)]) -> Idp {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp");
         assert!(

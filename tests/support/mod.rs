@@ -4,6 +4,7 @@
 pub mod announce;
 pub mod authserver;
 pub mod broker;
+pub mod external;
 pub mod idp;
 pub mod mqtt;
 pub mod tokens;
