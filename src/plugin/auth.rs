@@ -20,6 +20,27 @@ pub enum AuthResult {
     Defer,
 }
 
+/// Which question an authentication answer was to: it picks the counter and the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// A new connection (BASIC_AUTH or an enhanced-auth CONNECT).
+    Connect,
+    /// MQTT v5 re-authentication of a live session (counted by refresh_session).
+    Reauth,
+    /// mosquitto's re-check of a connected client after a reload: a refusal disconnects it.
+    ReloadRecheck,
+}
+
+impl Answer {
+    fn log_text(self) -> &'static str {
+        match self {
+            Answer::Connect => "refused",
+            Answer::Reauth => "re-authentication refused for",
+            Answer::ReloadRecheck => "after reload, disconnecting",
+        }
+    }
+}
+
 fn utf8(raw: &[u8]) -> Result<&str, Refused> {
     std::str::from_utf8(raw).map_err(|_| Refused::new(Reason::Malformed, "not UTF-8"))
 }
@@ -49,7 +70,8 @@ impl Plugin {
             TokenSource::Username => (username, "username"),
         };
         if let Some(passed) = self.pass_on(&engine, broker, client, raw, now) {
-            return passed.map_or_else(|r| self.answer(broker, client, "refused", Err(r)), |()| AuthResult::Defer);
+            return passed
+                .map_or_else(|r| self.answer(broker, client, Answer::Connect, Err(r)), |()| AuthResult::Defer);
         }
         let result = raw
             .filter(|r| !r.is_empty())
@@ -60,7 +82,7 @@ impl Plugin {
                 let token = self.exchanged(&engine, broker, client, sent, token, now)?;
                 self.admit(&engine, broker, client, &token, sent, false, now)
             });
-        self.answer(broker, client, "refused", result)
+        self.answer(broker, client, Answer::Connect, result)
     }
 
     /// MOSQ_EVT_EXT_AUTH_START: a CONNECT with an authentication method, or a v5 re-authentication.
@@ -90,11 +112,11 @@ impl Plugin {
                 return self.answer(
                     broker,
                     client,
-                    "refused",
+                    Answer::Connect,
                     Err(Refused::new(Reason::NoToken, "no authentication data")),
                 )
             }
-            Err(r) => return self.answer(broker, client, "refused", Err(r)),
+            Err(r) => return self.answer(broker, client, Answer::Connect, Err(r)),
         };
         if known {
             // No re-auth flag reaches plugins. A refused re-authentication ends the connection
@@ -103,19 +125,19 @@ impl Plugin {
             if let Err(r) = &result {
                 self.end_session(client, End::RefreshRefused(r.reason.category()), now);
             }
-            return self.answer(broker, client, "re-authentication refused for", result);
+            return self.answer(broker, client, Answer::Reauth, result);
         }
         let sent = broker.client_username(client);
         let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now);
-        self.answer(broker, client, "refused", result)
+        self.answer(broker, client, Answer::Connect, result)
     }
 
-    fn answer(&self, broker: &dyn Broker, client: ClientRef, what: &str, result: Result<(), Refused>) -> AuthResult {
-        super::metrics::count_answer(what, &result);
+    fn answer(&self, broker: &dyn Broker, client: ClientRef, kind: Answer, result: Result<(), Refused>) -> AuthResult {
+        super::metrics::count_answer(kind, &result);
         match result {
             Ok(()) => AuthResult::Accept,
             Err(r) => {
-                log_refusal(broker, client, what, &r);
+                log_refusal(broker, client, kind.log_text(), &r);
                 AuthResult::Refuse
             }
         }
@@ -208,7 +230,7 @@ impl Plugin {
         } else {
             Err(Refused::new(Reason::SessionEnding, "the session was already ending"))
         };
-        Some(self.answer(broker, client, "after reload, disconnecting", result))
+        Some(self.answer(broker, client, Answer::ReloadRecheck, result))
     }
 
     /// Verifies `token` for an existing session: same issuer and subject, same bindings. Changes

@@ -53,12 +53,13 @@ impl Plugin {
 
 /// Counts an answer of auth.rs by what it was: a CONNECT, or the re-check after a reload (a refusal
 /// there disconnects the client). Re-authentications are counted by refresh_session.
-pub(super) fn count_answer(what: &str, result: &Result<(), crate::refusal::Refused>) {
+pub(super) fn count_answer(kind: super::auth::Answer, result: &Result<(), crate::refusal::Refused>) {
+    use super::auth::Answer;
     let m = crate::metrics::get();
-    match what {
-        "refused" => m.authentication(result),
-        "after reload, disconnecting" if result.is_err() => crate::metrics::Metrics::inc(&m.kicks_reload),
-        _ => {}
+    match kind {
+        Answer::Connect => m.authentication(result),
+        Answer::ReloadRecheck if result.is_err() => crate::metrics::Metrics::inc(&m.kicks_reload),
+        Answer::ReloadRecheck | Answer::Reauth => {}
     }
 }
 
