@@ -111,13 +111,13 @@ fn the_expiry_kick_publishes_the_will_only_when_the_operator_asks() {
 }
 
 #[test]
-fn an_operator_deny_holds_for_wills_when_the_plugin_defers() {
-    // The plugin's rules match nothing under alerts/fire: they defer to the acl_file, which denies it.
-    let acl = "pattern readwrite wills/#\npattern read alerts/#\n";
+fn the_plugins_denies_hold_for_wills_when_it_defers_the_rest() {
+    // The plugin's rules deny alerts/# and defer the rest to an acl_file that allows everything:
+    // a will must meet the plugin's deny, not fall through to the acl_file after DISCONNECT.
     let dir = tempfile::tempdir().unwrap();
     let acl_file = dir.path().join("acl");
-    std::fs::write(&acl_file, acl).unwrap();
-    let auth = json!({"noMatch": "defer", "rules": [{"permission": "allow", "action": "all", "topic": "wills/#"}]});
+    std::fs::write(&acl_file, "topic readwrite #\n").unwrap();
+    let auth = json!({"noMatch": "defer", "rules": [{"permission": "deny", "action": "publish", "topic": "alerts/#"}]});
     let opts = Options { extra_conf: format!("acl_file {}\n", acl_file.display()), ..Default::default() };
     let b = Broker::start_with(&config(json!({"authorization": auth})), opts).unwrap();
     let mut obs = observer(&b, "alerts/#");
@@ -131,7 +131,7 @@ fn an_operator_deny_holds_for_wills_when_the_plugin_defers() {
     c.will_retain = true;
     let s = connect(&b, &c);
     s.shutdown(Shutdown::Both).unwrap();
-    assert_eq!(next(&mut obs, 1.5), None, "the will bypassed the acl_file");
+    assert_eq!(next(&mut obs, 1.5), None, "the will bypassed the plugin's deny:\n{}", b.log());
     let mut late = observer_on(&b, "late", "alerts/#");
     assert_eq!(next(&mut late, 1.0), None, "the will was retained");
 }
