@@ -184,6 +184,11 @@ impl Sessions {
         out
     }
 
+    /// When the soonest scheduled event is due (seconds; a stale entry may make it early, never late).
+    pub fn next_due(&self) -> Option<f64> {
+        self.schedule.peek().map(|Reverse((t, ..))| *t as f64 / 1000.0)
+    }
+
     /// Scheduled entries, live or stale (for tests and the memory bound).
     pub fn scheduled(&self) -> usize {
         self.schedule.len()
