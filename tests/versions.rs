@@ -53,16 +53,19 @@ fn sighup_keeps_the_broker_and_its_clients() {
 
 #[test]
 fn expiry_kicks_land_on_time_on_an_idle_broker() {
-    // Nothing else wakes the broker loop here (no traffic, keepalive 60 s, $SYS updates every 10 s):
-    // on 2.1 only TICK's next_ms does.
-    let b = Broker::start(&config());
-    for (id, secs) in [("late-1", 2), ("late-2", 4)] {
+    // Nothing else wakes the broker loop here (no traffic, keepalive 60 s, no $SYS updates): on 2.1
+    // only TICK's answer does. The bound leaves room for a loaded CI machine; a missed wake-up is
+    // seconds late or never.
+    let opts = Options { top_conf: "sys_interval 0\n".into(), ..Default::default() };
+    let b = Broker::start_with(&config(), opts).unwrap_or_else(|log| panic!("mosquitto did not start:\n{log}"));
+    for (id, secs) in [("late-1", 2), ("late-2", 3)] {
         let (t, exp) = expiring(id, secs);
         let c = ConnectV5 { client_id: id, password: Some(t.as_bytes()), keepalive: 60, ..Default::default() };
         let mut s = connect_on(b.port, &b, &c);
-        assert!(mqtt::wait_closed(&mut s, Duration::from_secs(secs as u64 + 8)).is_some(), "{id} not kicked");
+        assert!(mqtt::wait_closed(&mut s, Duration::from_secs(secs as u64 + 5)).is_some(), "{id} not kicked");
         let late = now_f() - exp as f64;
-        assert!((-0.05..0.3).contains(&late), "{id} kicked {late:.3} s after exp:\n{}", b.log());
+        eprintln!("{id}: kicked {late:.3} s after exp");
+        assert!((-0.05..0.5).contains(&late), "{id} kicked {late:.3} s after exp:\n{}", b.log());
     }
 }
 
