@@ -139,3 +139,20 @@ fn two_instances_start_and_each_refreshes_its_own_clients() {
         assert_eq!(answer["exp"].as_f64(), Some(exp2 as f64));
     }
 }
+
+#[test]
+fn a_control_topic_another_plugin_holds_is_a_clear_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dynsec = dir.path().join("dynamic-security.json");
+    std::fs::write(&dynsec, json!({"clients": [], "roles": [], "groups": []}).to_string()).unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // dynamic-security first: it holds $CONTROL/dynamic-security/v1.
+    let pre =
+        format!("plugin {}\nplugin_opt_config_file {}\n", support::broker::dynsec_plugin().display(), dynsec.display());
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": HS_SECRET}, "refresh": {"controlTopic": "$CONTROL/dynamic-security/v1"}}});
+    let opts = Options { pre_conf: pre, ..Default::default() };
+    let Err(log) = Broker::start_with(&cfg.to_string(), opts) else { panic!("started with a taken control topic") };
+    assert!(log.contains("control topic $CONTROL/dynamic-security/v1 is registered by another plugin"), "{log}");
+    assert!(log.contains("options.refresh.controlTopic"), "{log}");
+}

@@ -17,8 +17,8 @@ static SHARED: Mutex<Vec<(CString, Vec<usize>)>> = Mutex::new(Vec::new());
 
 /// Registers the callback of `topic` for instance `member`: Ok(true) if it holds the registration,
 /// Ok(false) if it shares another instance's (2.1, `per_listener_settings true`, plugin on several
-/// listeners) or must do without (another plugin has the topic: a warning; refresh over it is
-/// unavailable to this instance's clients).
+/// listeners). A topic another plugin holds is a start-up error naming the option to change:
+/// running without in-band refresh would end every session at its token's expiry.
 ///
 /// # Safety
 /// `id` is mosquitto's; `member` is a live State until `leave`.
@@ -46,11 +46,11 @@ pub unsafe fn register(
         }
         ERR_ALREADY_EXISTS => {
             let msg = format!(
-                "{LOG_PREFIX}: control topic {name} is registered by another plugin: token refresh over it \
-                 is not available; set options.refresh.controlTopic to another topic"
+                "{LOG_PREFIX}: cannot start: control topic {name} is registered by another plugin; set \
+                 options.refresh.controlTopic to another topic"
             );
-            Mosquitto.log(Level::Warning, &msg);
-            Ok(false)
+            Mosquitto.log(Level::Error, &msg);
+            Err(rc)
         }
         rc => {
             Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register control topic {name}: error {rc}"));
