@@ -26,7 +26,7 @@ mod tests {
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
-    const SECRET: &str = "wakeup-test-secret-0123456789";
+    const SECRET: &str = "wakeup-test-secret-0123456789abcdef";
     const NOW: f64 = 1_800_000_000.0;
 
     fn plugin(options: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
