@@ -348,7 +348,7 @@ impl Sessions {
         }
     }
 
-    /// When the next scheduled event is due (it may belong to a replaced session).
+    /// When the soonest scheduled event is due (seconds; a stale entry may make it early, never late).
     pub fn next_due(&self) -> Option<f64> {
         self.schedule.peek().map(|Reverse((t, ..))| *t as f64 / 1000.0)
     }

@@ -127,10 +127,8 @@ fn dynamic_security_authorizes_by_username_equal_to_subject() {
     let path = dir.path().join("dynamic-security.json");
     std::fs::write(&path, dynsec.to_string()).unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let extra = format!(
-        "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\nplugin_opt_config_file {}\n",
-        path.display()
-    );
+    let extra =
+        format!("plugin {}\nplugin_opt_config_file {}\n", support::broker::dynsec_plugin().display(), path.display());
     let b = broker_with(
         json!({"defer": true}),
         json!({"matchUsernameToSubject": true}),

@@ -15,7 +15,6 @@ use support::mqtt::{self, ConnectV5, Outcome};
 use support::tokens::{token, HS_SECRET};
 
 const NOT_AUTHORIZED: u8 = 0x87;
-const DYNSEC: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
 /// The admin password of the shipped example (mosquitto-conf/dynamic-security/dynamic-security.json).
 const ADMIN_PASSWORD: &str = "change-me-now";
 
@@ -30,7 +29,8 @@ fn broker(common: serde_json::Value) -> (Broker, tempfile::TempDir) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("mosquitto-conf/dynamic-security/dynamic-security.json");
     std::fs::copy(example, &dynsec).unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let extra = format!("plugin {DYNSEC}\nplugin_opt_config_file {}\n", dynsec.display());
+    let extra =
+        format!("plugin {}\nplugin_opt_config_file {}\n", support::broker::dynsec_plugin().display(), dynsec.display());
     let b = Broker::start_with(&cfg.to_string(), Options { extra_conf: extra, ..Default::default() })
         .unwrap_or_else(|log| panic!("did not start:\n{log}"));
     (b, dir)

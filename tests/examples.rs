@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::broker::{free_port, plugin_path, Broker};
+use support::broker::{dynsec_plugin, free_port, mosquitto_bin, plugin_path, Broker};
 use support::mqtt::{self, Connect, Outcome};
 
 /// The brokers of this file start one at a time: two picking ports at the same instant could collide.
@@ -121,10 +121,11 @@ fn dynamic_security_example_authorizes_by_the_token_subject() {
         .replace("listener 1883", &format!("user root\nlog_dest stderr\nlog_type all\nlistener {port} 127.0.0.1"))
         .replace("/usr/lib/libmqtt_jwt_auth.so", &plugin_path().display().to_string())
         .replace("/etc/mosquitto/jwt.json", &jwt.display().to_string())
-        .replace("/var/lib/mosquitto/dynamic-security.json", &dynsec.display().to_string());
+        .replace("/var/lib/mosquitto/dynamic-security.json", &dynsec.display().to_string())
+        .replace("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", &dynsec_plugin().display().to_string());
     std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
     let secret = "example-secret-0123456789abcdef-0";
-    let child = Command::new("mosquitto")
+    let child = Command::new(mosquitto_bin())
         .arg("-c")
         .arg(dir.path().join("mosquitto.conf"))
         .env("MQTT_JWT_SECRET", secret)

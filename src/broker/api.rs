@@ -43,7 +43,45 @@ broker_api! {
     mosquitto_broker_publish_copy: unsafe extern "C" fn(*const c_char, *const c_char, c_int, *const c_void, c_int, bool, *mut ffi::mosquitto_property) -> c_int;
 }
 
+/// Functions only some brokers export, looked up without failing: their presence is how the plugin
+/// tells the versions apart (never the version string). Prototypes from mosquitto 2.1.2's
+/// include/mosquitto/broker.h (the build uses Debian 12's 2.0.11 headers, which lack them).
+pub struct Optional {
+    /// 2.1: names the plugin in the broker's log; also the marker of the 2.1 plugin interface.
+    pub mosquitto_plugin_set_info:
+        Option<unsafe extern "C" fn(*mut ffi::mosquitto_plugin_id_t, *const c_char, *const c_char) -> c_int>,
+}
+
+impl Optional {
+    /// # Safety
+    /// As Api::lookup.
+    unsafe fn lookup() -> Optional {
+        let p = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_plugin_set_info".as_ptr());
+        Optional {
+            mosquitto_plugin_set_info: (!p.is_null()).then(|| {
+                std::mem::transmute::<
+                    *mut c_void,
+                    unsafe extern "C" fn(*mut ffi::mosquitto_plugin_id_t, *const c_char, *const c_char) -> c_int,
+                >(p)
+            }),
+        }
+    }
+
+    /// The broker has 2.1's plugin interface: RELOAD answers SUCCESS, TICK reads next_ms,
+    /// CLIENT_OFFLINE exists, `$CONTROL` topics are registered broker-wide.
+    pub fn is_2_1(&self) -> bool {
+        self.mosquitto_plugin_set_info.is_some()
+    }
+}
+
 static API: OnceLock<Api> = OnceLock::new();
+static OPTIONAL: OnceLock<Optional> = OnceLock::new();
+
+/// The optional functions (looked up once, inside the broker; all absent elsewhere).
+pub fn optional() -> &'static Optional {
+    // SAFETY: dlsym only looks names up; a missing one is None.
+    OPTIONAL.get_or_init(|| unsafe { Optional::lookup() })
+}
 
 /// Looks the functions up once; the name of the first missing one on failure.
 pub fn init() -> Result<&'static Api, &'static str> {

@@ -1,5 +1,6 @@
 //! mosquitto_plugin_version / init / cleanup and the event callbacks. Every callback catches
 //! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
+use super::v2_1::{reload_answer, sleep_ms, tick_answer, EVT_CLIENT_OFFLINE};
 use super::{api, ffi, Mosquitto};
 use crate::acl::Decision;
 use crate::plugin::{AuthResult, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
@@ -23,11 +24,23 @@ const EVT_EXT_AUTH_START: c_int = evt::MOSQ_EVT_EXT_AUTH_START as c_int;
 const EVT_CONTROL: c_int = evt::MOSQ_EVT_CONTROL as c_int;
 const EVT_ACL_CHECK: c_int = evt::MOSQ_EVT_ACL_CHECK as c_int;
 
+/// The plugin's name and version for mosquitto_plugin_set_info (2.1).
+const VERSION: &std::ffi::CStr =
+    match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
+
 struct State {
     id: *mut ffi::mosquitto_plugin_id_t,
     plugin: Plugin,
     /// The control topic registered at init (its callback is keyed by topic and must be unregistered with it).
     control_topic: Option<CString>,
+    /// Whether this instance holds the broker's registration of `control_topic` (on 2.1 a second
+    /// instance shares the first one's, see control.rs).
+    control_registered: bool,
+    /// Whether CLIENT_OFFLINE was registered (2.1).
+    offline: bool,
     /// Whether ACL_CHECK was registered (options.authorization at start-up).
     acl: bool,
     /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
@@ -37,6 +50,8 @@ struct State {
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
+// The callbacks every version gets; ACL_CHECK, CLIENT_OFFLINE and CONTROL are registered as configured
+// and as the broker offers them.
 const CALLBACKS: [(c_int, Callback); 5] = [
     (EVT_BASIC_AUTH, on_basic_auth),
     (EVT_EXT_AUTH_START, on_ext_auth_start),
@@ -133,29 +148,49 @@ pub extern "C" fn mosquitto_plugin_init(
             }
         };
         let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
+        let v2_1 = api::optional().is_2_1();
+        if let Some(set_info) = api::optional().mosquitto_plugin_set_info {
+            // SAFETY: identifier is mosquitto's; the broker copies both strings.
+            unsafe { set_info(identifier, c"mqtt-jwt-auth".as_ptr(), VERSION.as_ptr()) };
+        }
         let state = Box::into_raw(Box::new(State {
             id: identifier,
             acl: plugin.authorizes(),
             plugin,
             control_topic,
+            control_registered: false,
+            offline: v2_1,
             panic_username,
             panic_topic,
         }));
         // SAFETY: state was just created above and is not shared yet.
-        let control =
-            unsafe { (*state).control_topic.as_ref().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())) };
-        // SAFETY: as above.
-        let acl = unsafe { (*state).acl }.then_some((EVT_ACL_CHECK, on_acl_check as Callback, std::ptr::null()));
-        let all = CALLBACKS.iter().map(|(e, cb)| (*e, *cb, std::ptr::null())).chain(control).chain(acl);
-        for (event, cb, data) in all {
-            // SAFETY: identifier is mosquitto's; state lives until cleanup; data is the control topic.
-            let rc =
-                unsafe { (api.mosquitto_callback_register)(identifier, event, Some(cb), data.cast(), state.cast()) };
+        let acl = unsafe { (*state).acl }.then_some((EVT_ACL_CHECK, on_acl_check as Callback));
+        let offline = v2_1.then_some((EVT_CLIENT_OFFLINE, on_client_offline as Callback));
+        let all = CALLBACKS.iter().copied().chain(acl).chain(offline);
+        for (event, cb) in all {
+            // SAFETY: identifier is mosquitto's; state lives until cleanup.
+            let rc = unsafe {
+                (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast())
+            };
             if rc != ERR_SUCCESS {
                 Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
                 // SAFETY: registered callbacks are removed before the state is freed.
                 unsafe { cleanup_state(state) };
                 return rc;
+            }
+        }
+        // SAFETY: state lives until cleanup_state, which leaves the shared registration.
+        if let Some(topic) = unsafe { (*state).control_topic.clone() } {
+            let cb = on_control as Callback;
+            // SAFETY: identifier is mosquitto's; the state leaves the registry in cleanup_state.
+            match unsafe { super::control::register(api, identifier, &topic, Some(cb), state as usize) } {
+                // SAFETY: as above.
+                Ok(held) => unsafe { (*state).control_registered = held },
+                Err(rc) => {
+                    // SAFETY: as above.
+                    unsafe { cleanup_state(state) };
+                    return rc;
+                }
             }
         }
         // SAFETY: userdata is a valid out-pointer from mosquitto.
@@ -174,8 +209,19 @@ unsafe fn cleanup_state(state: *mut State) {
         if (*state).acl {
             (api.mosquitto_callback_unregister)((*state).id, EVT_ACL_CHECK, Some(on_acl_check), std::ptr::null());
         }
+        if (*state).offline {
+            (api.mosquitto_callback_unregister)(
+                (*state).id,
+                EVT_CLIENT_OFFLINE,
+                Some(on_client_offline),
+                std::ptr::null(),
+            );
+        }
         if let Some(t) = &(*state).control_topic {
-            (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
+            if (*state).control_registered {
+                (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
+            }
+            super::control::leave(t, state as usize);
         }
     }
     drop(Box::from_raw(state));
@@ -249,14 +295,26 @@ unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, u
 unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
     guarded("control message", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its control event and our State.
-        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_control), state(userdata)) };
+        let (ed, mut st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_control), state(userdata)) };
+        let client = ClientRef(ed.client as usize);
+        // A shared registration (2.1, several instances): the instance that holds the client's session.
+        if let Some(topic) = &st.control_topic {
+            let holder = super::control::members(topic).into_iter().find(|&p| {
+                // SAFETY: members are live States (removed in cleanup_state before they are freed).
+                unsafe { state(p as *mut c_void) }.plugin.has_session(client)
+            });
+            if let Some(p) = holder {
+                // SAFETY: as above.
+                st = unsafe { state(p as *mut c_void) };
+            }
+        }
         let payload: &[u8] = if ed.payload.is_null() {
             &[]
         } else {
             // SAFETY: payload holds payloadlen bytes for the callback.
             unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
         };
-        st.plugin.control(&Mosquitto, ClientRef(ed.client as usize), payload, crate::plugin::now_seconds());
+        st.plugin.control(&Mosquitto, client, payload, crate::plugin::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -280,10 +338,20 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
     })
 }
 
-unsafe extern "C" fn on_tick(_event: c_int, _event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+unsafe extern "C" fn on_tick(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
     guarded("tick", ERR_SUCCESS, || {
         // SAFETY: our State.
-        unsafe { state(userdata) }.plugin.tick(&Mosquitto, crate::plugin::now_seconds());
+        let plugin = &unsafe { state(userdata) }.plugin;
+        let now = crate::plugin::now_seconds();
+        plugin.tick(&Mosquitto, now);
+        if api::optional().is_2_1() && !event_data.is_null() {
+            // SAFETY: mosquitto passes its tick event. 2.1.2's include/mosquitto/broker.h has the
+            // same layout as 2.0.11's, with `next_ns` renamed `next_ms` (2.0 never reads either).
+            let ed = unsafe { &mut *(event_data as *mut ffi::mosquitto_evt_tick) };
+            let (next_s, next_ms) = tick_answer(sleep_ms(plugin.next_wakeup(now), now));
+            ed.next_s = next_s as _;
+            ed.next_ns = next_ms as _;
+        }
         ERR_SUCCESS
     })
 }
@@ -297,11 +365,23 @@ unsafe extern "C" fn on_disconnect(_event: c_int, event_data: *mut c_void, userd
     })
 }
 
+/// 2.1: a client with a persistent session went offline (DISCONNECT comes only when the session
+/// itself ends, much later or never). The connection is gone: end its session exactly as on DISCONNECT.
+unsafe extern "C" fn on_client_offline(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
+    guarded("client offline", ERR_SUCCESS, || {
+        // SAFETY: mosquitto 2.1.2 passes struct mosquitto_evt_client_offline, which has the layout of
+        // mosquitto_evt_disconnect (future, client, reason, future2; include/mosquitto/broker.h).
+        let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
+        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::plugin::now_seconds());
+        ERR_SUCCESS
+    })
+}
+
 unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata: *mut c_void) -> c_int {
-    guarded("reload", ERR_DEFER, || {
+    let answer = reload_answer();
+    guarded("reload", answer, || {
         // SAFETY: our State.
         unsafe { state(userdata) }.plugin.reload(&Mosquitto, crate::plugin::now_seconds());
-        // DEFER: an error here would skip re-registering the password/acl file checks.
-        ERR_DEFER
+        answer
     })
 }

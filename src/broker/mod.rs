@@ -1,8 +1,10 @@
 //! The only unsafe code: mosquitto bindings, safe wrappers and the extern "C" entry points.
 mod api;
+mod control;
 mod entry;
 mod ffi;
 mod mosquitto;
 mod pin;
+mod v2_1;
 
 pub use mosquitto::Mosquitto;

@@ -16,6 +16,7 @@ mod refresh;
 mod revocation;
 #[cfg(test)]
 mod tests;
+mod wakeup;
 
 use crate::config::{Config, FileError};
 use crate::engine::Engine;
@@ -163,6 +164,10 @@ impl Plugin {
 
     pub fn live_sessions(&self) -> usize {
         self.sessions.lock().len()
+    }
+
+    pub fn has_session(&self, c: ClientRef) -> bool {
+        self.sessions.lock().get(c).is_some()
     }
 
     /// The topic of the MOSQ_EVT_CONTROL callback to register (fixed at start: reloads cannot change it).

@@ -121,6 +121,11 @@ impl Plugin {
         }
     }
 
+    /// Whether any session's token is followed (its checks' answers arrive at any time).
+    pub(super) fn tracks_revocation(&self) -> bool {
+        self.revocation.lock().tracker.as_ref().is_some_and(|t| t.tracked() > 0)
+    }
+
     pub(super) fn untrack_revocation(&self, client: ClientRef) {
         if let Some(tr) = self.revocation.lock().tracker.as_mut() {
             tr.untrack(client);

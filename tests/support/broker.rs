@@ -1,4 +1,6 @@
-//! Starts mosquitto (the Debian package) with this crate's plugin and a given jwt.json.
+//! Starts mosquitto with this crate's plugin and a given jwt.json: the system's (Debian 12's 2.0.11)
+//! or the one MQTT_JWT_MOSQUITTO names (ci/brokers.sh provides 2.0.21 and 2.1.2; ci/test.sh runs the
+//! matrix).
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,26 @@ pub fn plugin_path() -> PathBuf {
         .max_by_key(|(t, _)| *t)
         .map(|(_, p)| p.clone());
     newest.unwrap_or_else(|| panic!("libmqtt_jwt_auth.so not built in {}", dir.display()))
+}
+
+/// The broker under test: MQTT_JWT_MOSQUITTO, else the system's `mosquitto`.
+pub fn mosquitto_bin() -> PathBuf {
+    std::env::var_os("MQTT_JWT_MOSQUITTO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("mosquitto"))
+}
+
+/// The dynamic-security plugin of the broker under test: MQTT_JWT_DYNSEC, else next to a broker
+/// that MQTT_JWT_MOSQUITTO names (ci/brokers.sh's layout: sbin/mosquitto, lib/), else Debian's.
+pub fn dynsec_plugin() -> PathBuf {
+    if let Some(p) = std::env::var_os("MQTT_JWT_DYNSEC") {
+        return PathBuf::from(p);
+    }
+    if let Some(bin) = std::env::var_os("MQTT_JWT_MOSQUITTO") {
+        let bin = PathBuf::from(bin);
+        if let Some(root) = bin.parent().and_then(Path::parent) {
+            return root.join("lib/mosquitto_dynamic_security.so");
+        }
+    }
+    PathBuf::from("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
 }
 
 pub fn keys_dir() -> PathBuf {
@@ -107,10 +129,10 @@ impl Broker {
         let mut cmd = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
-                c.args(args).arg("mosquitto");
+                c.args(args).arg(mosquitto_bin());
                 c
             }
-            None => Command::new("mosquitto"),
+            None => Command::new(mosquitto_bin()),
         };
         let mut child = cmd
             .arg("-c")
@@ -156,6 +178,26 @@ impl Broker {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for mosquitto's "New client connected ... as ID (pN, TAIL" line, whatever the protocol
+    /// number's spelling (2.0 logs p2 for 3.1.1, 2.1 logs p4). TAIL: e.g. "c1, k30, u'sensor-7')".
+    pub fn wait_connected(&self, id: &str, tail: &str, timeout: Duration) -> bool {
+        let head = format!(" as {id} (p");
+        let matches = |l: &str| {
+            let Some(i) = l.find(&head) else { return false };
+            // After "pN, ": the rest as given.
+            l[i + head.len()..].split_once(", ").is_some_and(|(_, rest)| rest.starts_with(tail))
+        };
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let found = self.log().lines().any(matches);
+            if found {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     /// Waits until the log contains `needle` (log lines arrive asynchronously).

@@ -123,6 +123,8 @@ pub struct ConnectV5<'a> {
     pub version: u8,
     /// Seconds (default 30).
     pub keepalive: u16,
+    /// Clean session (3.1.1) / clean start (5) off: the broker keeps the session when it goes offline.
+    pub keep_session: bool,
 }
 
 fn props(out: &mut Vec<u8>, p: &[u8]) {
@@ -140,7 +142,7 @@ pub fn connect_v5_packet(c: &ConnectV5) -> Vec<u8> {
         (4, None, Some(_)) => Some(&b""[..]),
         (_, u, _) => u,
     };
-    let mut flags = 0x02u8;
+    let mut flags = if c.keep_session { 0 } else { 0x02u8 };
     if username.is_some() {
         flags |= 0x80;
     }
