@@ -1,5 +1,6 @@
 //! CONNECT-time authentication: basic auth (token in password or username), MQTT v5 enhanced auth
 //! with our method, and the re-check mosquitto runs for every client after a reload.
+use super::revocation::GateAnswer;
 use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
@@ -137,11 +138,11 @@ impl Plugin {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
-        self.revocation_gate(engine, token, &t, now)?;
+        let gate = self.revocation_gate(engine, token, &t, now)?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         session.permissions = self.permissions(engine, broker, &t, &session);
-        self.open_session(engine, client, session);
+        self.open_session(engine, client, session, gate);
         Ok(())
     }
 
@@ -155,14 +156,14 @@ impl Plugin {
         Some(Arc::new(p))
     }
 
-    pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session) {
+    pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session, gate: GateAnswer) {
         let notice = engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64);
         let c = &engine.config.common;
         let kick = c.kick_expired_clients && c.validate_expiration;
         let tracked = engine.introspector.is_some().then(|| session.clone());
         self.sessions.lock().open(client, session, notice, kick);
         if let Some(s) = tracked {
-            self.track_revocation(engine, client, &s);
+            self.track_revocation(engine, client, &s, gate);
         }
     }
 
@@ -173,7 +174,7 @@ impl Plugin {
         let id = broker.client_id(client)?;
         let session = self.sessions.lock().get(client).filter(|s| s.client_id == id).cloned()?;
         let result = self.reverify(engine, broker, client, &session, &session.token, now).map(|fresh| {
-            self.open_session(engine, client, fresh);
+            self.open_session(engine, client, fresh, GateAnswer::Pending);
         });
         Some(self.answer(broker, client, "after reload, disconnecting", result))
     }

@@ -34,7 +34,7 @@ impl Plugin {
         let mut fresh = verified?;
         fresh.refreshed = true;
         let exp = fresh.exp;
-        self.open_session(engine, client, fresh);
+        self.open_session(engine, client, fresh, super::revocation::GateAnswer::Pending);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
         Ok(exp)
