@@ -93,7 +93,7 @@ fn rechecks_beyond_the_endpoints_capacity_never_make_a_new_client_fail() {
     let a = AuthServer::start();
     let settings = json!({"recheckIntervalMs": 1000, "timeoutMs": 3000});
     let b = Broker::start(&config(introspection(&a.introspection_uri(), settings)));
-    let tokens = a.mint(LIVE + 5, "live-");
+    let tokens = a.mint(LIVE + 7, "live-");
     let mut conns = Vec::with_capacity(LIVE);
     // In batches, so that the live sessions' own first checks are answered in time.
     for (i, t) in tokens[..LIVE].iter().enumerate() {
@@ -106,12 +106,22 @@ fn rechecks_beyond_the_endpoints_capacity_never_make_a_new_client_fail() {
     // 30 ms per answer and 4 workers: ~130 checks/s against 2,000 re-checks/s of demand.
     a.fault("slow", 30);
     std::thread::sleep(Duration::from_secs(3));
+    // Two newcomers hold revoked tokens: their first checks are answered at once, not after the
+    // re-checks queued before them.
+    for (i, t) in tokens[LIVE + 5..].iter().enumerate() {
+        a.revoke(t);
+        let mut s = connected(&b, &format!("revoked-{i}"), t);
+        let took = mqtt::wait_closed(&mut s, Duration::from_secs(5));
+        eprintln!("revoked newcomer {i} disconnected after {took:?}");
+        assert!(took.is_some_and(|t| t < Duration::from_millis(1500)), "{took:?}\n{}", tail(&b.log()));
+        assert!(b.wait_log(&format!("disconnecting client revoked-{i}: token revoked"), Duration::from_secs(2)));
+    }
     let mut fresh: Vec<TcpStream> =
-        tokens[LIVE..].iter().enumerate().map(|(i, t)| connected(&b, &format!("new-{i}"), t)).collect();
+        tokens[LIVE..LIVE + 5].iter().enumerate().map(|(i, t)| connected(&b, &format!("new-{i}"), t)).collect();
     std::thread::sleep(Duration::from_secs(4));
     let log = b.log();
     assert_eq!(alive(&mut fresh), 5, "new clients failed behind the re-checks:\n{}", tail(&log));
-    assert!(!log.contains("disconnecting client"), "{}", tail(&log));
+    assert_eq!(log.matches("disconnecting client").count(), 2, "{}", tail(&log));
     assert!(log.contains("cannot keep up with the re-checks"), "{}", tail(&log));
     // The live sessions are all still there.
     assert_eq!(alive(&mut conns[..100]), 100);
