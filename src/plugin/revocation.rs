@@ -291,3 +291,7 @@ impl Plugin {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "revocation_tests.rs"]
+mod tests;
