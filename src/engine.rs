@@ -49,7 +49,8 @@ impl Engine {
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
     pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
         let notices = Notices::default();
-        let (keys, warnings) = build_ring(&config, &notices)?;
+        let (keys, mut warnings) = build_ring(&config, &notices)?;
+        warnings.extend(config.revocation.iter().flat_map(|r| r.warnings()));
         let introspector = config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices)).transpose()?;
         let c = &config.common;
         let verifier = Verifier {
