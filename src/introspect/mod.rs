@@ -7,12 +7,13 @@
 pub mod request;
 pub mod tracker;
 pub mod verdicts;
+mod worker;
 
 pub use request::{Answer, Checker, Verdict};
 
 use crate::cache::Digest;
 use crate::notices::Notices;
-use crate::plugin::{Level, LOG_PREFIX};
+use crate::plugin::LOG_PREFIX;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -164,7 +165,7 @@ impl Introspector {
             let shared = self.shared.clone();
             std::thread::Builder::new()
                 .name("jwt-introspect".into())
-                .spawn(move || work(shared))
+                .spawn(move || worker::work(shared))
                 .map_err(|e| format!("cannot start an introspection worker: {e}"))?;
         }
         Ok(())
@@ -248,9 +249,9 @@ impl Introspector {
         metrics.introspection_blocking_calls.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let answer = s.checker.check(&s.agent, token, issuer, s.timeout);
-        measured(s, started.elapsed());
+        worker::measured(s, started.elapsed());
         if let Err(e) = &answer {
-            failed(s, e);
+            worker::failed(s, e);
         }
         answer
     }
@@ -271,63 +272,5 @@ impl Drop for Introspector {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake.notify_all();
-    }
-}
-
-fn failed(s: &Shared, error: &str) {
-    crate::metrics::get().introspection_failures.fetch_add(1, Ordering::Relaxed);
-    let n = s.counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
-    s.notices.push(Level::Warning, format!("{LOG_PREFIX}: revocation check failed: {error} ({n} failure(s) so far)"));
-}
-
-fn measured(s: &Shared, took: Duration) {
-    crate::metrics::get().introspection_latency.record(took);
-    let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
-    // Racy between workers, which only blurs an average.
-    let old = s.latency_us.load(Ordering::Relaxed);
-    s.latency_us.store(old - old / 8 + us / 8, Ordering::Relaxed);
-}
-
-fn work(s: Arc<Shared>) {
-    loop {
-        let job = {
-            let mut q = s.queue.lock();
-            loop {
-                if s.stop.load(Ordering::Acquire) {
-                    return;
-                }
-                if let Some(j) = q.first.pop_front().or_else(|| q.rechecks.pop_front()) {
-                    break j;
-                }
-                s.wake.wait(&mut q);
-            }
-        };
-        let left = job.deadline.saturating_duration_since(Instant::now());
-        let outcome = if left < Duration::from_millis(1) {
-            if job.priority == Priority::Recheck {
-                s.counters.shed.fetch_add(1, Ordering::Relaxed);
-                Outcome::Shed
-            } else {
-                Outcome::Answer(Err(format!(
-                    "no answer within {} ms (queued behind other checks)",
-                    s.timeout.as_millis()
-                )))
-            }
-        } else {
-            s.counters.requests.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::get().introspection_calls.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            let answer = s.checker.check(&s.agent, &job.token, job.issuer.as_deref(), left.min(s.timeout));
-            measured(&s, started.elapsed());
-            Outcome::Answer(answer)
-        };
-        if let Outcome::Answer(Err(e)) = &outcome {
-            failed(&s, e);
-        }
-        let mut q = s.queue.lock();
-        // Under one lock: a broker thread that takes the results and then submits the same token
-        // either sees this answer or sees the token still pending, never neither.
-        q.pending.remove(&job.digest);
-        q.results.push(Done { digest: job.digest, exp: job.exp, outcome });
     }
 }
