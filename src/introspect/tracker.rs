@@ -266,21 +266,8 @@ impl Tracker {
         if self.schedule.len() > 64 + 4 * self.by_client.len() {
             let live = &self.by_client;
             self.schedule.retain(|Reverse((_, c, s))| live.get(c).is_some_and(|t| t.seq == *s));
-            self.shrink();
         }
         out
-    }
-
-    /// After a crowd of sessions has left, the maps and the heap give their room back.
-    fn shrink(&mut self) {
-        let n = self.by_client.len();
-        if self.by_client.capacity() > 1024 + 4 * n {
-            self.by_client.shrink_to_fit();
-            self.by_digest.shrink_to_fit();
-        }
-        if self.schedule.capacity() > 1024 + 4 * self.schedule.len() {
-            self.schedule.shrink_to_fit();
-        }
     }
 
     /// Applies an answer to every session holding the token; returns the sessions to end.

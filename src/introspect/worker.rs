@@ -31,12 +31,6 @@ pub(super) fn work(s: Arc<Shared>) {
                 if let Some(j) = q.first.pop_front().or_else(|| q.rechecks.pop_front()) {
                     break j;
                 }
-                if q.pending.is_empty() && q.pending.capacity() > 1024 {
-                    // A burst is over: give back what it needed.
-                    q.first.shrink_to_fit();
-                    q.rechecks.shrink_to_fit();
-                    q.pending.shrink_to_fit();
-                }
                 s.wake.wait(&mut q);
             }
         };
