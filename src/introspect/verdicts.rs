@@ -162,6 +162,17 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_of_new_tokens_into_a_full_cache_stays_bounded() {
+        let mut c = Verdicts::new(1000);
+        for i in 0..50_000 {
+            c.insert(d(i), Verdict::Active, 1e6 + i as f64, 0.0);
+        }
+        assert_eq!(c.len(), 1000);
+        assert!(c.scheduled() <= 64 + 2 * 1000, "{}", c.scheduled());
+        assert_eq!(c.get(&d(49_999), 1.0), Some(Verdict::Active), "the newest stays, the soonest to expire go");
+    }
+
+    #[test]
     fn retune_caps_active_verdicts_to_the_new_ttl() {
         let mut c = Verdicts::new(10);
         c.insert(d(1), Verdict::Active, 100.0, 0.0);

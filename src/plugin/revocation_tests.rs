@@ -3,8 +3,9 @@
 //! answer as the first check, and cached verdicts at CONNECT.
 use super::super::fake::FakeBroker;
 use super::super::*;
+use super::State;
 use crate::cache::digest;
-use crate::introspect::Verdict;
+use crate::introspect::{Introspector, Verdict};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -219,4 +220,25 @@ fn the_blocking_answer_is_the_first_check() {
     assert_eq!(p.basic_auth(&b, c, Some(b"gone"), Some(t.as_bytes()), now_seconds()), AuthResult::Refuse);
     assert_eq!(p.basic_auth(&b, c, Some(b"gone"), Some(t.as_bytes()), now_seconds()), AuthResult::Refuse);
     assert_eq!(e.requests(), 4, "the second refusal came from the cache");
+}
+
+#[test]
+fn the_recheck_budget_follows_the_workers_and_refills_over_time() {
+    use crate::config::{Introspection, KeyMaterial};
+    use crate::introspect::request::{Checker, Url};
+    let cfg = Introspection {
+        uri: Some("http://127.0.0.1:9/x".into()),
+        client_id: "c".into(),
+        client_secret: KeyMaterial::Plain("s".into()),
+        include_token_type_hint: false,
+    };
+    let timeout = Duration::from_secs(1);
+    let checker = Checker::introspection(&cfg, "s".into(), Url::Fixed("http://127.0.0.1:9/x".into()), timeout);
+    let intro = Introspector::new(checker, timeout, 100, 4, crate::notices::Notices::default());
+    // 4 workers at the assumed 50 ms: 80/s, of which re-checks get 80 %; at most a second's worth.
+    let mut st = State::default();
+    assert_eq!(st.budget(&intro, 1000.0), 64);
+    st.credit -= 64.0;
+    assert_eq!(st.budget(&intro, 1000.5), 32);
+    assert_eq!(st.budget(&intro, 1010.0), 64, "credit does not pile up beyond a second's worth");
 }
