@@ -15,6 +15,8 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 
 pub struct Engine {
+    /// Unique per loaded configuration (an address could be reused after a reload frees one).
+    pub generation: u64,
     pub config: Config,
     pub verifier: Verifier,
     pub keys: KeyRing,
@@ -47,7 +49,8 @@ impl Engine {
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
     pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
         let notices = Notices::default();
-        let (keys, warnings) = build_ring(&config, &notices)?;
+        let (keys, mut warnings) = build_ring(&config, &notices)?;
+        warnings.extend(config.revocation.iter().flat_map(|r| r.warnings()));
         let introspector = config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices)).transpose()?;
         let c = &config.common;
         let verifier = Verifier {
@@ -62,7 +65,9 @@ impl Engine {
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
         let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
-        Ok((Engine { config, verifier, keys, notices, cache, introspector, exchange }, warnings))
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok((Engine { generation, config, verifier, keys, notices, cache, introspector, exchange }, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {

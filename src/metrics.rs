@@ -48,6 +48,10 @@ pub struct Metrics {
     pub introspection_calls: AtomicU64,
     pub introspection_failures: AtomicU64,
     pub introspection_latency: Latency,
+    /// Checks of the `blocking` policy, made inside the CONNECT (also counted in the calls).
+    pub introspection_blocking_calls: AtomicU64,
+    /// Re-checks skipped for a round because the endpoint could not keep up.
+    pub introspection_rechecks_shed: AtomicU64,
     pub exchange_calls: AtomicU64,
     pub exchange_failures: AtomicU64,
     pub exchange_cache_hits: AtomicU64,
@@ -77,6 +81,8 @@ impl Metrics {
             introspection_calls: AtomicU64::new(0),
             introspection_failures: AtomicU64::new(0),
             introspection_latency: Latency::new(),
+            introspection_blocking_calls: AtomicU64::new(0),
+            introspection_rechecks_shed: AtomicU64::new(0),
             exchange_calls: AtomicU64::new(0),
             exchange_failures: AtomicU64::new(0),
             exchange_cache_hits: AtomicU64::new(0),
@@ -125,6 +131,8 @@ impl Metrics {
             ("introspection/failures", v(&self.introspection_failures)),
             ("introspection/latency-ms/average", intro_avg),
             ("introspection/latency-ms/max", intro_max),
+            ("introspection/blocking-calls", v(&self.introspection_blocking_calls)),
+            ("introspection/rechecks-shed", v(&self.introspection_rechecks_shed)),
             ("exchange/calls", v(&self.exchange_calls)),
             ("exchange/failures", v(&self.exchange_failures)),
             ("exchange/cache-hits", v(&self.exchange_cache_hits)),
@@ -158,7 +166,7 @@ impl Snapshot {
         let refused = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
         format!(
             "accepted {}, refused {}{refused}; kicks: expired {}, refresh-refused {}, revoked {}, reload {}; refreshes {} \
-             (refused {}); jwks fetches {} (failed {}); introspection calls {} (failed {}, avg {} ms, max {} ms); \
+             (refused {}); jwks fetches {} (failed {}); introspection calls {} (failed {}, blocking {}, re-checks shed {}, avg {} ms, max {} ms); \
              exchanges {} (failed {}, cached {}, avg {} ms, max {} ms); live sessions {}",
             g("auth/accepted"),
             g("auth/refused"),
@@ -172,6 +180,8 @@ impl Snapshot {
             g("jwks/failures"),
             g("introspection/calls"),
             g("introspection/failures"),
+            g("introspection/blocking-calls"),
+            g("introspection/rechecks-shed"),
             g("introspection/latency-ms/average"),
             g("introspection/latency-ms/max"),
             g("exchange/calls"),

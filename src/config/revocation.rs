@@ -27,6 +27,24 @@ pub struct Revocation {
     pub workers: usize,
 }
 
+impl Revocation {
+    /// Legal but risky settings, for the load log and `mqtt-jwt check`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let RevocationEndpoint::Plain(p) = &self.endpoint {
+            if p.json_path.is_none() {
+                out.push(format!(
+                    "options.revocation.plain.response.jsonPath is not set: any answer with a status in \
+                     successHttpCodes ({:?}) counts as active, so an error page or proxy answering 200 vouches \
+                     for revoked tokens; set response.jsonPath (and successValue) to the field that says active",
+                    p.success_http_codes
+                ));
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RevocationEndpoint {
     Introspection(Introspection),
@@ -272,11 +290,22 @@ mod tests {
             "response": {"jsonPath": "$.result.valid", "successValue": "yes"}, "successHttpCodes": [200, 201]},
             "policy": "blocking", "onError": "allow"}))
         .unwrap();
+        assert!(r.warnings().is_empty());
         let RevocationEndpoint::Plain(p) = r.endpoint else { panic!() };
         assert_eq!(p.method, "POST");
         assert_eq!(p.json_path.as_deref(), Some("result.valid"));
         assert_eq!(p.success_value, json!("yes"));
         assert_eq!(p.success_http_codes, vec![200, 201]);
+    }
+
+    #[test]
+    fn a_plain_endpoint_without_json_path_is_warned_about() {
+        let r = parse(json!({"plain": {"uri": "http://x/check"}})).unwrap();
+        let w = r.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("options.revocation.plain.response.jsonPath is not set"), "{w:?}");
+        let r = parse(json!({"introspection": {"uri": "http://x", "clientId": "a", "clientSecret": "b"}})).unwrap();
+        assert!(r.warnings().is_empty());
     }
 
     #[test]

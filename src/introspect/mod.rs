@@ -1,34 +1,71 @@
 //! Revocation checks on worker threads. The broker thread submits a job (a short lock to push onto
 //! a bounded queue) and later takes the answers (a short lock to swap a vector); it never waits for
 //! the network. One request at a time per token: a job for a token already queued or in flight
-//! coalesces with it. Workers never call mosquitto: failures go to the notices queue.
+//! coalesces with it. First checks (a new session's token) have their own queue, which workers
+//! always serve first, so re-checks of live sessions never make a new client wait. Workers never
+//! call mosquitto: failures go to the notices queue.
 pub mod request;
 pub mod tracker;
+pub mod verdicts;
+mod worker;
 
 pub use request::{Answer, Checker, Verdict};
 
 use crate::cache::Digest;
 use crate::notices::Notices;
-use crate::plugin::{Level, LOG_PREFIX};
+use crate::plugin::LOG_PREFIX;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Latency assumed for the re-check budget until requests have been measured.
+const INITIAL_LATENCY_US: u64 = 50_000;
+/// Share of the workers' measured capacity that re-checks may use: the rest absorbs jitter in the
+/// endpoint's latency and the first checks.
+const RECHECK_SHARE: f64 = 0.8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A session's first check: a new client waits for it (fail closed); served before any re-check.
+    First,
+    /// A live session's periodic re-check: shed first under overload.
+    Recheck,
+}
+
 pub struct Job {
     pub digest: Digest,
     pub token: Arc<str>,
     /// The token's `iss`, which picks the discovered endpoint when there are several issuers.
     pub issuer: Option<String>,
-    /// No answer by then counts as a failure (time spent queued included).
+    /// The token's exp, handed back with the answer: a verdict is cached until then even when no
+    /// session holds the token any more.
+    pub exp: Option<f64>,
+    pub priority: Priority,
+    /// No answer by then counts as a failure (time spent queued included); a re-check still queued
+    /// then is shed instead.
     pub deadline: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Answer(Answer),
+    /// A re-check that waited past its deadline: not asked, not a failure; it is tried next round.
+    Shed,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Done {
     pub digest: Digest,
-    pub answer: Answer,
+    pub exp: Option<f64>,
+    pub outcome: Outcome,
+}
+
+impl Done {
+    pub fn failed(digest: Digest, exp: Option<f64>, why: &str) -> Done {
+        Done { digest, exp, outcome: Outcome::Answer(Err(why.to_string())) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +78,8 @@ pub enum Submitted {
 
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    first: VecDeque<Job>,
+    rechecks: VecDeque<Job>,
     /// Tokens queued or in flight.
     pending: HashSet<Digest>,
     results: Vec<Done>,
@@ -53,6 +91,7 @@ pub struct Stats {
     pub failures: u64,
     pub coalesced: u64,
     pub rejected: u64,
+    pub shed: u64,
 }
 
 #[derive(Default)]
@@ -61,6 +100,7 @@ struct Counters {
     failures: AtomicU64,
     coalesced: AtomicU64,
     rejected: AtomicU64,
+    shed: AtomicU64,
 }
 
 struct Shared {
@@ -73,6 +113,9 @@ struct Shared {
     timeout: Duration,
     counters: Counters,
     notices: Notices,
+    /// Moving average of one request's duration, for the re-check budget.
+    latency_us: AtomicU64,
+    fingerprint: Digest,
 }
 
 /// Owns the workers: dropping it (reload, shutdown) tells them to leave.
@@ -93,6 +136,7 @@ impl Introspector {
             .user_agent(concat!("mqtt-jwt-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
+        let fingerprint = checker.fingerprint();
         let shared = Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -103,6 +147,8 @@ impl Introspector {
             timeout,
             counters: Counters::default(),
             notices,
+            latency_us: AtomicU64::new(INITIAL_LATENCY_US),
+            fingerprint,
         };
         Introspector { shared: Arc::new(shared), workers, started: AtomicBool::new(false) }
     }
@@ -119,10 +165,29 @@ impl Introspector {
             let shared = self.shared.clone();
             std::thread::Builder::new()
                 .name("jwt-introspect".into())
-                .spawn(move || work(shared))
+                .spawn(move || worker::work(shared))
                 .map_err(|e| format!("cannot start an introspection worker: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Identifies the endpoint and credentials: equal fingerprints give equal verdicts.
+    pub fn fingerprint(&self) -> Digest {
+        self.shared.fingerprint
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Measured duration of one request (moving average).
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.shared.latency_us.load(Ordering::Relaxed).max(1))
+    }
+
+    /// Re-checks per second the workers can answer besides the first checks.
+    pub fn recheck_rate(&self) -> f64 {
+        RECHECK_SHARE * self.workers as f64 / self.latency().as_secs_f64()
     }
 
     /// Broker thread: never blocks beyond the queue lock (held by workers only to pop or push).
@@ -130,21 +195,44 @@ impl Introspector {
         let mut q = self.shared.queue.lock();
         if q.pending.contains(&job.digest) {
             self.shared.counters.coalesced.fetch_add(1, Ordering::Relaxed);
+            if job.priority == Priority::First {
+                // A new session waits on a token that is queued for a re-check: move it up.
+                if let Some(i) = q.rechecks.iter().position(|j| j.digest == job.digest) {
+                    if let Some(mut j) = q.rechecks.remove(i) {
+                        j.priority = Priority::First;
+                        j.deadline = j.deadline.min(job.deadline);
+                        q.first.push_back(j);
+                    }
+                }
+            }
             return Submitted::Coalesced;
         }
-        if q.jobs.len() >= self.shared.capacity {
+        let queued = match job.priority {
+            Priority::First => q.first.len(),
+            Priority::Recheck => q.rechecks.len(),
+        };
+        if queued >= self.shared.capacity {
             self.shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
             return Submitted::Full;
         }
         q.pending.insert(job.digest);
-        q.jobs.push_back(job);
+        match job.priority {
+            Priority::First => q.first.push_back(job),
+            Priority::Recheck => q.rechecks.push_back(job),
+        }
         drop(q);
         self.shared.wake.notify_one();
         Submitted::Queued
     }
 
+    /// Whether a first check would find the queue full.
     pub fn is_full(&self) -> bool {
-        self.shared.queue.lock().jobs.len() >= self.shared.capacity
+        self.shared.queue.lock().first.len() >= self.shared.capacity
+    }
+
+    /// Re-checks waiting for a worker.
+    pub fn rechecks_queued(&self) -> usize {
+        self.shared.queue.lock().rechecks.len()
     }
 
     /// The answers that arrived since the last call.
@@ -156,9 +244,14 @@ impl Introspector {
     pub fn check_now(&self, token: &str, issuer: Option<&str>) -> Answer {
         let s = &self.shared;
         s.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let metrics = crate::metrics::get();
+        metrics.introspection_calls.fetch_add(1, Ordering::Relaxed);
+        metrics.introspection_blocking_calls.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let answer = s.checker.check(&s.agent, token, issuer, s.timeout);
+        worker::measured(s, started.elapsed());
         if let Err(e) = &answer {
-            failed(s, e);
+            worker::failed(s, e);
         }
         answer
     }
@@ -170,6 +263,7 @@ impl Introspector {
             failures: c.failures.load(Ordering::Relaxed),
             coalesced: c.coalesced.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
+            shed: c.shed.load(Ordering::Relaxed),
         }
     }
 }
@@ -178,48 +272,5 @@ impl Drop for Introspector {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake.notify_all();
-    }
-}
-
-fn failed(s: &Shared, error: &str) {
-    crate::metrics::get().introspection_failures.fetch_add(1, Ordering::Relaxed);
-    let n = s.counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
-    s.notices.push(Level::Warning, format!("{LOG_PREFIX}: revocation check failed: {error} ({n} failure(s) so far)"));
-}
-
-fn work(s: Arc<Shared>) {
-    loop {
-        let job = {
-            let mut q = s.queue.lock();
-            loop {
-                if s.stop.load(Ordering::Acquire) {
-                    return;
-                }
-                if let Some(j) = q.jobs.pop_front() {
-                    break j;
-                }
-                s.wake.wait(&mut q);
-            }
-        };
-        let left = job.deadline.saturating_duration_since(Instant::now());
-        let answer = if left < Duration::from_millis(1) {
-            Err(format!("no answer within {} ms (queued behind other checks)", s.timeout.as_millis()))
-        } else {
-            s.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let metrics = crate::metrics::get();
-            metrics.introspection_calls.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            let answer = s.checker.check(&s.agent, &job.token, job.issuer.as_deref(), left.min(s.timeout));
-            metrics.introspection_latency.record(started.elapsed());
-            answer
-        };
-        if let Err(e) = &answer {
-            failed(&s, e);
-        }
-        let mut q = s.queue.lock();
-        // Under one lock: a broker thread that takes the results and then submits the same token
-        // either sees this answer or sees the token still pending, never neither.
-        q.pending.remove(&job.digest);
-        q.results.push(Done { digest: job.digest, answer });
     }
 }

@@ -48,6 +48,22 @@ impl Checker {
         Checker { url, kind, timeout }
     }
 
+    /// What the verdicts depend on: the endpoint and the credentials sent to it (hashed, so the
+    /// secret is kept nowhere else). A reload that keeps it keeps the verdicts.
+    pub fn fingerprint(&self) -> crate::cache::Digest {
+        let url = match &self.url {
+            Url::Fixed(u) => format!("fixed {u}"),
+            Url::Discovered(list) => format!("discovered {:?}", list.iter().map(|(i, _)| i).collect::<Vec<_>>()),
+        };
+        let kind = match &self.kind {
+            Kind::Introspection { client_id, client_secret, hint } => {
+                format!("rfc7662 {client_id:?} {client_secret:?} {hint}")
+            }
+            Kind::Plain(p) => format!("plain {p:?}"),
+        };
+        crate::cache::digest(&format!("{url}\n{kind}"))
+    }
+
     fn url_for(&self, issuer: Option<&str>) -> Result<String, String> {
         match &self.url {
             Url::Fixed(u) => Ok(u.clone()),

@@ -1,15 +1,21 @@
 //! Broker-thread state of revocation: the verdict cache (by token digest, never beyond exp), which
 //! live session holds which token, and when each is checked next. Pure: it turns answers into
 //! decisions (keep, retry, end the session) that the plugin carries out.
-use super::{Answer, Verdict};
+use super::verdicts::Verdicts;
+use super::{Answer, Done, Outcome, Priority, Verdict};
 use crate::cache::Digest;
 use crate::plugin::ClientRef;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
-/// An inactive verdict is final, but a cache entry never outlives this, whatever the token's exp.
+/// An inactive verdict of a token without exp is kept this long (with exp: until exp).
 const MAX_INACTIVE_TTL: f64 = 86_400.0;
+/// Re-checks are spread over the last tenth of the interval, so sessions that connected together
+/// drift apart instead of coming due in one burst forever.
+const JITTER: f64 = 0.1;
+/// After a reload to another endpoint, every session is re-checked within this (or the interval).
+const NEW_ENDPOINT_SPREAD: f64 = 10.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
@@ -21,6 +27,13 @@ pub struct Policy {
     pub retry: f64,
     pub cache_ttl: f64,
     pub cache_max: usize,
+}
+
+impl Policy {
+    /// How late a re-check may run when the budget is spent before it is shed for this round.
+    fn tolerance(&self) -> f64 {
+        (self.recheck * 0.25).min(5.0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -50,13 +63,31 @@ pub enum Action {
     Unchecked(ClientRef, String),
 }
 
+/// A check to submit.
+#[derive(Debug, Clone)]
+pub struct DueCheck {
+    pub digest: Digest,
+    pub token: Arc<str>,
+    pub issuer: Option<String>,
+    pub exp: Option<f64>,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Default)]
+pub struct DueChecks {
+    pub checks: Vec<DueCheck>,
+    /// Re-checks skipped this round (over the budget for longer than the tolerance).
+    pub shed: usize,
+}
+
 pub struct Tracker {
     pub policy: Policy,
-    cache: HashMap<Digest, (Verdict, f64)>,
+    verdicts: Verdicts,
     by_client: HashMap<ClientRef, Tracked>,
     by_digest: HashMap<Digest, Vec<ClientRef>>,
     schedule: BinaryHeap<Reverse<(u64, ClientRef, u64)>>,
     seq: u64,
+    rng: u64,
 }
 
 fn ms(t: f64) -> u64 {
@@ -67,11 +98,12 @@ impl Tracker {
     pub fn new(policy: Policy) -> Self {
         Tracker {
             policy,
-            cache: HashMap::new(),
+            verdicts: Verdicts::new(policy.cache_max),
             by_client: HashMap::new(),
             by_digest: HashMap::new(),
             schedule: BinaryHeap::new(),
             seq: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
         }
     }
 
@@ -79,34 +111,67 @@ impl Tracker {
         self.by_client.len()
     }
 
-    pub fn cached(&self, d: &Digest, now: f64) -> Option<Verdict> {
-        self.cache.get(d).filter(|(_, until)| now < *until).map(|(v, _)| *v)
+    pub fn cached_entries(&self) -> usize {
+        self.verdicts.len()
     }
 
-    /// Remembers an answer: active for at most the cache TTL, inactive for good; both never past exp.
+    /// Schedule entries, live or stale (for the memory bound).
+    pub fn scheduled(&self) -> usize {
+        self.schedule.len() + self.verdicts.scheduled()
+    }
+
+    pub fn cached(&self, d: &Digest, now: f64) -> Option<Verdict> {
+        self.verdicts.get(d, now)
+    }
+
+    /// Whether `client` is followed with this token (a reload's re-check of an unchanged session).
+    pub fn follows(&self, client: ClientRef, d: &Digest) -> bool {
+        self.by_client.get(&client).is_some_and(|t| t.digest == *d)
+    }
+
+    /// Remembers an answer: active for at most the cache TTL, inactive until exp; never past exp.
     pub fn remember(&mut self, d: Digest, v: Verdict, exp: Option<f64>, now: f64) {
-        let ttl = match v {
-            Verdict::Active => self.policy.cache_ttl,
-            Verdict::Inactive => MAX_INACTIVE_TTL,
+        let until = match v {
+            Verdict::Active => exp.map_or(now + self.policy.cache_ttl, |e| e.min(now + self.policy.cache_ttl)),
+            Verdict::Inactive => exp.unwrap_or(now + MAX_INACTIVE_TTL),
         };
-        let until = exp.map_or(now + ttl, |e| e.min(now + ttl));
-        if self.policy.cache_max == 0 || until <= now {
-            return;
-        }
-        if self.cache.len() >= self.policy.cache_max {
-            self.cache.retain(|_, (_, u)| *u > now);
-            if self.cache.len() >= self.policy.cache_max {
-                // Full of live entries: forget one rather than grow (it costs one more request).
-                if let Some(k) = self.cache.keys().next().copied() {
-                    self.cache.remove(&k);
-                }
+        self.verdicts.insert(d, v, until, now);
+    }
+
+    /// Drops expired verdicts (amortized O(1) per entry).
+    pub fn expire(&mut self, now: f64) {
+        self.verdicts.expire(now);
+    }
+
+    /// A reload kept the endpoint and credentials: the verdicts stand, under the new bounds. Checks
+    /// in flight went with the old workers: sessions still waiting for a first answer are due now.
+    pub fn retune(&mut self, policy: Policy, now: f64) {
+        let interval_changed = policy.recheck != self.policy.recheck;
+        self.policy = policy;
+        self.verdicts.retune(policy.cache_max, policy.cache_ttl, now);
+        let clients: Vec<(ClientRef, bool)> = self.by_client.iter().map(|(c, t)| (*c, t.checked)).collect();
+        for (c, checked) in clients {
+            if !checked {
+                self.schedule_at(c, now);
+            } else if interval_changed {
+                let at = now + self.jitter() * policy.recheck / JITTER;
+                self.schedule_at(c, at);
             }
         }
-        self.cache.insert(d, (v, until));
     }
 
-    pub fn clear_cache(&mut self) {
-        self.cache.clear();
+    /// A reload changed the endpoint or credentials: the old verdicts go. Sessions stay checked, so
+    /// the new endpoint's answers are re-checks (keepVerdictOnRecheckFailure applies), spread over a
+    /// few seconds.
+    pub fn new_endpoint(&mut self, policy: Policy, now: f64) {
+        self.policy = policy;
+        self.verdicts = Verdicts::new(policy.cache_max);
+        let spread = policy.recheck.min(NEW_ENDPOINT_SPREAD);
+        let clients: Vec<(ClientRef, bool)> = self.by_client.iter().map(|(c, t)| (*c, t.checked)).collect();
+        for (c, checked) in clients {
+            let at = if checked { now + self.jitter() * spread / JITTER } else { now };
+            self.schedule_at(c, at);
+        }
     }
 
     /// Follows `client`'s token from now on; the next check is due at `next`.
@@ -115,6 +180,11 @@ impl Tracker {
         self.by_digest.entry(t.digest).or_default().push(client);
         self.by_client.insert(client, t);
         self.schedule_at(client, next);
+    }
+
+    /// The next re-check of a session whose token has just been answered.
+    pub fn next_recheck(&mut self, now: f64) -> f64 {
+        now + self.policy.recheck * (1.0 - self.jitter())
     }
 
     pub fn untrack(&mut self, client: ClientRef) -> Option<Tracked> {
@@ -128,6 +198,14 @@ impl Tracker {
         Some(t)
     }
 
+    /// Uniform in [0, JITTER): xorshift, deterministic so that tests are.
+    fn jitter(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64 * JITTER
+    }
+
     fn schedule_at(&mut self, client: ClientRef, at: f64) {
         let Some(t) = self.by_client.get_mut(&client) else { return };
         self.seq += 1;
@@ -135,20 +213,53 @@ impl Tracker {
         self.schedule.push(Reverse((ms(at), client, self.seq)));
     }
 
-    /// Sessions whose check is due: one entry per token (the answer serves every session holding
-    /// it). Each is rescheduled one interval later, in case its answer is lost (a reload).
-    pub fn due(&mut self, now: f64, limit: usize) -> Vec<(Digest, Arc<str>, Option<String>)> {
-        let mut out: Vec<(Digest, Arc<str>, Option<String>)> = Vec::new();
-        while out.len() < limit {
-            match self.schedule.peek() {
-                Some(Reverse((t, ..))) if *t <= ms(now) => {}
-                _ => break,
+    /// Checks that are due: one per token (the answer serves every session holding it). First
+    /// checks always go; at most `budget` re-checks go, and a re-check that stays over the budget
+    /// for longer than the tolerance is shed for this round. Everything taken is rescheduled one
+    /// interval later, in case its answer is lost (a reload).
+    pub fn due(&mut self, now: f64, limit: usize, mut budget: usize) -> DueChecks {
+        let mut out = DueChecks::default();
+        let mut seen: HashSet<Digest> = HashSet::new();
+        let shed_before = ms(now - self.policy.tolerance());
+        // Shed and stale entries cost a pop each: bounded too, the rest waits for the next pass.
+        for _ in 0..limit.saturating_mul(4) {
+            if out.checks.len() >= limit {
+                break;
             }
-            let Some(Reverse((_, client, seq))) = self.schedule.pop() else { break };
-            let Some(t) = self.by_client.get(&client).filter(|t| t.seq == seq) else { continue };
-            let job = (t.digest, t.token.clone(), t.issuer.clone());
-            if !out.iter().any(|(d, ..)| *d == job.0) {
-                out.push(job);
+            let Some(Reverse((at, client, seq))) = self.schedule.peek().copied() else { break };
+            if at > ms(now) {
+                break;
+            }
+            let Some(t) = self.by_client.get(&client).filter(|t| t.seq == seq) else {
+                self.schedule.pop();
+                continue;
+            };
+            let priority = if t.checked { Priority::Recheck } else { Priority::First };
+            let fresh = !seen.contains(&t.digest);
+            if priority == Priority::Recheck && fresh && budget == 0 {
+                if at > shed_before {
+                    // Within the tolerance: it waits for budget (and so does everything due later).
+                    break;
+                }
+                self.schedule.pop();
+                out.shed += 1;
+                let next = self.next_recheck(now);
+                self.schedule_at(client, next);
+                continue;
+            }
+            self.schedule.pop();
+            if fresh {
+                seen.insert(t.digest);
+                if priority == Priority::Recheck {
+                    budget -= 1;
+                }
+                out.checks.push(DueCheck {
+                    digest: t.digest,
+                    token: t.token.clone(),
+                    issuer: t.issuer.clone(),
+                    exp: t.exp,
+                    priority,
+                });
             }
             self.schedule_at(client, now + self.policy.recheck);
         }
@@ -160,10 +271,21 @@ impl Tracker {
     }
 
     /// Applies an answer to every session holding the token; returns the sessions to end.
-    pub fn apply(&mut self, d: Digest, answer: &Answer, now: f64) -> Vec<Action> {
+    pub fn apply(&mut self, done: &Done, now: f64) -> Vec<Action> {
+        let d = done.digest;
         let clients = self.by_digest.get(&d).cloned().unwrap_or_default();
+        let answer: &Answer = match &done.outcome {
+            Outcome::Answer(a) => a,
+            Outcome::Shed => {
+                for c in clients {
+                    let next = self.next_recheck(now);
+                    self.schedule_at(c, next);
+                }
+                return Vec::new();
+            }
+        };
         if let Ok(v) = answer {
-            let exp = clients.iter().find_map(|c| self.by_client.get(c)).and_then(|t| t.exp);
+            let exp = done.exp.or_else(|| clients.iter().find_map(|c| self.by_client.get(c)).and_then(|t| t.exp));
             self.remember(d, *v, exp, now);
         }
         let mut actions = Vec::new();
@@ -173,7 +295,8 @@ impl Tracker {
             match answer {
                 Ok(Verdict::Active) => {
                     t.checked = true;
-                    self.schedule_at(c, now + self.policy.recheck);
+                    let next = self.next_recheck(now);
+                    self.schedule_at(c, next);
                 }
                 Ok(Verdict::Inactive) => {
                     actions.push(Action::Revoked(c, t.client_id.clone()));
@@ -196,76 +319,5 @@ impl Tracker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(deny: bool, keep: bool) -> Policy {
-        Policy {
-            deny_on_error: deny,
-            keep_on_recheck_failure: keep,
-            recheck: 10.0,
-            retry: 2.0,
-            cache_ttl: 60.0,
-            cache_max: 100,
-        }
-    }
-
-    fn tracked(id: &str, token: &str) -> Tracked {
-        Tracked::new(id.into(), Arc::from(token), None, Some(1000.0), false)
-    }
-
-    #[test]
-    fn one_job_per_token_and_inactive_ends_every_holder() {
-        let mut t = Tracker::new(policy(true, true));
-        t.track(ClientRef(1), tracked("a", "T"), 0.0);
-        t.track(ClientRef(2), tracked("b", "T"), 0.0);
-        t.track(ClientRef(3), tracked("c", "U"), 5.0);
-        let due = t.due(1.0, 100);
-        assert_eq!(due.len(), 1);
-        let actions = t.apply(due[0].0, &Ok(Verdict::Inactive), 1.0);
-        assert_eq!(actions.len(), 2);
-        assert_eq!(t.tracked(), 1);
-        assert_eq!(t.cached(&due[0].0, 2.0), Some(Verdict::Inactive));
-        // Never beyond exp.
-        assert_eq!(t.cached(&due[0].0, 1000.0), None);
-    }
-
-    #[test]
-    fn active_is_cached_for_the_ttl_and_rechecked_each_interval() {
-        let mut t = Tracker::new(policy(true, true));
-        t.track(ClientRef(1), tracked("a", "T"), 0.0);
-        let d = t.due(0.0, 10)[0].0;
-        assert!(t.apply(d, &Ok(Verdict::Active), 0.0).is_empty());
-        assert_eq!(t.cached(&d, 59.0), Some(Verdict::Active));
-        assert_eq!(t.cached(&d, 60.0), None);
-        assert!(t.due(9.9, 10).is_empty());
-        assert_eq!(t.due(10.0, 10).len(), 1);
-    }
-
-    #[test]
-    fn failures_follow_the_policy() {
-        let err: Answer = Err("down".into());
-        // First check, fail closed: ended.
-        let mut t = Tracker::new(policy(true, true));
-        t.track(ClientRef(1), tracked("a", "T"), 0.0);
-        let d = t.due(0.0, 10)[0].0;
-        assert_eq!(t.apply(d, &err, 0.0), vec![Action::Unchecked(ClientRef(1), "a".into())]);
-        // First check, fail open: retried after the retry interval.
-        let mut t = Tracker::new(policy(false, true));
-        t.track(ClientRef(1), tracked("a", "T"), 0.0);
-        t.due(0.0, 10);
-        assert!(t.apply(d, &err, 0.0).is_empty());
-        assert!(t.due(1.9, 10).is_empty());
-        assert_eq!(t.due(2.0, 10).len(), 1);
-        // A re-check that fails keeps the verdict...
-        let mut t = Tracker::new(policy(true, true));
-        t.track(ClientRef(1), tracked("a", "T"), 0.0);
-        t.apply(d, &Ok(Verdict::Active), 0.0);
-        assert!(t.apply(d, &err, 10.0).is_empty());
-        // ...unless configured not to.
-        let mut t = Tracker::new(policy(true, false));
-        t.track(ClientRef(1), tracked("a", "T"), 0.0);
-        t.apply(d, &Ok(Verdict::Active), 0.0);
-        assert_eq!(t.apply(d, &err, 10.0).len(), 1);
-    }
-}
+#[path = "tracker_tests.rs"]
+mod tests;

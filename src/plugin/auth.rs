@@ -1,6 +1,7 @@
 //! CONNECT-time authentication: basic auth (token in password or username), MQTT v5 enhanced auth
 //! with our method, and the re-check mosquitto runs for every client after a reload.
 use super::identity::Who;
+use super::revocation::GateAnswer;
 use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
@@ -172,7 +173,7 @@ impl Plugin {
         let issuer = t.claims.get("iss").and_then(|v| v.as_str());
         let who = Who { issuer, subject: t.sub.as_deref(), username: username.as_deref() };
         self.check_takeover(engine, client, &id, Some(who))?;
-        self.revocation_gate(engine, token, &t, now)?;
+        let gate = self.revocation_gate(engine, token, &t, now)?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         session.permissions = self.permissions(engine, broker, &t, &session);
@@ -182,7 +183,7 @@ impl Plugin {
             }
         }
         self.forget_deferred(client);
-        self.open_session(engine, client, session, now);
+        self.open_session(engine, client, session, now, gate);
         Ok(())
     }
 
@@ -196,7 +197,14 @@ impl Plugin {
         Some(Arc::new(p))
     }
 
-    pub(super) fn open_session(&self, engine: &Engine, client: ClientRef, session: Session, now: f64) {
+    pub(super) fn open_session(
+        &self,
+        engine: &Engine,
+        client: ClientRef,
+        session: Session,
+        now: f64,
+        gate: GateAnswer,
+    ) {
         let c = &engine.config.common;
         let deadlines = Deadlines {
             kick: c.kick_expired_clients && c.validate_expiration,
@@ -206,7 +214,7 @@ impl Plugin {
         let tracked = engine.introspector.is_some().then(|| session.clone());
         self.sessions.lock().open(client, session, deadlines, now);
         if let Some(s) = tracked {
-            self.track_revocation(engine, client, &s);
+            self.track_revocation(engine, client, &s, gate);
         }
     }
 
@@ -224,7 +232,7 @@ impl Plugin {
                         return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
                     }
                 }
-                self.open_session(engine, client, fresh, now);
+                self.open_session(engine, client, fresh, now, GateAnswer::Pending);
                 Ok(())
             })
         } else {

@@ -39,16 +39,16 @@ impl Plugin {
             if rename.is_some() || fresh.username != session.username {
                 return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
             }
-            self.revocation_gate(engine, token, &t, now)?;
-            Ok(fresh)
+            let gate = self.revocation_gate(engine, token, &t, now)?;
+            Ok((fresh, gate))
         });
         let m = crate::metrics::get();
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
-        let mut fresh = verified?;
+        let (mut fresh, gate) = verified?;
         fresh.refreshed = true;
         fresh.last_refresh = Some(now);
         let exp = fresh.exp;
-        self.open_session(engine, client, fresh, now);
+        self.open_session(engine, client, fresh, now, gate);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
         Ok(exp)

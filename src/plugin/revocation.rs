@@ -1,31 +1,52 @@
 //! Revocation on the broker thread: the CONNECT gate (cached verdicts; the blocking policy's
 //! inline check), following each live session's token, and the pass (from TICK and BASIC_AUTH)
 //! that takes the workers' answers, ends revoked sessions through the kick schedule, and submits
-//! the re-checks that are due.
+//! the checks that are due: first checks always, re-checks within a budget the workers can answer.
 use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
-use crate::cache::digest;
+use crate::cache::{digest, Digest};
 use crate::config::{OnError, Policy as Blocking, Revocation};
 use crate::engine::Engine;
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
-use crate::introspect::{Done, Job, Submitted, Verdict};
+use crate::introspect::{Done, Introspector, Job, Outcome, Priority, Submitted, Verdict};
 use crate::refusal::{Reason, Refused};
 use crate::session::{End, Session};
 use crate::verify::Token;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Re-checks submitted per pass: a burst of due sessions spreads over a few ticks.
+/// Checks submitted per pass: a burst of due sessions spreads over a few ticks.
 const DUE_PER_PASS: usize = 2000;
+/// At most one "cannot keep up" warning this often.
+const SHED_WARNING_EVERY: f64 = 60.0;
 
-/// The tracker of the engine in force (a reload starts a new one: new endpoint, new rules).
+/// What the CONNECT's gate learned: the blocking policy's inline answer is the session's first
+/// check, so no second request follows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum GateAnswer {
+    #[default]
+    Pending,
+    Active,
+}
+
+/// What the verdicts depend on: a reload that keeps these keeps the verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    endpoint: Digest,
+    policy: Blocking,
+    on_error: OnError,
+}
+
+/// The tracker, which outlives reloads; the configuration (engine) it last served.
 #[derive(Default)]
 pub(super) struct State {
     tracker: Option<Tracker>,
-    engine: usize,
-}
-
-fn tag(engine: &Engine) -> usize {
-    engine as *const Engine as usize
+    generation: u64,
+    settings: Option<Settings>,
+    /// Re-check credit: refilled at the rate the workers can answer, at most a second's worth.
+    credit: f64,
+    credit_at: f64,
+    shed_unreported: u64,
+    next_shed_warning: f64,
 }
 
 fn policy(r: &Revocation) -> Policy {
@@ -43,29 +64,70 @@ fn issuer(t: &Token) -> Option<String> {
     t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string)
 }
 
-fn job(token: Arc<str>, issuer: Option<String>, timeout: Duration) -> Job {
-    Job { digest: digest(&token), token, issuer, deadline: Instant::now() + timeout }
+fn job(
+    intro: &Introspector,
+    digest: Digest,
+    token: Arc<str>,
+    issuer: Option<String>,
+    exp: Option<f64>,
+    priority: Priority,
+) -> Job {
+    Job { digest, token, issuer, exp, priority, deadline: Instant::now() + intro.timeout() }
+}
+
+impl State {
+    /// Follows a new configuration: same endpoint, credentials and policy keep the verdicts;
+    /// otherwise they go, and live sessions are re-checked (still counted as checked).
+    fn adopt(&mut self, engine: &Engine, r: &Revocation, intro: &Introspector, now: f64) {
+        if self.tracker.is_some() && self.generation == engine.generation {
+            return;
+        }
+        let settings = Settings { endpoint: intro.fingerprint(), policy: r.policy, on_error: r.on_error };
+        let p = policy(r);
+        match self.tracker.as_mut() {
+            Some(tr) if self.settings == Some(settings) => tr.retune(p, now),
+            Some(tr) => tr.new_endpoint(p, now),
+            None => self.tracker = Some(Tracker::new(p)),
+        }
+        self.generation = engine.generation;
+        self.settings = Some(settings);
+    }
+
+    /// Re-checks that may be submitted now: the workers' measured rate, less what is still queued.
+    fn budget(&mut self, intro: &Introspector, now: f64) -> usize {
+        let rate = intro.recheck_rate();
+        let cap = rate.max(1.0);
+        self.credit = (self.credit + rate * (now - self.credit_at).max(0.0)).min(cap);
+        self.credit_at = now;
+        let room = (cap - intro.rechecks_queued() as f64).max(0.0);
+        self.credit.min(room).floor() as usize
+    }
 }
 
 impl Plugin {
-    /// Runs `f` on the tracker of `engine`, creating it (and forgetting the old one) on a new engine.
-    fn with_tracker<R>(&self, engine: &Engine, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
-        let r = engine.config.revocation.as_ref()?;
+    /// Runs `f` on the tracker, first adapting it to `engine` if that is a new configuration.
+    fn with_tracker<R>(&self, engine: &Engine, now: f64, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
+        let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else { return None };
         let mut st = self.revocation.lock();
-        if st.engine != tag(engine) || st.tracker.is_none() {
-            st.engine = tag(engine);
-            st.tracker = Some(Tracker::new(policy(r)));
-        }
+        st.adopt(engine, r, intro, now);
         st.tracker.as_mut().map(f)
     }
 
     /// At CONNECT, before the session opens: a cached verdict decides at once; the blocking policy
     /// asks the endpoint now; under the background policy a full check queue is a failure.
-    pub(super) fn revocation_gate(&self, engine: &Engine, token: &str, t: &Token, now: f64) -> Result<(), Refused> {
-        let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else { return Ok(()) };
+    pub(super) fn revocation_gate(
+        &self,
+        engine: &Engine,
+        token: &str,
+        t: &Token,
+        now: f64,
+    ) -> Result<GateAnswer, Refused> {
+        let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else {
+            return Ok(GateAnswer::Pending);
+        };
         let d = digest(token);
-        match self.with_tracker(engine, |tr| tr.cached(&d, now)).flatten() {
-            Some(Verdict::Active) => return Ok(()),
+        match self.with_tracker(engine, now, |tr| tr.cached(&d, now)).flatten() {
+            Some(Verdict::Active) => return Ok(GateAnswer::Active),
             Some(Verdict::Inactive) => {
                 return Err(Refused::new(Reason::Revoked, "the revocation endpoint says the token is not active"))
             }
@@ -75,15 +137,15 @@ impl Plugin {
         if r.policy == Blocking::Blocking {
             return match intro.check_now(token, issuer(t).as_deref()) {
                 Ok(v) => {
-                    self.with_tracker(engine, |tr| tr.remember(d, v, t.exp, now));
+                    self.with_tracker(engine, now, |tr| tr.remember(d, v, t.exp, now));
                     match v {
-                        Verdict::Active => Ok(()),
+                        Verdict::Active => Ok(GateAnswer::Active),
                         Verdict::Inactive => Err(Refused::new(Reason::Revoked, "the revocation endpoint says no")),
                     }
                 }
                 Err(e) if deny => Err(Refused::new(Reason::RevocationUnchecked, e)),
                 // Fail open: accepted; open_session queues a background check that retries.
-                Err(_) => Ok(()),
+                Err(_) => Ok(GateAnswer::Pending),
             };
         }
         // The check itself is queued once the session is open (track_revocation); only the broker
@@ -91,33 +153,44 @@ impl Plugin {
         if deny && intro.is_full() {
             return Err(Refused::new(Reason::RevocationUnchecked, "the revocation check queue is full"));
         }
-        Ok(())
+        Ok(GateAnswer::Pending)
     }
 
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
-    pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session) {
+    pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session, gate: GateAnswer) {
         let Some(intro) = &engine.introspector else { return };
         let now = super::now_seconds();
         let token: Arc<str> = Arc::from(s.token.as_str());
         let d = digest(&token);
-        let cached = self.with_tracker(engine, |tr| {
+        let cached = self.with_tracker(engine, now, |tr| {
+            if tr.follows(client, &d) {
+                // The reload's re-check of a session whose token is followed already: it keeps its
+                // state (checked or not) and its schedule.
+                return Some(Verdict::Active);
+            }
             let cached = tr.cached(&d, now);
-            let checked = cached == Some(Verdict::Active);
+            let checked = gate == GateAnswer::Active || cached == Some(Verdict::Active);
             let tracked = Tracked::new(s.client_id.clone(), token.clone(), s.issuer.clone(), s.exp, checked);
             // Unchecked: the first answer reschedules it; the interval is a watchdog for a lost answer.
-            tr.track(client, tracked, now + tr.policy.recheck);
-            cached
+            let next = if checked { tr.next_recheck(now) } else { now + tr.policy.recheck };
+            tr.track(client, tracked, next);
+            if checked {
+                Some(Verdict::Active)
+            } else {
+                cached
+            }
         });
         match cached {
             None => {}
             Some(Some(Verdict::Inactive)) => self.end_revoked(client, &s.client_id, now, End::Revoked),
             Some(Some(Verdict::Active)) => {}
             // A check already queued or in flight for this token (another session) serves this one too.
-            Some(None) if intro.submit(job(token, s.issuer.clone(), intro.timeout())) == Submitted::Full => {
-                let done = Done { digest: d, answer: Err("the check queue is full".into()) };
-                self.apply_answers(engine, vec![done], now);
+            Some(None) => {
+                let j = job(intro, d, token, s.issuer.clone(), s.exp, Priority::First);
+                if intro.submit(j) == Submitted::Full {
+                    self.apply_answers(None, engine, vec![Done::failed(d, s.exp, "the check queue is full")], now);
+                }
             }
-            Some(None) => {}
         }
     }
 
@@ -132,7 +205,7 @@ impl Plugin {
         }
     }
 
-    /// From TICK and BASIC_AUTH: answers in, ended sessions scheduled for a kick, due re-checks out.
+    /// From TICK and BASIC_AUTH: answers in, ended sessions scheduled for a kick, due checks out.
     pub(super) fn revocation_pass(&self, broker: &dyn Broker, now: f64) {
         let engine = self.engine();
         let Some(intro) = &engine.introspector else {
@@ -140,30 +213,73 @@ impl Plugin {
             return;
         };
         let answers = intro.take_results();
-        self.apply_answers(&engine, answers, now);
-        let due = self.with_tracker(&engine, |tr| tr.due(now, DUE_PER_PASS)).unwrap_or_default();
-        let mut full = Vec::new();
-        for (d, token, iss) in due {
-            if intro.submit(job(token, iss, intro.timeout())) == Submitted::Full {
-                full.push(Done { digest: d, answer: Err("the check queue is full".into()) });
+        self.apply_answers(Some(broker), &engine, answers, now);
+        let budget = self.revocation.lock().budget(intro, now);
+        let due = self.with_tracker(&engine, now, |tr| {
+            tr.expire(now);
+            tr.due(now, DUE_PER_PASS, budget)
+        });
+        let Some(due) = due else { return };
+        let mut shed = due.shed as u64;
+        let mut failed = Vec::new();
+        let mut rechecks = 0usize;
+        for c in due.checks {
+            let (d, exp, priority) = (c.digest, c.exp, c.priority);
+            rechecks += usize::from(priority == Priority::Recheck);
+            if intro.submit(job(intro, d, c.token, c.issuer, exp, priority)) == Submitted::Full {
+                match priority {
+                    Priority::First => failed.push(Done::failed(d, exp, "the check queue is full")),
+                    Priority::Recheck => failed.push(Done { digest: d, exp, outcome: Outcome::Shed }),
+                }
             }
         }
-        if !full.is_empty() {
-            broker.log(
-                Level::Warning,
-                &format!("{LOG_PREFIX}: revocation check queue full: {} re-check(s) deferred", full.len()),
-            );
-            self.apply_answers(&engine, full, now);
+        {
+            let mut st = self.revocation.lock();
+            st.credit -= rechecks as f64;
         }
+        shed += failed.iter().filter(|d| d.outcome == Outcome::Shed).count() as u64;
+        self.count_shed(broker, intro, shed, now);
+        self.apply_answers(Some(broker), &engine, failed, now);
     }
 
-    fn apply_answers(&self, engine: &Engine, answers: Vec<Done>, now: f64) {
+    /// Counts shed re-checks; warns at most once a minute that the endpoint cannot keep up.
+    fn count_shed(&self, broker: &dyn Broker, intro: &Introspector, shed: u64, now: f64) {
+        if shed == 0 {
+            return;
+        }
+        crate::metrics::get().introspection_rechecks_shed.fetch_add(shed, std::sync::atomic::Ordering::Relaxed);
+        let mut st = self.revocation.lock();
+        st.shed_unreported += shed;
+        if now < st.next_shed_warning {
+            return;
+        }
+        st.next_shed_warning = now + SHED_WARNING_EVERY;
+        let n = std::mem::take(&mut st.shed_unreported);
+        drop(st);
+        broker.log(
+            Level::Warning,
+            &format!(
+                "{LOG_PREFIX}: the revocation endpoint cannot keep up with the re-checks: {n} re-check(s) \
+                 postponed to their next round (about {:.0}/s possible: {} worker(s), {} ms per check); live \
+                 sessions are re-checked less often than recheckIntervalMs, new clients' first checks go first",
+                intro.recheck_rate(),
+                intro.workers(),
+                intro.latency().as_millis()
+            ),
+        );
+    }
+
+    fn apply_answers(&self, broker: Option<&dyn Broker>, engine: &Engine, answers: Vec<Done>, now: f64) {
         if answers.is_empty() {
             return;
         }
+        let shed = answers.iter().filter(|d| d.outcome == Outcome::Shed).count() as u64;
         let actions: Vec<Action> = self
-            .with_tracker(engine, |tr| answers.iter().flat_map(|a| tr.apply(a.digest, &a.answer, now)).collect())
+            .with_tracker(engine, now, |tr| answers.iter().flat_map(|a| tr.apply(a, now)).collect())
             .unwrap_or_default();
+        if let (Some(b), Some(intro)) = (broker, &engine.introspector) {
+            self.count_shed(b, intro, shed, now);
+        }
         for a in actions {
             match a {
                 Action::Revoked(c, id) => self.end_revoked(c, &id, now, End::Revoked),
@@ -181,3 +297,7 @@ impl Plugin {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "revocation_tests.rs"]
+mod tests;

@@ -5,8 +5,8 @@ half the tests' jwt.json trusts), introspects them (RFC 7662, HTTP Basic client 
 revokes them (RFC 7009). Tokens live in memory, so a revoked JWT is known to be revoked.
 
 Test controls under /admin/: fault modes for /introspect (none, hang, slow, 500, garbage, huge,
-redirect), a
-request counter per token, and bulk minting. Prints {"port": ..., "issuer": ...} once listening.
+redirect, any), a request counter per token, and bulk minting. "any" is for load benchmarks with
+tokens the benchmark signs itself: every token is active (after `ms`) unless /admin/deny named it. Prints {"port": ..., "issuer": ...} once listening.
 """
 import hashlib
 import json
@@ -34,6 +34,7 @@ app = Flask(__name__)
 lock = threading.Lock()
 tokens = {}  # access token string -> Token
 state = {"fault": "none", "ms": 0, "introspect": 0, "per_token": {}}
+denied = set()  # sha256 of tokens that "any" answers inactive
 
 
 class Client(ClientMixin):
@@ -147,6 +148,10 @@ def introspect():
         return Response("<html>not json</html>", status=200, content_type="application/json")
     elif fault == "huge":
         return Response('{"active": true, "pad": "' + "x" * (5 << 20) + '"}', status=200, content_type="application/json")
+    elif fault == "any":
+        if ms:
+            time.sleep(ms / 1000)
+        return {"active": d not in denied}
     elif fault == "redirect":
         # 307 keeps the POST: a client that followed it would hear "active" for any token.
         return Response("", status=307, headers={"Location": "/vouch"})
@@ -181,6 +186,14 @@ def fault():
     with lock:
         state["fault"], state["ms"] = request.args.get("mode", "none"), int(request.args.get("ms", "0"))
     return {"fault": state["fault"]}
+
+
+@app.post("/admin/deny")
+def deny():
+    """The "any" mode answers inactive for this token from now on."""
+    with lock:
+        denied.add(hashlib.sha256(request.form.get("token", "").encode()).hexdigest())
+    return {"denied": len(denied)}
 
 
 @app.get("/admin/stats")

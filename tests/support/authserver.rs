@@ -94,9 +94,15 @@ impl AuthServer {
         v["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
     }
 
-    /// /introspect behaviour: "none", "hang" (for `ms`, default 60 s), "slow" (`ms`), "500", "garbage".
+    /// /introspect behaviour: "none", "hang" (for `ms`, default 60 s), "slow" (`ms`), "500", "garbage",
+    /// "any" (every token active after `ms`, unless [`AuthServer::deny`] named it).
     pub fn fault(&self, mode: &str, ms: u64) {
         self.http.post(format!("{}/admin/fault?mode={mode}&ms={ms}", self.issuer)).send_empty().expect("fault");
+    }
+
+    /// Under the "any" fault mode, `token` is answered inactive from now on.
+    pub fn deny(&self, token: &str) {
+        self.http.post(format!("{}/admin/deny", self.issuer)).send_form([("token", token)]).expect("deny");
     }
 
     pub fn stats(&self) -> Stats {
