@@ -121,8 +121,10 @@ fn run(min_interval_ms: u64, n: usize, max_kib: u64) -> Result<String, String> {
     flood(&mut s, &answers, &too_soon, &pkt, WARM_UP);
     std::thread::sleep(Duration::from_millis(300));
     let before = rss_kib(pid);
+    let soon_before = too_soon.load(Ordering::Relaxed);
     let t0 = Instant::now();
     let (answered, soon) = flood(&mut s, &answers, &too_soon, &pkt, n);
+    let soon = soon - soon_before;
     let secs = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
     let after = rss_kib(pid);
