@@ -26,8 +26,9 @@ const EVT_ACL_CHECK: c_int = evt::MOSQ_EVT_ACL_CHECK as c_int;
 struct State {
     id: *mut ffi::mosquitto_plugin_id_t,
     plugin: Plugin,
-    /// The control topic registered at init (its callback is keyed by topic and must be unregistered with it).
-    control_topic: Option<CString>,
+    /// The control topics registered at init, refresh and logout (each callback is keyed by topic
+    /// and must be unregistered with it).
+    control_topics: Vec<CString>,
     /// Whether ACL_CHECK was registered (options.authorization at start-up).
     acl: bool,
     /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
@@ -132,18 +133,19 @@ pub extern "C" fn mosquitto_plugin_init(
                 return ERR_INVAL;
             }
         };
-        let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
+        let control_topics = plugin.control_topics().into_iter().filter_map(|t| CString::new(t).ok()).collect();
         let state = Box::into_raw(Box::new(State {
             id: identifier,
             acl: plugin.authorizes(),
             plugin,
-            control_topic,
+            control_topics,
             panic_username,
             panic_topic,
         }));
         // SAFETY: state was just created above and is not shared yet.
-        let control =
-            unsafe { (*state).control_topic.as_ref().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())) };
+        let control: Vec<_> = unsafe {
+            (*state).control_topics.iter().map(|t| (EVT_CONTROL, on_control as Callback, t.as_ptr())).collect()
+        };
         // SAFETY: as above.
         let acl = unsafe { (*state).acl }.then_some((EVT_ACL_CHECK, on_acl_check as Callback, std::ptr::null()));
         let all = CALLBACKS.iter().map(|(e, cb)| (*e, *cb, std::ptr::null())).chain(control).chain(acl);
@@ -174,7 +176,7 @@ unsafe fn cleanup_state(state: *mut State) {
         if (*state).acl {
             (api.mosquitto_callback_unregister)((*state).id, EVT_ACL_CHECK, Some(on_acl_check), std::ptr::null());
         }
-        if let Some(t) = &(*state).control_topic {
+        for t in &(*state).control_topics {
             (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
         }
     }
@@ -256,7 +258,9 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
             // SAFETY: payload holds payloadlen bytes for the callback.
             unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
         };
-        st.plugin.control(&Mosquitto, ClientRef(ed.client as usize), payload, crate::plugin::now_seconds());
+        let topic = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()).unwrap_or_default();
+        let client = ClientRef(ed.client as usize);
+        st.plugin.control_message(&Mosquitto, client, topic, payload, crate::plugin::now_seconds());
         ERR_SUCCESS
     })
 }
