@@ -1,0 +1,327 @@
+//! `mqtt-jwt logout-relay`: receives an identity provider's back-channel logout POSTs
+//! (`application/x-www-form-urlencoded`, `logout_token=...`) and publishes each token with QoS 1
+//! to every broker's logout topic; 200 only once every broker acknowledged, else 503 (the provider
+//! retries). It checks only the form, the size and the JWT shape: the brokers verify the token.
+mod mqtt;
+
+use mqtt::{Credentials, Link, Settings};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const USAGE: &str = "  mqtt-jwt logout-relay --listen 127.0.0.1:PORT --broker HOST:PORT [--broker HOST:PORT ...]
+                (--token-file FILE [--username NAME] | --username NAME --password-file FILE)
+                [--cafile CA.pem] [--topic TOPIC] [--client-id ID] [--rate PER_SECOND]
+                [--timeout-ms MS]";
+
+/// Far above a real logout token (a few hundred bytes), far below abuse.
+const MAX_BODY: usize = 8192;
+/// Requests handled at once; more are answered 503 at once.
+const MAX_IN_FLIGHT: usize = 16;
+
+struct Relay {
+    links: Vec<Mutex<Link>>,
+    settings: Settings,
+    topic: String,
+    limiter: Mutex<Limiter>,
+    in_flight: AtomicUsize,
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut listen = None;
+    let mut brokers = Vec::new();
+    let (mut token_file, mut username, mut password_file, mut cafile) = (None, None, None, None);
+    let mut topic = "$CONTROL/jwt-auth/v1/logout".to_string();
+    let mut client_id = format!("mqtt-jwt-logout-relay-{}", std::process::id());
+    let (mut rate, mut timeout_ms) = (20.0f64, 5000u64);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--listen" => listen = Some(value()?),
+            "--broker" => brokers.push(value()?),
+            "--token-file" => token_file = Some(value()?),
+            "--username" => username = Some(value()?),
+            "--password-file" => password_file = Some(value()?),
+            "--cafile" => cafile = Some(value()?),
+            "--topic" => topic = value()?,
+            "--client-id" => client_id = value()?,
+            "--rate" => rate = value()?.parse().map_err(|_| "--rate needs a number")?,
+            "--timeout-ms" => timeout_ms = value()?.parse().map_err(|_| "--timeout-ms needs a number")?,
+            other => return Err(format!("logout-relay: unknown option {other:?}\nusage:\n{USAGE}")),
+        }
+    }
+    let listen = listen.ok_or("logout-relay needs --listen ADDRESS:PORT")?;
+    if brokers.is_empty() {
+        return Err("logout-relay needs at least one --broker HOST:PORT".into());
+    }
+    let credentials = match (token_file, username, password_file) {
+        (Some(f), username, None) => Credentials::TokenFile { username, file: f.into() },
+        (None, Some(u), Some(f)) => Credentials::Password { username: u, file: f.into() },
+        _ => return Err("logout-relay needs --token-file FILE, or --username NAME with --password-file FILE".into()),
+    };
+    if !(rate > 0.0 && rate.is_finite()) {
+        return Err("--rate must be positive".into());
+    }
+    let tls = cafile.map(|f| mqtt::tls_config(std::path::Path::new(&f))).transpose()?;
+    let settings = Settings { client_id, credentials, tls, timeout: Duration::from_millis(timeout_ms), keepalive: 60 };
+    let relay = Arc::new(Relay {
+        links: brokers.into_iter().map(|b| Mutex::new(Link::new(b))).collect(),
+        settings,
+        topic,
+        limiter: Mutex::new(Limiter::new(rate)),
+        in_flight: AtomicUsize::new(0),
+    });
+    let server = tiny_http::Server::http(&listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signal {sig}: {e}"))?;
+    }
+    let addr = server.server_addr().to_ip().map_or(listen.clone(), |a| a.to_string());
+    eprintln!("logout-relay: listening on {addr}, {} broker(s)", relay.links.len());
+    let keeper = {
+        let (relay, stop) = (relay.clone(), stop.clone());
+        std::thread::spawn(move || keep_links(&relay, &stop))
+    };
+    let mut workers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(200)) else { continue };
+        workers.retain(|w| !w.is_finished());
+        if relay.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            relay.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let _ = request.respond(answer(503, "temporarily_unavailable"));
+            continue;
+        }
+        let relay = relay.clone();
+        workers.push(std::thread::spawn(move || {
+            handle(&relay, request);
+            relay.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }));
+    }
+    eprintln!("logout-relay: stopping");
+    drop(server);
+    let deadline = Instant::now() + relay.settings.timeout * 2;
+    for w in workers {
+        while !w.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = keeper.join();
+    for l in &relay.links {
+        l.lock().disconnect();
+    }
+    Ok(())
+}
+
+/// Keeps every connection up (connects, pings, reconnects with backoff), once a second.
+fn keep_links(relay: &Relay, stop: &AtomicBool) {
+    let mut up: Vec<Option<bool>> = vec![None; relay.links.len()];
+    while !stop.load(Ordering::Relaxed) {
+        for (i, l) in relay.links.iter().enumerate() {
+            let Some(mut link) = l.try_lock() else { continue };
+            let result = link.keepalive(&relay.settings);
+            let now_up = link.is_connected();
+            if up[i] != Some(now_up) {
+                match result {
+                    Ok(()) => eprintln!("logout-relay: connected to {}", link.addr),
+                    Err(e) => eprintln!("logout-relay: broker {}: {e}; retrying with backoff", link.addr),
+                }
+                up[i] = Some(now_up);
+            }
+        }
+        for _ in 0..10 {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn answer(code: u16, error: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let body = if code == 200 { String::new() } else { format!("{{\"error\":\"{error}\"}}") };
+    let mut r = tiny_http::Response::from_string(body).with_status_code(code);
+    // OIDC Back-Channel Logout §2.8: the answer must not be cached.
+    for (k, v) in [("Cache-Control", "no-store"), ("Content-Type", "application/json")] {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            r.add_header(h);
+        }
+    }
+    r
+}
+
+fn handle(relay: &Relay, mut request: tiny_http::Request) {
+    let started = Instant::now();
+    let from = request.remote_addr().map(|a| a.ip());
+    let source = from.map_or("-".to_string(), |a| a.to_string());
+    let (code, what) = match check(relay, &mut request, from) {
+        Err((code, why)) => (code, why),
+        Ok(token) => {
+            let failures = publish_all(relay, &token);
+            let n = relay.links.len();
+            if failures.is_empty() {
+                (200, format!("published to {n}/{n} broker(s)"))
+            } else {
+                (503, format!("published to {}/{n} broker(s); {}", n - failures.len(), failures.join("; ")))
+            }
+        }
+    };
+    eprintln!("logout-relay: logout from {source}: {code} {what} ({} ms)", started.elapsed().as_millis());
+    let error = if code == 503 || code == 429 { "temporarily_unavailable" } else { "invalid_request" };
+    let _ = request.respond(answer(code, error));
+}
+
+/// The request's logout token, when the request is well-formed. Never logs or returns the token
+/// in an error.
+fn check(relay: &Relay, request: &mut tiny_http::Request, from: Option<IpAddr>) -> Result<String, (u16, String)> {
+    if !relay.limiter.lock().allow(from, Instant::now()) {
+        return Err((429, "rate limit of this source address".into()));
+    }
+    if *request.method() != tiny_http::Method::Post {
+        return Err((405, "not a POST".into()));
+    }
+    let form = request.headers().iter().any(|h| {
+        h.field.equiv("Content-Type")
+            && h.value
+                .as_str()
+                .split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    });
+    if !form {
+        return Err((400, "not application/x-www-form-urlencoded".into()));
+    }
+    if request.body_length().is_some_and(|n| n > MAX_BODY) {
+        return Err((413, format!("body larger than {MAX_BODY} bytes")));
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| (400, format!("cannot read the body: {e}")))?;
+    if body.len() > MAX_BODY {
+        return Err((413, format!("body larger than {MAX_BODY} bytes")));
+    }
+    let body = std::str::from_utf8(&body).map_err(|_| (400, "body is not UTF-8".to_string()))?;
+    let tokens: Vec<String> = body
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "logout_token")
+        .map(|(_, v)| v.to_string())
+        .collect();
+    let [token] = tokens.as_slice() else {
+        return Err((400, "no single logout_token in the form".into()));
+    };
+    let token = percent_decode(token).ok_or((400, "logout_token is not form-encoded".to_string()))?;
+    if !jwt_shaped(&token) {
+        return Err((400, "logout_token is not shaped like a JWT".into()));
+    }
+    Ok(token)
+}
+
+/// Three non-empty base64url parts.
+fn jwt_shaped(t: &str) -> bool {
+    let parts: Vec<&str> = t.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Publishes to every broker at once; the failures, by broker.
+fn publish_all(relay: &Relay, token: &str) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = relay
+            .links
+            .iter()
+            .map(|l| {
+                scope.spawn(move || {
+                    let mut link = l.lock();
+                    link.publish(&relay.settings, &relay.topic, token.as_bytes())
+                        .map_err(|e| format!("{}: {e}", link.addr))
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().unwrap_or_else(|_| Err("internal error".into())).err()).collect()
+    })
+}
+
+/// A token bucket per source address: `rate` per second, bursts of twice that.
+struct Limiter {
+    rate: f64,
+    buckets: HashMap<Option<IpAddr>, (f64, Instant)>,
+}
+
+impl Limiter {
+    fn new(rate: f64) -> Self {
+        Limiter { rate, buckets: HashMap::new() }
+    }
+
+    fn allow(&mut self, from: Option<IpAddr>, now: Instant) -> bool {
+        let burst = (2.0 * self.rate).max(1.0);
+        if self.buckets.len() > 10_000 {
+            // Addresses idle long enough to be full again carry no state worth keeping.
+            let full_after = burst / self.rate;
+            self.buckets.retain(|_, (_, t)| now.duration_since(*t).as_secs_f64() < full_after);
+        }
+        let (tokens, last) = self.buckets.entry(from).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_decode_and_only_jwt_shapes_pass() {
+        assert_eq!(percent_decode("a%2Eb+c").as_deref(), Some("a.b c"));
+        assert_eq!(percent_decode("a%2"), None);
+        assert!(jwt_shaped("aGVhZA.cGF5bG9hZA.c2ln"));
+        assert!(!jwt_shaped("aGVhZA.cGF5bG9hZA"));
+        assert!(!jwt_shaped("aGVhZA..c2ln"));
+        assert!(!jwt_shaped("a.b.c.d.e"));
+        assert!(!jwt_shaped("a b.c.d"));
+    }
+
+    #[test]
+    fn the_rate_limit_is_per_source_address() {
+        let mut l = Limiter::new(1.0);
+        let t = Instant::now();
+        let a = Some(IpAddr::from([127, 0, 0, 1]));
+        let b = Some(IpAddr::from([127, 0, 0, 2]));
+        assert!(l.allow(a, t) && l.allow(a, t));
+        assert!(!l.allow(a, t), "burst of two used up");
+        assert!(l.allow(b, t), "another address has its own bucket");
+        assert!(l.allow(a, t + Duration::from_secs(1)), "refilled");
+    }
+}
