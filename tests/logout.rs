@@ -1,0 +1,166 @@
+//! Back-channel logout on a real mosquitto: a logout token published to the logout topic ends the
+//! sessions it names within a second (notice first); refused ones end nothing, not even the
+//! publisher's; afterwards older tokens are refused and newer ones accepted.
+mod support;
+
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::broker::Broker;
+use support::mqtt::{self, ConnectV5, Outcome};
+use support::tokens::{now, HS_SECRET};
+
+const ISS: &str = "https://idp.logout.test";
+const LOGOUT: &str = "$CONTROL/jwt-auth/v1/logout";
+const RESPONSE: &str = "$CONTROL/jwt-auth/v1/response";
+const INVALID: &str = "$CONTROL/jwt-auth/v1/invalid";
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+fn config() -> String {
+    json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
+        "modes": {"local": HS_SECRET},
+        "common": {"issuer": ISS, "audience": "mqtt", "kickExpiredClientsWithWill": true},
+        "invalidNotice": {},
+        "authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]},
+        "logout": {"audience": "relay-client"}}})
+    .to_string()
+}
+
+fn sign(typ: Option<&str>, claims: &Value, secret: &str) -> String {
+    let h = Header { typ: typ.map(Into::into), ..Header::default() };
+    encode(&h, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn access(sub: &str, sid: Option<&str>, iat: i64) -> String {
+    let mut c = json!({"iss": ISS, "aud": "mqtt", "sub": sub, "iat": iat, "exp": now() + 3600});
+    if let Some(s) = sid {
+        c["sid"] = json!(s);
+    }
+    sign(Some("JWT"), &c, HS_SECRET)
+}
+
+fn logout_claims(sub: Option<&str>, sid: Option<&str>, jti: &str) -> Value {
+    let mut c = json!({"iss": ISS, "aud": "relay-client", "iat": now(), "jti": jti, "events": {EVENT: {}}});
+    if let Some(s) = sub {
+        c["sub"] = json!(s);
+    }
+    if let Some(s) = sid {
+        c["sid"] = json!(s);
+    }
+    c
+}
+
+fn logout_token(c: &Value) -> String {
+    sign(Some("logout+jwt"), c, HS_SECRET)
+}
+
+fn connect(b: &Broker, id: &str, token: &str) -> TcpStream {
+    let c = ConnectV5 { client_id: id, password: Some(token.as_bytes()), ..Default::default() };
+    let (s, out) = mqtt::connect_v5(b.port, &c);
+    assert_eq!(out, Outcome::Connack(0), "{id}: {}", b.log());
+    s.unwrap()
+}
+
+fn connack(b: &Broker, id: &str, token: &str) -> Outcome {
+    mqtt::connect_v5(b.port, &ConnectV5 { client_id: id, password: Some(token.as_bytes()), ..Default::default() }).1
+}
+
+/// Publishes a logout token and returns the plugin's answer to the publisher.
+fn publish_logout(publisher: &mut TcpStream, token: &str) -> Value {
+    assert_eq!(mqtt::publish_qos1(publisher, true, LOGOUT, token.as_bytes()), Some(0));
+    let (topic, body) = mqtt::next_publish(publisher, true, Duration::from_secs(3)).expect("an answer");
+    assert_eq!(topic, RESPONSE);
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn alive(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    mqtt::ping(s)
+}
+
+#[test]
+fn a_logout_ends_every_session_of_the_subject_within_a_second_with_the_notice_first() {
+    let b = Broker::start(&config());
+    let t = access("alice", None, now() - 60);
+    let mut phone = connect(&b, "phone", &t);
+    let mut laptop = connect(&b, "laptop", &t);
+    let mut bob = connect(&b, "bob", &access("bob", None, now() - 60));
+    let mut relay = connect(&b, "relay", &access("relay", None, now() - 60));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        publish_logout(&mut relay, &logout_token(&logout_claims(Some("alice"), None, "j-1"))),
+        json!({"result": "ok", "ended": 2})
+    );
+    for s in [&mut phone, &mut laptop] {
+        let notice = mqtt::next_publish(s, true, Duration::from_secs(1)).expect("invalidity notice");
+        assert_eq!(notice, (INVALID.to_string(), br#"{"reason":"logged-out"}"#.to_vec()));
+        assert!(mqtt::wait_closed(s, Duration::from_secs(2)).is_some(), "{}", b.log());
+    }
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(1), "both gone after {took:?}");
+    assert!(alive(&mut bob) && alive(&mut relay), "other identities and the publisher stay");
+    assert!(b.log().contains("back-channel logout of sub alice"), "{}", b.log());
+}
+
+#[test]
+fn refused_logout_tokens_end_no_session() {
+    let b = Broker::start(&config());
+    let mut phone = connect(&b, "phone", &access("alice", Some("s1"), now() - 60));
+    let mut relay = connect(&b, "relay", &access("relay", None, now() - 60));
+    let good = logout_claims(Some("alice"), Some("s1"), "j-good");
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut c = good.clone();
+        f(&mut c);
+        logout_token(&c)
+    };
+    let cases = [
+        ("forged signature", sign(Some("logout+jwt"), &good, "another-secret-0123456789-0123456789"), "bad-signature"),
+        ("wrong aud", edit(&|c| c["aud"] = json!("mqtt")), "wrong-audience"),
+        ("missing events", edit(&|c| drop(c.as_object_mut().unwrap().remove("events"))), "bad-logout-token"),
+        ("stale iat", edit(&|c| c["iat"] = json!(now() - 400)), "bad-logout-token"),
+        ("nonce present", edit(&|c| c["nonce"] = json!("n")), "bad-logout-token"),
+        ("typ JWT", sign(Some("JWT"), &good, HS_SECRET), "bad-logout-token"),
+        ("an access token", access("alice", Some("s1"), now()), "wrong-audience"),
+    ];
+    for (what, token, reason) in &cases {
+        assert_eq!(publish_logout(&mut relay, token), json!({"result": "refused", "reason": reason}), "{what}");
+    }
+    // Replayed jti: the first use ends the session, the second is refused.
+    let token = logout_token(&good);
+    assert_eq!(publish_logout(&mut relay, &token)["result"], "ok");
+    assert!(mqtt::wait_closed(&mut phone, Duration::from_secs(2)).is_some());
+    assert_eq!(publish_logout(&mut relay, &token), json!({"result": "refused", "reason": "logout-replayed"}));
+    assert!(alive(&mut relay), "a refused logout never ends the publisher's session");
+}
+
+#[test]
+fn after_a_logout_older_tokens_are_refused_and_a_new_login_is_accepted() {
+    let b = Broker::start(&config());
+    let old = access("alice", None, now() - 60);
+    let mut phone = connect(&b, "phone", &old);
+    let mut relay = connect(&b, "relay", &access("relay", None, now() - 60));
+    assert_eq!(publish_logout(&mut relay, &logout_token(&logout_claims(Some("alice"), None, "j-2")))["ended"], 1);
+    assert!(mqtt::wait_closed(&mut phone, Duration::from_secs(2)).is_some());
+    assert_eq!(connack(&b, "phone", &old), Outcome::Connack(0x87), "reconnect with the old token");
+    assert!(b.log().contains("logged-out"), "{}", b.log());
+    // A token issued after the logout (the user signed in again).
+    std::thread::sleep(Duration::from_millis(1100));
+    let fresh = access("alice", None, now());
+    let mut phone = connect(&b, "phone", &fresh);
+    // Refreshing back to the old token is refused.
+    assert_eq!(mqtt::publish_qos1(&mut phone, true, "$CONTROL/jwt-auth/v1", old.as_bytes()), Some(0));
+    let (_, body) = mqtt::next_publish(&mut phone, true, Duration::from_secs(3)).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["reason"], "logged-out");
+}
+
+#[test]
+fn a_logout_by_sid_ends_only_that_provider_session() {
+    let b = Broker::start(&config());
+    let mut phone = connect(&b, "phone", &access("alice", Some("s1"), now() - 60));
+    let mut laptop = connect(&b, "laptop", &access("alice", Some("s2"), now() - 60));
+    let mut relay = connect(&b, "relay", &access("relay", None, now() - 60));
+    assert_eq!(publish_logout(&mut relay, &logout_token(&logout_claims(None, Some("s1"), "j-3")))["ended"], 1);
+    assert!(mqtt::wait_closed(&mut phone, Duration::from_secs(2)).is_some());
+    assert!(alive(&mut laptop), "alice's other session stays");
+}
