@@ -164,3 +164,85 @@ fn a_logout_by_sid_ends_only_that_provider_session() {
     assert!(mqtt::wait_closed(&mut phone, Duration::from_secs(2)).is_some());
     assert!(alive(&mut laptop), "alice's other session stays");
 }
+
+/// Which broker's log shows `client_id` connecting.
+fn holder(brokers: &[Broker], client_id: &str) -> Option<usize> {
+    let needle = format!(" as {client_id} ");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        if let Some(i) = brokers.iter().position(|b| b.log().contains(&needle)) {
+            return Some(i);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn a_fleet_behind_haproxy_the_relay_ends_the_device_on_whichever_broker_holds_it() {
+    use support::relay::{logout_form, post, Haproxy, Relay};
+    let brokers: Vec<Broker> = (0..3).map(|_| Broker::start(&config())).collect();
+    let ports: Vec<u16> = brokers.iter().map(|b| b.port).collect();
+    let lb = Haproxy::start(&ports);
+    let mut devices = Vec::new();
+    for i in 0..6 {
+        let id = format!("dev-{i}");
+        let t = access(&id, None, now() - 60);
+        let c = ConnectV5 { client_id: &id, password: Some(t.as_bytes()), ..Default::default() };
+        let (s, out) = mqtt::connect_v5(lb.port, &c);
+        assert_eq!(out, Outcome::Connack(0), "{}", lb.log());
+        let at = holder(&brokers, &id).expect("a broker holds it");
+        devices.push((s.unwrap(), at));
+    }
+    let spread: std::collections::BTreeSet<usize> = devices.iter().map(|(_, at)| *at).collect();
+    assert_eq!(spread.len(), 3, "devices land on every broker");
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("relay.jwt");
+    std::fs::write(&token_file, access("logout-relay", None, now() - 60) + "\n").unwrap();
+    let mut relay = Relay::start(&ports, &["--token-file", token_file.to_str().unwrap()]);
+
+    let target = 4;
+    let started = std::time::Instant::now();
+    let token = logout_token(&logout_claims(Some("dev-4"), None, "fleet-1"));
+    assert_eq!(post(relay.port, "application/x-www-form-urlencoded", &logout_form(&token)), 200, "{}", relay.log());
+    assert!(mqtt::wait_closed(&mut devices[target].0, Duration::from_secs(2)).is_some());
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(1), "dev-4 gone {took:?} after the POST");
+    assert!(brokers[devices[target].1].log().contains("back-channel logout of sub dev-4"));
+    for (i, (s, _)) in devices.iter_mut().enumerate().filter(|(i, _)| *i != target) {
+        assert!(alive(s), "dev-{i} stays");
+    }
+    // Only the form, the size and the JWT shape are the relay's to check.
+    let form = "application/x-www-form-urlencoded";
+    assert_eq!(post(relay.port, "text/plain", &logout_form(&token)), 400);
+    assert_eq!(post(relay.port, form, b"logout_token=not-a-jwt"), 400);
+    assert_eq!(post(relay.port, form, b"id_token=a.b.c"), 400);
+    assert_eq!(post(relay.port, form, &vec![b'a'; 9000]), 413);
+    let log = relay.log();
+    assert!(log.contains("logout from 127.0.0.1: 200 published to 3/3 broker(s)"), "{log}");
+    assert!(!log.contains(&token) && !log.contains(token.split('.').nth(1).unwrap()), "the token is never logged");
+
+    // A broker that is down: 503, so the provider retries; the others still got it.
+    let (mut dev1, at1) = devices.remove(1);
+    let down = (0..3).find(|i| *i != at1).unwrap();
+    drop(brokers.into_iter().enumerate().filter(|(i, _)| *i == down).map(|(_, b)| b).collect::<Vec<_>>());
+    let token = logout_token(&logout_claims(Some("dev-1"), None, "fleet-2"));
+    assert_eq!(post(relay.port, form, &logout_form(&token)), 503, "{}", relay.log());
+    assert!(mqtt::wait_closed(&mut dev1, Duration::from_secs(2)).is_some(), "the broker that holds dev-1 got it");
+    assert_eq!(relay.terminate(Duration::from_secs(15)).map(|s| s.success()), Some(true), "{}", relay.log());
+}
+
+#[test]
+fn the_relay_rate_limits_each_source_address() {
+    use support::relay::{logout_form, post, Relay};
+    let b = Broker::start(&config());
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("relay.jwt");
+    std::fs::write(&token_file, access("logout-relay", None, now() - 60)).unwrap();
+    let relay = Relay::start(&[b.port], &["--token-file", token_file.to_str().unwrap(), "--rate", "1"]);
+    let form = "application/x-www-form-urlencoded";
+    let codes: Vec<u16> = (0..4)
+        .map(|i| post(relay.port, form, &logout_form(&logout_token(&logout_claims(Some("x"), None, &format!("r{i}"))))))
+        .collect();
+    assert_eq!(codes, vec![200, 200, 429, 429], "{}", relay.log());
+}

@@ -159,13 +159,12 @@ impl Link {
         let mut body = Vec::new();
         string(b"MQTT", &mut body);
         body.push(4);
-        let flags = 0x02 | 0x40 | if user.is_some() { 0x80 } else { 0 };
-        body.push(flags);
+        // MQTT 3.1.1 allows a password only with a username: an empty one when none is given (the
+        // plugin reads the token from the password and binds the username itself).
+        body.push(0x02 | 0x40 | 0x80);
         body.extend_from_slice(&st.keepalive.to_be_bytes());
         string(st.client_id.as_bytes(), &mut body);
-        if let Some(u) = &user {
-            string(u.as_bytes(), &mut body);
-        }
+        string(user.as_deref().unwrap_or("").as_bytes(), &mut body);
         string(secret.as_bytes(), &mut body);
         s.write_all(&packet(0x10, &body)).and_then(|()| s.flush()).map_err(|e| format!("CONNECT: {e}"))?;
         let (first, ack) = read_packet(s.as_mut()).map_err(|e| format!("no CONNACK: {e}"))?;
