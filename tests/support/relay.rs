@@ -34,7 +34,11 @@ impl Relay {
     /// Starts the relay for `brokers` (ports on 127.0.0.1) with `extra` arguments (credentials) and
     /// waits until it listens and holds a connection to every broker.
     pub fn start(brokers: &[u16], extra: &[&str]) -> Relay {
-        let port = free_port();
+        Self::start_on(free_port(), brokers, extra)
+    }
+
+    /// On a given port (one an identity provider was told about before the relay started).
+    pub fn start_on(port: u16, brokers: &[u16], extra: &[&str]) -> Relay {
         let exe = option_env!("CARGO_BIN_EXE_mqtt-jwt").map_or_else(|| target_dir().join("mqtt-jwt"), Into::into);
         let mut cmd = Command::new(exe);
         cmd.arg("logout-relay").arg("--listen").arg(format!("127.0.0.1:{port}"));
