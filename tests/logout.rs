@@ -22,7 +22,8 @@ fn config() -> String {
         "modes": {"local": HS_SECRET},
         "common": {"issuer": ISS, "audience": "mqtt", "kickExpiredClientsWithWill": true},
         "invalidNotice": {},
-        "authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]},
+        // Nothing is granted: publishing to the logout topic needs no grant (the signature is the authority).
+        "authorization": {"rules": [], "noMatch": "deny"},
         "logout": {"audience": "relay-client"}}})
     .to_string()
 }
@@ -230,6 +231,27 @@ fn a_fleet_behind_haproxy_the_relay_ends_the_device_on_whichever_broker_holds_it
     assert_eq!(post(relay.port, form, &logout_form(&token)), 503, "{}", relay.log());
     assert!(mqtt::wait_closed(&mut dev1, Duration::from_secs(2)).is_some(), "the broker that holds dev-1 got it");
     assert_eq!(relay.terminate(Duration::from_secs(15)).map(|s| s.success()), Some(true), "{}", relay.log());
+}
+
+#[test]
+fn the_relay_rereads_its_token_file_when_it_reconnects() {
+    use support::relay::{logout_form, post, Relay};
+    let b = Broker::start(&config());
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("relay.jwt");
+    let short = sign(
+        Some("JWT"),
+        &json!({"iss": ISS, "aud": "mqtt", "sub": "logout-relay", "iat": now() - 5, "exp": now() + 2}),
+        HS_SECRET,
+    );
+    std::fs::write(&token_file, short).unwrap();
+    let relay = Relay::start(&[b.port], &["--token-file", token_file.to_str().unwrap()]);
+    // The operator's renewal job writes a new token; the broker kicks the relay at the old one's exp.
+    std::fs::write(&token_file, access("logout-relay", None, now())).unwrap();
+    let twice = |l: &str| l.matches(&format!("connected to 127.0.0.1:{}\n", b.port)).count() >= 2;
+    assert!(relay.wait_log(twice, Duration::from_secs(8)), "{}\n{}", relay.log(), b.log());
+    let token = logout_token(&logout_claims(Some("nobody"), None, "reread-1"));
+    assert_eq!(post(relay.port, "application/x-www-form-urlencoded", &logout_form(&token)), 200, "{}", relay.log());
 }
 
 #[test]

@@ -46,6 +46,8 @@ pub struct Settings {
 pub struct Link {
     pub addr: String,
     stream: Option<Box<dyn Stream>>,
+    /// The same socket, to poll it for what the broker sent meanwhile (a kick closes it).
+    probe: Option<TcpStream>,
     next_id: u16,
     backoff: Duration,
     retry_at: Instant,
@@ -83,6 +85,23 @@ fn packet(first: u8, body: &[u8]) -> Vec<u8> {
 fn read_packet(s: &mut dyn Stream) -> std::io::Result<(u8, Vec<u8>)> {
     let mut first = [0u8];
     s.read_exact(&mut first)?;
+    Ok((first[0], read_after_first(s, first[0])?))
+}
+
+/// A QoS 1 PUBLISH from the broker is acknowledged (the relay subscribes to nothing, but must not
+/// leave one unanswered).
+fn ack_if_needed(s: &mut dyn Stream, first: u8, body: &[u8]) -> std::io::Result<()> {
+    if first >> 4 == 3 && (first >> 1) & 3 == 1 {
+        let tlen = body.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]) as usize);
+        if let Some(pid) = body.get(2 + tlen..4 + tlen) {
+            s.write_all(&[0x40, 2, pid[0], pid[1]])?;
+        }
+    }
+    Ok(())
+}
+
+/// The rest of a packet whose first byte was read: its body.
+fn read_after_first(s: &mut dyn Stream, _first: u8) -> std::io::Result<Vec<u8>> {
     let mut len = 0usize;
     for i in 0..4 {
         let mut b = [0u8];
@@ -101,13 +120,21 @@ fn read_packet(s: &mut dyn Stream) -> std::io::Result<(u8, Vec<u8>)> {
     }
     let mut body = vec![0u8; len];
     s.read_exact(&mut body)?;
-    Ok((first[0], body))
+    Ok(body)
 }
 
 impl Link {
     pub fn new(addr: String) -> Link {
         let now = Instant::now();
-        Link { addr, stream: None, next_id: 0, backoff: Duration::from_millis(250), retry_at: now, last_io: now }
+        Link {
+            addr,
+            stream: None,
+            probe: None,
+            next_id: 0,
+            backoff: Duration::from_millis(250),
+            retry_at: now,
+            last_io: now,
+        }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -123,8 +150,9 @@ impl Link {
             return Err("not connected (waiting to reconnect)".into());
         }
         match self.connect(st) {
-            Ok(s) => {
+            Ok((s, probe)) => {
                 self.stream = Some(s);
+                self.probe = Some(probe);
                 self.backoff = Duration::from_millis(250);
                 self.last_io = Instant::now();
                 Ok(())
@@ -137,7 +165,7 @@ impl Link {
         }
     }
 
-    fn connect(&self, st: &Settings) -> Result<Box<dyn Stream>, String> {
+    fn connect(&self, st: &Settings) -> Result<(Box<dyn Stream>, TcpStream), String> {
         let addr = std::net::ToSocketAddrs::to_socket_addrs(&self.addr)
             .map_err(|e| format!("cannot resolve: {e}"))?
             .next()
@@ -145,6 +173,7 @@ impl Link {
         let tcp = TcpStream::connect_timeout(&addr, st.timeout).map_err(|e| format!("cannot connect: {e}"))?;
         tcp.set_read_timeout(Some(st.timeout)).and_then(|()| tcp.set_write_timeout(Some(st.timeout))).ok();
         tcp.set_nodelay(true).ok();
+        let probe = tcp.try_clone().map_err(|e| format!("cannot clone the socket: {e}"))?;
         let mut s: Box<dyn Stream> = match &st.tls {
             None => Box::new(tcp),
             Some(cfg) => {
@@ -169,7 +198,7 @@ impl Link {
         s.write_all(&packet(0x10, &body)).and_then(|()| s.flush()).map_err(|e| format!("CONNECT: {e}"))?;
         let (first, ack) = read_packet(s.as_mut()).map_err(|e| format!("no CONNACK: {e}"))?;
         match (first >> 4, ack.get(1)) {
-            (2, Some(0)) => Ok(s),
+            (2, Some(0)) => Ok((s, probe)),
             (2, Some(code)) => Err(format!("refused with CONNACK code {code}")),
             _ => Err(format!("unexpected packet type {} instead of CONNACK", first >> 4)),
         }
@@ -204,6 +233,12 @@ impl Link {
 
     /// A PINGREQ when the connection has been idle for half the keepalive; a reconnect when down.
     pub fn keepalive(&mut self, st: &Settings) -> Result<(), String> {
+        if self.stream.is_some() {
+            if let Err(e) = self.drain(st) {
+                self.stream = None;
+                return Err(e);
+            }
+        }
         if self.stream.is_none() {
             return self.ensure(st);
         }
@@ -211,6 +246,34 @@ impl Link {
             return Ok(());
         }
         self.exchange(st, &[0xC0, 0], |first, _| first >> 4 == 13).map_err(|e| format!("no PINGRESP: {e}"))
+    }
+
+    /// Reads what the broker sent since the last exchange (the plugin's answers), so that a closed
+    /// connection (the broker kicked the relay, e.g. at its token's expiry) is noticed within a
+    /// keepalive pass and reconnected with a re-read token, not at the next logout.
+    fn drain(&mut self, st: &Settings) -> Result<(), String> {
+        let (Some(s), Some(probe)) = (self.stream.as_mut(), self.probe.as_ref()) else { return Ok(()) };
+        let quick = |t: Duration| probe.set_read_timeout(Some(t)).map_err(|e| e.to_string());
+        let result = (|| {
+            for _ in 0..1000 {
+                quick(Duration::from_millis(1))?;
+                let mut first = [0u8];
+                match s.read(&mut first) {
+                    Ok(0) => return Err("the broker closed the connection".to_string()),
+                    Ok(_) => {}
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        return Ok(())
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+                quick(st.timeout)?;
+                let rest = read_after_first(s.as_mut(), first[0]).map_err(|e| e.to_string())?;
+                ack_if_needed(s.as_mut(), first[0], &rest).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })();
+        let _ = quick(st.timeout);
+        result
     }
 
     /// Sends `p` and reads until `done` says the answer came, within the timeout. Anything else the
@@ -230,12 +293,7 @@ impl Link {
                 if done(first, &body) {
                     return Ok(());
                 }
-                if first >> 4 == 3 && (first >> 1) & 3 == 1 {
-                    let tlen = body.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]) as usize);
-                    if let Some(pid) = body.get(2 + tlen..4 + tlen) {
-                        s.write_all(&[0x40, 2, pid[0], pid[1]])?;
-                    }
-                }
+                ack_if_needed(s.as_mut(), first, &body)?;
             }
             Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"))
         })();
@@ -252,6 +310,7 @@ impl Link {
     }
 
     pub fn disconnect(&mut self) {
+        self.probe = None;
         if let Some(mut s) = self.stream.take() {
             let _ = s.write_all(&[0xE0, 0]).and_then(|()| s.flush());
         }
