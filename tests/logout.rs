@@ -268,3 +268,144 @@ fn the_relay_rate_limits_each_source_address() {
         .collect();
     assert_eq!(codes, vec![200, 200, 429, 429], "{}", relay.log());
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").current_dir(dir).args(args).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, and a server certificate for 127.0.0.1 signed by it: ca.pem, server.pem, server.key.
+fn certificates(dir: &std::path::Path, ca: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+#[test]
+fn the_relay_with_a_password_account_over_tls() {
+    use std::os::unix::fs::PermissionsExt;
+    use support::relay::{logout_form, post, Relay};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    certificates(dir.path(), "ca");
+    certificates(
+        &{
+            let other = dir.path().join("other");
+            std::fs::create_dir(&other).unwrap();
+            other
+        },
+        "other-ca",
+    );
+    let passwd = dir.path().join("passwd");
+    let st = std::process::Command::new("mosquitto_passwd")
+        .args(["-b", "-c", passwd.to_str().unwrap(), "relay-account", "relay-password-0123"])
+        .status()
+        .expect("mosquitto_passwd");
+    assert!(st.success());
+    // The relay's password account needs a grant for the logout topic (acl_file here; dynsec alike).
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "user relay-account\ntopic write $CONTROL/jwt-auth/v1/logout\n").unwrap();
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::set_permissions(f.unwrap().path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let tls_port = support::broker::free_port();
+    let d = dir.path().display();
+    let extra = format!(
+        "password_file {}\nacl_file {}\nlistener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n",
+        passwd.display(),
+        acl.display()
+    );
+    let mut cfg: Value = serde_json::from_str(&config()).unwrap();
+    cfg["options"]["common"]["nonJwtCredentials"] = json!("defer");
+    let b = Broker::start_with(&cfg.to_string(), support::broker::Options { extra_conf: extra, ..Default::default() })
+        .unwrap_or_else(|log| panic!("{log}"));
+    let mut phone = connect(&b, "phone", &access("alice", None, now() - 60));
+    let pw = dir.path().join("relay.password");
+    std::fs::write(&pw, "relay-password-0123\n").unwrap();
+    let args = ["--username", "relay-account", "--password-file", pw.to_str().unwrap(), "--cafile"];
+    let ca = format!("{d}/ca.pem");
+    let relay = Relay::start(&[tls_port], &[&args[..], &[ca.as_str()]].concat());
+    let token = logout_token(&logout_claims(Some("alice"), None, "tls-1"));
+    assert_eq!(post(relay.port, "application/x-www-form-urlencoded", &logout_form(&token)), 200, "{}", relay.log());
+    assert!(mqtt::wait_closed(&mut phone, Duration::from_secs(2)).is_some(), "{}", b.log());
+    drop(relay);
+
+    // A broker certificate from another CA: no connection, so every logout is answered 503.
+    let other = format!("{d}/other/other-ca.pem");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mqtt-jwt"));
+    let relay_port = support::broker::free_port();
+    cmd.args([
+        "logout-relay",
+        "--listen",
+        &format!("127.0.0.1:{relay_port}"),
+        "--broker",
+        &format!("127.0.0.1:{tls_port}"),
+    ])
+    .args(&args)
+    .arg(&other)
+    .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", relay_port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = logout_token(&logout_claims(Some("bob"), None, "tls-2"));
+    assert_eq!(post(relay_port, "application/x-www-form-urlencoded", &logout_form(&token)), 503);
+    let _ = child.kill();
+    let _ = child.wait();
+}
