@@ -396,7 +396,7 @@ fn the_relay_with_a_password_account_over_tls() {
         "--broker",
         &format!("127.0.0.1:{tls_port}"),
     ])
-    .args(&args)
+    .args(args)
     .arg(&other)
     .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
