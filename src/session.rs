@@ -9,8 +9,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+mod index;
 #[cfg(test)]
 mod tests;
+
+use index::Ident;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -201,18 +204,6 @@ pub struct Sessions {
     by_identity: HashMap<(Option<String>, Ident), Vec<ClientRef>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Ident {
-    Sub(String),
-    Sid(String),
-}
-
-fn idents(s: &Session) -> impl Iterator<Item = (Option<String>, Ident)> + '_ {
-    let sub = s.subject.clone().map(Ident::Sub);
-    let sid = s.sid.clone().map(Ident::Sid);
-    sub.into_iter().chain(sid).map(|i| (s.issuer.clone(), i))
-}
-
 fn ms(t: f64) -> u64 {
     (t.max(0.0) * 1000.0) as u64
 }
@@ -361,47 +352,6 @@ impl Sessions {
             out.push(Due { kind, client: c, client_id: s.client_id.clone() });
         }
         self.schedule.extend(kept);
-        out
-    }
-
-    fn take(&mut self, c: ClientRef) -> Option<Session> {
-        let s = self.by_client.remove(&c)?;
-        for k in idents(&s) {
-            if let Some(list) = self.by_identity.get_mut(&k) {
-                list.retain(|x| *x != c);
-                if list.is_empty() {
-                    self.by_identity.remove(&k);
-                }
-            }
-        }
-        Some(s)
-    }
-
-    fn put(&mut self, c: ClientRef, s: Session) {
-        for k in idents(&s) {
-            self.by_identity.entry(k).or_default().push(c);
-        }
-        self.by_client.insert(c, s);
-    }
-
-    /// The live sessions a back-channel logout ends (by index: a user has few sessions).
-    pub fn logged_out(&self, l: &crate::logout::Logout) -> Vec<ClientRef> {
-        let iss = Some(l.iss.clone());
-        let keys = [l.sub.clone().map(Ident::Sub), l.sid.clone().map(Ident::Sid)];
-        let mut out: Vec<ClientRef> = keys
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.by_identity.get(&(iss.clone(), k)))
-            .flatten()
-            .copied()
-            .filter(|c| {
-                self.by_client.get(c).is_some_and(|s| {
-                    s.is_live() && l.covers(s.issuer.as_deref(), s.subject.as_deref(), s.sid.as_deref(), s.iat)
-                })
-            })
-            .collect();
-        out.sort();
-        out.dedup();
         out
     }
 
