@@ -205,3 +205,20 @@ fn a_session_that_went_away_or_took_a_new_id_is_not_found_by_its_old_identity() 
     p.tick(&b, NOW + 0.5);
     assert!(b.kicks.borrow().is_empty());
 }
+
+#[test]
+fn a_reload_keeps_the_remembered_logouts_and_cannot_move_the_topic() {
+    let (p, b, dir) = plugin(true);
+    let (relay, _) = connect(&p, &b, 9, "relay", &access("relay", None, NOW - 60.0), NOW - 50.0);
+    p.control_message(&b, relay, TOPIC, logout_token(&logout_claims(Some("alice"), None, "j1")).as_bytes(), NOW);
+    p.reload(&b, NOW + 1.0);
+    assert!(b.logged("reloaded"), "{:?}", b.logs.borrow());
+    assert_eq!(connect(&p, &b, 2, "phone", &access("alice", None, NOW - 60.0), NOW + 2.0).1, AuthResult::Refuse);
+    let file = dir.path().join("jwt.json");
+    let moved = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"logout\":{", "\"logout\":{\"topic\":\"$CONTROL/x/v1/logout\",");
+    std::fs::write(&file, moved).unwrap();
+    p.reload(&b, NOW + 3.0);
+    assert!(b.logged("options.logout (enabled, topic), needs a restart"), "{:?}", b.logs.borrow());
+}
