@@ -409,3 +409,31 @@ fn the_relay_with_a_password_account_over_tls() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_will_of_a_logged_out_device_follows_kick_expired_clients_with_will() {
+    for with_will in [true, false] {
+        let mut cfg: Value = serde_json::from_str(&config()).unwrap();
+        cfg["options"]["common"]["kickExpiredClientsWithWill"] = json!(with_will);
+        cfg["options"]["authorization"] =
+            json!({"rules": [{"permission": "allow", "action": "all", "topic": "wills/#"}], "noMatch": "deny"});
+        let b = Broker::start(&cfg.to_string());
+        let mut observer = connect(&b, "observer", &access("observer", None, now() - 60));
+        assert_eq!(mqtt::subscribe(&mut observer, true, "wills/#"), 0);
+        let t = access("alice", None, now() - 60);
+        let c = ConnectV5 {
+            client_id: "phone",
+            password: Some(t.as_bytes()),
+            will: Some(("wills/phone", b"gone")),
+            ..Default::default()
+        };
+        let (phone, out) = mqtt::connect_v5(b.port, &c);
+        assert_eq!(out, Outcome::Connack(0));
+        let mut phone = phone.unwrap();
+        let mut relay = connect(&b, "relay", &access("relay", None, now() - 60));
+        assert_eq!(publish_logout(&mut relay, &logout_token(&logout_claims(Some("alice"), None, "w")))["ended"], 1);
+        assert!(mqtt::wait_closed(&mut phone, Duration::from_secs(2)).is_some());
+        let will = mqtt::next_publish(&mut observer, true, Duration::from_secs(1));
+        assert_eq!(will.is_some(), with_will, "with_will {with_will}: {will:?}\n{}", b.log());
+    }
+}
