@@ -219,6 +219,13 @@ fn a_fleet_behind_haproxy_the_relay_ends_the_device_on_whichever_broker_holds_it
     assert_eq!(post(relay.port, form, b"logout_token=not-a-jwt"), 400);
     assert_eq!(post(relay.port, form, b"id_token=a.b.c"), 400);
     assert_eq!(post(relay.port, form, &vec![b'a'; 9000]), 413);
+    // The brokers' verdicts: a token they refuse is a 400 (no retry helps), a retry of an applied
+    // logout (its jti already used) is a 200.
+    let forged =
+        sign(Some("logout+jwt"), &logout_claims(Some("dev-0"), None, "forged"), "not-the-providers-secret-0123456789");
+    assert_eq!(post(relay.port, form, &logout_form(&forged)), 400, "{}", relay.log());
+    assert!(alive(&mut devices[0].0), "dev-0 stays");
+    assert_eq!(post(relay.port, form, &logout_form(&token)), 200, "a retry");
     let log = relay.log();
     assert!(log.contains("logout from 127.0.0.1: 200 published to 3/3 broker(s)"), "{log}");
     assert!(!log.contains(&token) && !log.contains(token.split('.').nth(1).unwrap()), "the token is never logged");
@@ -436,4 +443,22 @@ fn the_will_of_a_logged_out_device_follows_kick_expired_clients_with_will() {
         let will = mqtt::next_publish(&mut observer, true, Duration::from_secs(1));
         assert_eq!(will.is_some(), with_will, "with_will {with_will}: {will:?}\n{}", b.log());
     }
+}
+
+#[test]
+fn the_relay_answers_503_when_a_broker_acknowledges_but_does_not_apply_the_logout() {
+    use support::relay::{logout_form, post, Relay};
+    // A broker without options.logout acknowledges the publish (QoS 1) and does nothing with it.
+    let mut cfg: Value = serde_json::from_str(&config()).unwrap();
+    cfg["options"].as_object_mut().unwrap().remove("logout");
+    let without = Broker::start(&cfg.to_string());
+    let with = Broker::start(&config());
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("relay.jwt");
+    std::fs::write(&token_file, access("logout-relay", None, now() - 60)).unwrap();
+    let args = ["--token-file", token_file.to_str().unwrap(), "--timeout-ms", "700"];
+    let relay = Relay::start(&[with.port, without.port], &args);
+    let token = logout_token(&logout_claims(Some("x"), None, "unapplied"));
+    assert_eq!(post(relay.port, "application/x-www-form-urlencoded", &logout_form(&token)), 503, "{}", relay.log());
+    assert!(relay.log().contains("no answer from the plugin"), "{}", relay.log());
 }

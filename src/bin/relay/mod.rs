@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 pub const USAGE: &str = "  mqtt-jwt logout-relay --listen 127.0.0.1:PORT --broker HOST:PORT [--broker HOST:PORT ...]
                 (--token-file FILE [--username NAME] | --username NAME --password-file FILE)
-                [--cafile CA.pem] [--topic TOPIC] [--client-id ID] [--rate PER_SECOND]
-                [--timeout-ms MS]";
+                [--cafile CA.pem] [--topic TOPIC] [--response-topic TOPIC] [--client-id ID]
+                [--rate PER_SECOND] [--timeout-ms MS]";
 
 /// Requests handled at once; more are answered 503 at once.
 const MAX_IN_FLIGHT: usize = 16;
@@ -32,6 +32,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut brokers = Vec::new();
     let (mut token_file, mut username, mut password_file, mut cafile) = (None, None, None, None);
     let mut topic = "$CONTROL/jwt-auth/v1/logout".to_string();
+    let mut response_topic = "$CONTROL/jwt-auth/v1/response".to_string();
     let mut client_id = format!("mqtt-jwt-logout-relay-{}", std::process::id());
     let (mut rate, mut timeout_ms) = (20.0f64, 5000u64);
     let mut it = args.iter();
@@ -45,6 +46,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--password-file" => password_file = Some(value()?),
             "--cafile" => cafile = Some(value()?),
             "--topic" => topic = value()?,
+            "--response-topic" => response_topic = value()?,
             "--client-id" => client_id = value()?,
             "--rate" => rate = value()?.parse().map_err(|_| "--rate needs a number")?,
             "--timeout-ms" => timeout_ms = value()?.parse().map_err(|_| "--timeout-ms needs a number")?,
@@ -64,7 +66,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("--rate must be positive".into());
     }
     let tls = cafile.map(|f| mqtt::tls_config(std::path::Path::new(&f))).transpose()?;
-    let settings = Settings { client_id, credentials, tls, timeout: Duration::from_millis(timeout_ms), keepalive: 60 };
+    let timeout = Duration::from_millis(timeout_ms);
+    let settings = Settings { client_id, credentials, tls, timeout, keepalive: 60, response_topic };
     let relay = Arc::new(Relay {
         links: brokers.into_iter().map(|b| Mutex::new(Link::new(b))).collect(),
         settings,
@@ -156,23 +159,59 @@ fn handle(relay: &Relay, mut request: tiny_http::Request) {
     let source = from.map_or("-".to_string(), |a| a.to_string());
     let (code, what) = match request::check(relay, &mut request, from) {
         Err((code, why)) => (code, why),
-        Ok(token) => {
-            let failures = publish_all(relay, &token);
-            let n = relay.links.len();
-            if failures.is_empty() {
-                (200, format!("published to {n}/{n} broker(s)"))
-            } else {
-                (503, format!("published to {}/{n} broker(s); {}", n - failures.len(), failures.join("; ")))
-            }
-        }
+        Ok(token) => verdict(relay.links.len(), publish_all(relay, &token)),
     };
     eprintln!("logout-relay: logout from {source}: {code} {what} ({} ms)", started.elapsed().as_millis());
     let error = if code == 503 || code == 429 { "temporarily_unavailable" } else { "invalid_request" };
     let _ = request.respond(answer(code, error));
 }
 
-/// Publishes to every broker at once; the failures, by broker.
-fn publish_all(relay: &Relay, token: &str) -> Vec<String> {
+/// What one broker made of a logout.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// Applied now, or before (a retry of a logout this broker already has: `logout-replayed`).
+    Applied,
+    /// The token itself is refused (a retry cannot help): the category.
+    Refused(String),
+    /// Not applied, worth a retry: the broker was unreachable, or had no keys for it yet.
+    Failed(String),
+}
+
+fn outcome(result: Result<String, String>) -> Outcome {
+    let answer = match result {
+        Ok(a) => a,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+    let reason = v["reason"].as_str().unwrap_or("an answer that is not the plugin's").to_string();
+    match (v["result"].as_str(), reason.as_str()) {
+        (Some("ok"), _) | (_, "logout-replayed") => Outcome::Applied,
+        // Keys rotated at the provider and not fetched yet: the refusal asked for them, a retry works.
+        (_, "unknown-kid" | "no-keys-loaded" | "internal-error") => Outcome::Failed(reason),
+        _ => Outcome::Refused(reason),
+    }
+}
+
+/// 200 when every broker applied it; 503 when one could not (the provider retries); 400 when the
+/// brokers refused the token itself.
+fn verdict(n: usize, outcomes: Vec<(String, Outcome)>) -> (u16, String) {
+    let list = |want: fn(&Outcome) -> bool| -> Vec<String> {
+        outcomes.iter().filter(|(_, o)| want(o)).map(|(b, o)| format!("{b}: {o:?}")).collect()
+    };
+    let failed = list(|o| matches!(o, Outcome::Failed(_)));
+    let refused = list(|o| matches!(o, Outcome::Refused(_)));
+    let applied = outcomes.iter().filter(|(_, o)| *o == Outcome::Applied).count();
+    if !failed.is_empty() {
+        (503, format!("published to {applied}/{n} broker(s); {}", [failed, refused].concat().join("; ")))
+    } else if !refused.is_empty() {
+        (400, format!("refused by {}/{n} broker(s): {}", refused.len(), refused.join("; ")))
+    } else {
+        (200, format!("published to {n}/{n} broker(s)"))
+    }
+}
+
+/// Publishes to every broker at once; each broker's outcome.
+fn publish_all(relay: &Relay, token: &str) -> Vec<(String, Outcome)> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = relay
             .links
@@ -180,11 +219,36 @@ fn publish_all(relay: &Relay, token: &str) -> Vec<String> {
             .map(|l| {
                 scope.spawn(move || {
                     let mut link = l.lock();
-                    link.publish(&relay.settings, &relay.topic, token.as_bytes())
-                        .map_err(|e| format!("{}: {e}", link.addr))
+                    let result = link.publish(&relay.settings, &relay.topic, token.as_bytes());
+                    (link.addr.clone(), outcome(result))
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().unwrap_or_else(|_| Err("internal error".into())).err()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| ("-".into(), Outcome::Failed("internal error".into()))))
+            .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_brokers_answer_decides_the_status() {
+        let ok = || outcome(Ok(r#"{"result":"ok","ended":1}"#.into()));
+        assert_eq!(ok(), Outcome::Applied);
+        assert_eq!(outcome(Ok(r#"{"result":"refused","reason":"logout-replayed"}"#.into())), Outcome::Applied);
+        let bad = || outcome(Ok(r#"{"result":"refused","reason":"bad-signature"}"#.into()));
+        assert_eq!(bad(), Outcome::Refused("bad-signature".into()));
+        let kid = || outcome(Ok(r#"{"result":"refused","reason":"unknown-kid"}"#.into()));
+        assert_eq!(kid(), Outcome::Failed("unknown-kid".into()));
+        assert!(matches!(outcome(Ok("garbage".into())), Outcome::Refused(_)));
+        let b = |o| ("b".to_string(), o);
+        assert_eq!(verdict(2, vec![b(ok()), b(ok())]).0, 200);
+        assert_eq!(verdict(2, vec![b(ok()), b(bad())]).0, 400);
+        assert_eq!(verdict(2, vec![b(kid()), b(bad())]).0, 503);
+        assert_eq!(verdict(2, vec![b(ok()), b(outcome(Err("down".into())))]).0, 503);
+    }
 }

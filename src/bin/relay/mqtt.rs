@@ -40,6 +40,8 @@ pub struct Settings {
     /// For a PUBACK, a CONNACK, or a PINGRESP.
     pub timeout: Duration,
     pub keepalive: u16,
+    /// Where the plugin answers the publisher (`options.refresh.responseTopic`).
+    pub response_topic: String,
 }
 
 /// One persistent connection to one broker, reconnected with backoff.
@@ -204,12 +206,15 @@ impl Link {
         }
     }
 
-    /// One QoS 1 PUBLISH, acknowledged. On a dead connection it reconnects once at once (the
-    /// broker may have restarted since the last logout) and sends it again.
-    pub fn publish(&mut self, st: &Settings, topic: &str, payload: &[u8]) -> Result<(), String> {
+    /// One QoS 1 PUBLISH, acknowledged, and the plugin's answer to it (its JSON payload on the
+    /// response topic): the PUBACK alone proves nothing — an MQTT 3.1.1 broker acknowledges a
+    /// publish its ACLs deny all the same, and a broker without `options.logout` ignores it. On a
+    /// dead connection it reconnects once at once (the broker may have restarted since the last
+    /// logout) and sends it again.
+    pub fn publish(&mut self, st: &Settings, topic: &str, payload: &[u8]) -> Result<String, String> {
         let had = self.stream.is_some();
         match self.ensure(st).and_then(|()| self.publish_once(st, topic, payload)) {
-            Ok(()) => Ok(()),
+            Ok(answer) => Ok(answer),
             Err(e) if had => {
                 self.retry_at = Instant::now();
                 self.ensure(st).and_then(|()| self.publish_once(st, topic, payload)).map_err(|e2| format!("{e}; {e2}"))
@@ -218,17 +223,39 @@ impl Link {
         }
     }
 
-    fn publish_once(&mut self, st: &Settings, topic: &str, payload: &[u8]) -> Result<(), String> {
+    fn publish_once(&mut self, st: &Settings, topic: &str, payload: &[u8]) -> Result<String, String> {
+        // Answers left over from an earlier, timed-out publish must not pass for this one's.
+        if let Err(e) = self.drain(st) {
+            self.stream = None;
+            return Err(e);
+        }
         self.next_id = self.next_id.checked_add(1).unwrap_or(1);
         let id = self.next_id;
         let mut body = Vec::with_capacity(topic.len() + payload.len() + 4);
         string(topic.as_bytes(), &mut body);
         body.extend_from_slice(&id.to_be_bytes());
         body.extend_from_slice(payload);
+        let (mut acked, mut answer) = (false, None);
+        let response = st.response_topic.as_bytes();
         let result = self.exchange(st, &packet(0x32, &body), |first, b| {
-            first >> 4 == 4 && b.get(..2) == Some(&id.to_be_bytes()[..])
+            if first >> 4 == 4 && b.get(..2) == Some(&id.to_be_bytes()[..]) {
+                acked = true;
+            } else if first >> 4 == 3 {
+                let tlen = b.get(..2).map_or(0, |x| u16::from_be_bytes([x[0], x[1]]) as usize);
+                let skip = 2 + tlen + if (first >> 1) & 3 > 0 { 2 } else { 0 };
+                if b.get(2..2 + tlen) == Some(response) {
+                    answer = b.get(skip..).map(|p| String::from_utf8_lossy(p).into_owned());
+                }
+            }
+            acked && answer.is_some()
         });
-        result.map_err(|e| format!("no PUBACK: {e}"))
+        match result {
+            Ok(()) => Ok(answer.unwrap_or_default()),
+            Err(e) if acked => Err(format!(
+                "no answer from the plugin (is options.logout on, and may this account publish to {topic}?): {e}"
+            )),
+            Err(e) => Err(format!("no PUBACK: {e}")),
+        }
     }
 
     /// A PINGREQ when the connection has been idle for half the keepalive; a reconnect when down.
@@ -279,7 +306,7 @@ impl Link {
     /// Sends `p` and reads until `done` says the answer came, within the timeout. Anything else the
     /// broker sends (the plugin's answers on the response topic) is read and dropped; a QoS 1 one is
     /// acknowledged. Any failure drops the connection.
-    fn exchange(&mut self, st: &Settings, p: &[u8], done: impl Fn(u8, &[u8]) -> bool) -> Result<(), String> {
+    fn exchange(&mut self, st: &Settings, p: &[u8], mut done: impl FnMut(u8, &[u8]) -> bool) -> Result<(), String> {
         let Some(s) = self.stream.as_mut() else { return Err("not connected".into()) };
         let deadline = Instant::now() + st.timeout;
         let result = (|| -> std::io::Result<()> {
