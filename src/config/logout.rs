@@ -79,5 +79,7 @@ mod tests {
         assert!(e.contains("options.logout.maxAgeSeconds"), "{e}");
         let e = parse(json!({"audience": ""})).unwrap_err();
         assert!(e.contains("options.logout.audience"), "{e}");
+        let e = parse(json!({"audience": "a", "topic": "$CONTROL/jwt-auth/v1"})).unwrap_err();
+        assert!(e.contains("options.logout.topic") && e.contains("controlTopic"), "{e}");
     }
 }

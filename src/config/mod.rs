@@ -209,6 +209,12 @@ impl Config {
         let credentials_exchange =
             options.object("credentialsExchange")?.map(|o| ops::parse_exchange(o, &common)).transpose()?.flatten();
         let logout = options.object("logout")?.map(logout::parse_logout).transpose()?.flatten();
+        if logout.as_ref().is_some_and(|l| Some(&l.topic) == refresh.control_topic.as_ref()) {
+            return Err(ConfigError::new(
+                "options.logout.topic",
+                "is options.refresh.controlTopic: give each its own topic",
+            ));
+        }
         options.finish()?;
 
         match mode {
