@@ -3,6 +3,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(build-essential mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev libclang-dev clang pkg-config openssl ca-certificates)
+# The fleet test of back-channel logout puts three brokers behind one TCP load balancer.
+APT_PACKAGES+=(haproxy)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

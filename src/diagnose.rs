@@ -125,6 +125,9 @@ pub fn hint(reason: Reason) -> &'static str {
         Reason::CredentialsRefused => "the identity provider refused the username/password (client id and secret, or user and password)",
         Reason::ExchangeFailed => "the token endpoint could not be reached or gave no JWT: check tokenEndpoint, timeoutMs and the provider's access-token format",
         Reason::ClientIdInUse => "another identity's connection holds this client id (clientIdTakeover \"sameIdentity\"): connect with your own client id, or bind client ids to tokens",
+        Reason::LoggedOut => "the identity provider logged this user (or this provider session) out after the token was issued (back-channel logout, options.logout): the client must sign in again and use a token issued after the logout",
+        Reason::BadLogoutToken => "a logout token broke a rule of OIDC Back-Channel Logout (typ, iss, aud = options.logout.audience, iat within maxAgeSeconds, events, sub or sid, jti, no nonce): the detail names the rule",
+        Reason::LogoutReplayed => "this logout token's jti was already used: a retry of a logout that was already applied (harmless), or a replay",
         Reason::Internal => "a bug or out of memory: the broker's log has the details",
     }
 }

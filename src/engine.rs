@@ -27,6 +27,8 @@ pub struct Engine {
     pub introspector: Option<Introspector>,
     /// `options.credentialsExchange`: its token cache lives and dies with this configuration.
     pub exchange: Option<crate::exchange::Exchanger>,
+    /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
+    logout: Option<Verifier>,
 }
 
 struct Cache {
@@ -62,12 +64,21 @@ impl Engine {
             leeway: c.leeway_seconds as f64,
             max_token_bytes: c.max_token_bytes,
         };
+        let logout = config.logout.as_ref().map(|l| Verifier {
+            audiences: vec![crate::pattern::Pattern::Exact(l.audience.clone())],
+            required_scopes: Vec::new(),
+            validate_expiration: false,
+            algorithms: verifier.algorithms.clone(),
+            issuers: verifier.issuers.clone(),
+            leeway: verifier.leeway,
+            max_token_bytes: verifier.max_token_bytes,
+        });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
         let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok((Engine { generation, config, verifier, keys, notices, cache, introspector, exchange }, warnings))
+        Ok((Engine { generation, config, verifier, keys, notices, cache, introspector, exchange, logout }, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {
@@ -133,10 +144,30 @@ impl Engine {
         Ok(())
     }
 
+    /// A back-channel logout token (OIDC Back-Channel Logout §2.6), with the keys of its issuer.
+    /// The `jti` replay check is the caller's (it needs state that outlives reloads).
+    pub fn verify_logout(&self, token: &str, now: f64) -> Result<crate::logout::Logout, Refused> {
+        let (Some(v), Some(l)) = (&self.logout, &self.config.logout) else {
+            return Err(Refused::new(Reason::Internal, "options.logout is not configured"));
+        };
+        self.check_size(token)?;
+        let rules = crate::logout::Rules { max_age: l.max_age_seconds as f64, leeway: self.verifier.leeway };
+        self.with_keys(token, |keys| crate::logout::verify(v, keys, token, rules, now))
+    }
+
     fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
+        self.with_keys(token, |keys| self.verifier.verify_signed(token, keys))
+    }
+
+    /// Runs `f` with the keys of the token's issuer; a miss asks that source for a refresh.
+    fn with_keys<T>(
+        &self,
+        token: &str,
+        f: impl FnOnce(&crate::keys::KeySet) -> Result<T, Refused>,
+    ) -> Result<T, Refused> {
         let entry = self.keys.select(token)?;
         let keys = entry.keys();
-        self.verifier.verify_signed(token, &keys).map_err(|mut r| {
+        f(&keys).map_err(|mut r| {
             match r.reason {
                 Reason::UnknownKid => entry.missed(),
                 Reason::NoKeys => {

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod exchange;
 pub mod introspect;
 pub mod keys;
+pub mod logout;
 pub mod logsafe;
 pub mod metrics;
 pub mod notices;

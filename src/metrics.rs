@@ -41,6 +41,12 @@ pub struct Metrics {
     /// Revoked by introspection, or not checkable under a fail-closed policy.
     pub kicks_revoked: AtomicU64,
     pub kicks_reload: AtomicU64,
+    /// Back-channel logout: sessions ended, logout tokens accepted and refused, remembered logouts
+    /// and jtis pushed out by the memory cap before their time.
+    pub kicks_logged_out: AtomicU64,
+    pub logouts_accepted: AtomicU64,
+    pub logouts_refused: AtomicU64,
+    pub logouts_forgotten: AtomicU64,
     pub refresh_accepted: AtomicU64,
     pub refresh_refused: AtomicU64,
     pub jwks_fetches: AtomicU64,
@@ -74,6 +80,10 @@ impl Metrics {
             kicks_refresh_refused: AtomicU64::new(0),
             kicks_revoked: AtomicU64::new(0),
             kicks_reload: AtomicU64::new(0),
+            kicks_logged_out: AtomicU64::new(0),
+            logouts_accepted: AtomicU64::new(0),
+            logouts_refused: AtomicU64::new(0),
+            logouts_forgotten: AtomicU64::new(0),
             refresh_accepted: AtomicU64::new(0),
             refresh_refused: AtomicU64::new(0),
             jwks_fetches: AtomicU64::new(0),
@@ -123,6 +133,10 @@ impl Metrics {
             ("kicks/refresh-refused", v(&self.kicks_refresh_refused)),
             ("kicks/revoked", v(&self.kicks_revoked)),
             ("kicks/reload", v(&self.kicks_reload)),
+            ("kicks/logged-out", v(&self.kicks_logged_out)),
+            ("logout/accepted", v(&self.logouts_accepted)),
+            ("logout/refused", v(&self.logouts_refused)),
+            ("logout/forgotten-at-cap", v(&self.logouts_forgotten)),
             ("refresh/accepted", v(&self.refresh_accepted)),
             ("refresh/refused", v(&self.refresh_refused)),
             ("jwks/fetches", v(&self.jwks_fetches)),
@@ -165,7 +179,7 @@ impl Snapshot {
             .collect();
         let refused = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) };
         format!(
-            "accepted {}, refused {}{refused}; kicks: expired {}, refresh-refused {}, revoked {}, reload {}; refreshes {} \
+            "accepted {}, refused {}{refused}; kicks: expired {}, refresh-refused {}, revoked {}, reload {}, logged-out {}; logouts {} (refused {}); refreshes {} \
              (refused {}); jwks fetches {} (failed {}); introspection calls {} (failed {}, blocking {}, re-checks shed {}, avg {} ms, max {} ms); \
              exchanges {} (failed {}, cached {}, avg {} ms, max {} ms); live sessions {}",
             g("auth/accepted"),
@@ -174,6 +188,9 @@ impl Snapshot {
             g("kicks/refresh-refused"),
             g("kicks/revoked"),
             g("kicks/reload"),
+            g("kicks/logged-out"),
+            g("logout/accepted"),
+            g("logout/refused"),
             g("refresh/accepted"),
             g("refresh/refused"),
             g("jwks/fetches"),

@@ -41,6 +41,12 @@ pub enum Reason {
     ExchangeFailed,
     /// The client id is held by a live connection of another identity (clientIdTakeover "sameIdentity").
     ClientIdInUse,
+    /// The identity provider logged this identity (or its session) out after the token was issued.
+    LoggedOut,
+    /// A back-channel logout token that breaks a rule of OIDC Back-Channel Logout §2.6.
+    BadLogoutToken,
+    /// A back-channel logout token whose `jti` was already used.
+    LogoutReplayed,
     Internal,
 }
 
@@ -76,13 +82,16 @@ impl Reason {
             Reason::CredentialsRefused => "credentials-refused",
             Reason::ExchangeFailed => "exchange-failed",
             Reason::ClientIdInUse => "client-id-in-use",
+            Reason::LoggedOut => "logged-out",
+            Reason::BadLogoutToken => "bad-logout-token",
+            Reason::LogoutReplayed => "logout-replayed",
             Reason::Internal => "internal-error",
         }
     }
 
     /// Every reason, in a fixed order (metrics keep one counter per reason).
     /// Every reason, in declaration order (a test checks it), for per-reason counters.
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 33] = [
         Reason::NoToken,
         Reason::TooLarge,
         Reason::Malformed,
@@ -112,6 +121,9 @@ impl Reason {
         Reason::CredentialsRefused,
         Reason::ExchangeFailed,
         Reason::ClientIdInUse,
+        Reason::LoggedOut,
+        Reason::BadLogoutToken,
+        Reason::LogoutReplayed,
         Reason::Internal,
     ];
 

@@ -9,8 +9,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+mod index;
 #[cfg(test)]
 mod tests;
+
+use index::Ident;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -28,6 +31,9 @@ pub struct Session {
     pub issuer: Option<String>,
     /// When the last in-band refresh was accepted (refreshes are rate-limited).
     pub last_refresh: Option<f64>,
+    /// The token's `sid` (the identity provider's session) and `iat`: what a back-channel logout matches.
+    pub sid: Option<String>,
+    pub iat: Option<f64>,
     /// `exp + leeway` when expired sessions are kicked: ACL checks deny from then on.
     deadline: Option<f64>,
     phase: Phase,
@@ -58,6 +64,8 @@ pub enum End {
     Revoked,
     /// No usable revocation answer and the policy fails closed.
     Unchecked,
+    /// The identity provider ended the user's or the provider session (back-channel logout).
+    LoggedOut,
 }
 
 impl End {
@@ -68,6 +76,7 @@ impl End {
             End::RefreshRefused(_) => "token refresh refused",
             End::Revoked => "token revoked",
             End::Unchecked => "token could not be checked for revocation",
+            End::LoggedOut => "logged out by the identity provider",
         }
     }
 
@@ -78,13 +87,16 @@ impl End {
             End::RefreshRefused(c) => c,
             End::Revoked => "token-revoked",
             End::Unchecked => "revocation-unchecked",
+            End::LoggedOut => "logged-out",
         }
     }
 
     /// Whether the kick may publish the client's will (when the operator asks for wills on kicks):
     /// a token that merely expired, or whose replacement was refused, was valid; a revoked one never.
+    /// A logout is the user's session ending, not a sign of a stolen token: the device going away is
+    /// news its will may announce, as on expiry.
     pub fn allows_will(self) -> bool {
-        matches!(self, End::Expired | End::RefreshRefused(_))
+        matches!(self, End::Expired | End::RefreshRefused(_) | End::LoggedOut)
     }
 }
 
@@ -106,6 +118,8 @@ impl Session {
             permissions: None,
             issuer: None,
             last_refresh: None,
+            sid: None,
+            iat: None,
             deadline: None,
             phase: Phase::Live,
             generation: 0,
@@ -186,6 +200,8 @@ pub struct Sessions {
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
     gone: HashMap<ClientRef, Session>,
+    /// Connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid).
+    by_identity: HashMap<(Option<String>, Ident), Vec<ClientRef>>,
 }
 
 fn ms(t: f64) -> u64 {
@@ -214,7 +230,7 @@ impl Sessions {
     /// Forgets the session of `c` at once (its credentials now belong to another plugin).
     pub fn close(&mut self, c: ClientRef) -> Option<Session> {
         self.gone.remove(&c);
-        let s = self.by_client.remove(&c)?;
+        let s = self.take(c)?;
         if self.by_id.get(&s.client_id) == Some(&c) {
             self.by_id.remove(&s.client_id);
         }
@@ -234,13 +250,13 @@ impl Sessions {
     pub fn open(&mut self, c: ClientRef, mut s: Session, d: Deadlines, now: f64) {
         // A connection at a reused address (its DISCONNECT missed) must not keep holding the old id.
         self.gone.remove(&c);
-        if let Some(prev) = self.by_client.remove(&c) {
+        if let Some(prev) = self.take(c) {
             if prev.client_id != s.client_id && self.by_id.get(&prev.client_id) == Some(&c) {
                 self.by_id.remove(&prev.client_id);
             }
         }
         if let Some(old) = self.by_id.insert(s.client_id.clone(), c) {
-            if let Some(mut o) = self.by_client.remove(&old).filter(|_| old != c) {
+            if let Some(mut o) = (old != c).then(|| self.take(old)).flatten() {
                 // mosquitto checks the old connection's will right after this CONNECT is accepted.
                 let will = o.is_live() && !o.past_deadline(now);
                 o.phase = Phase::Gone { will };
@@ -257,7 +273,7 @@ impl Sessions {
         if let (Some(exp), Some(before)) = (s.exp, d.notice_before) {
             self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
         }
-        self.by_client.insert(c, s);
+        self.put(c, s);
         self.compact();
     }
 
@@ -281,12 +297,12 @@ impl Sessions {
     /// until the will check that mosquitto runs right after; `with_will` is whether the operator
     /// lets wills of kicked clients through (`kickExpiredClientsWithWill`).
     pub fn disconnected(&mut self, c: ClientRef, with_will: bool, now: f64) {
-        let Some(mut s) = self.by_client.remove(&c) else { return };
+        let Some(mut s) = self.take(c) else { return };
         let will = match s.phase {
             // Expired but not kicked yet: as if the kick had come first.
             Phase::Live if s.past_deadline(now) => with_will,
             Phase::Live => true,
-            Phase::Ending(End::Expired) => with_will,
+            Phase::Ending(End::Expired | End::LoggedOut) => with_will,
             // The old token was still valid: its will is as good as on a kick at expiry.
             Phase::Ending(End::RefreshRefused(_)) => with_will && !s.past_deadline(now),
             Phase::Ending(_) => false,

@@ -196,6 +196,11 @@ impl Verifier {
     }
 }
 
+/// The JOSE header of a compact token, if it decodes (read after the signature was checked).
+pub(crate) fn header_of(token: &str) -> Option<Map<String, Value>> {
+    parse_object(&b64url(token.split('.').next()?)?).ok()
+}
+
 /// The `iss` of a token whose signature is not checked yet: only to pick the issuer's keys, which
 /// then verify the very payload this was read from.
 pub fn unverified_issuer(token: &str) -> Result<Option<String>, Refused> {

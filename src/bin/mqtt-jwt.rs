@@ -1,5 +1,8 @@
 //! mqtt-jwt: operator tool. `mint` makes test tokens; `check` loads a jwt.json as the plugin does;
-//! `verify` shows the plugin's decision for a token.
+//! `verify` shows the plugin's decision for a token; `logout-relay` forwards an identity provider's
+//! back-channel logouts to the brokers.
+#[path = "relay/mod.rs"]
+mod relay;
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::diagnose::{diagnose, hint};
@@ -13,7 +16,8 @@ const USAGE: &str = "usage:
                 [--exp SECONDS_FROM_NOW] [--nbf SECONDS_FROM_NOW] [--iss ISS] [--aud AUD] [--kid KID]
                 [--claim NAME=VALUE ...]    (VALUE is JSON when it parses as JSON, else a string)
   mqtt-jwt check JWT_JSON
-  mqtt-jwt verify JWT_JSON TOKEN [--client-id ID] [--username NAME]";
+  mqtt-jwt verify JWT_JSON TOKEN [--client-id ID] [--username NAME]
+";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,7 +25,16 @@ fn main() -> ExitCode {
         Some("mint") => mint(&args[1..]).map(|out| (out, true)),
         Some("check") => check(&args[1..]).map(|out| (out, true)),
         Some("verify") => verify(&args[1..]),
-        _ => Err(USAGE.to_string()),
+        Some("logout-relay") => {
+            return match relay::run(&args[1..]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mqtt-jwt: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        _ => Err(format!("{USAGE}{}", relay::USAGE)),
     };
     match result {
         Ok((out, ok)) => {

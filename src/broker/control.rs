@@ -26,6 +26,7 @@ pub unsafe fn register(
     api: &api::Api,
     id: *mut ffi::mosquitto_plugin_id_t,
     topic: &CStr,
+    option: &str,
     cb: ffi::MOSQ_FUNC_generic_callback,
     member: usize,
 ) -> Result<bool, c_int> {
@@ -47,7 +48,7 @@ pub unsafe fn register(
         ERR_ALREADY_EXISTS => {
             let msg = format!(
                 "{LOG_PREFIX}: cannot start: control topic {name} is registered by another plugin; set \
-                 options.refresh.controlTopic to another topic"
+                 {option} to another topic"
             );
             Mosquitto.log(Level::Error, &msg);
             Err(rc)

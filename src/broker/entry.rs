@@ -34,11 +34,12 @@ const VERSION: &std::ffi::CStr =
 struct State {
     id: *mut ffi::mosquitto_plugin_id_t,
     plugin: Plugin,
-    /// The control topic registered at init (its callback is keyed by topic and must be unregistered with it).
-    control_topic: Option<CString>,
-    /// Whether this instance holds the broker's registration of `control_topic` (on 2.1 a second
+    /// The control topics registered at init, refresh and logout (each callback is keyed by topic
+    /// and must be unregistered with it), with the option that names each.
+    control_topics: Vec<(CString, &'static str)>,
+    /// Per control topic: whether this instance holds the broker's registration (on 2.1 a second
     /// instance shares the first one's, see control.rs).
-    control_registered: bool,
+    control_registered: Vec<bool>,
     /// Whether CLIENT_OFFLINE was registered (2.1).
     offline: bool,
     /// Whether ACL_CHECK was registered (options.authorization at start-up).
@@ -147,7 +148,11 @@ pub extern "C" fn mosquitto_plugin_init(
                 return ERR_INVAL;
             }
         };
-        let control_topic = plugin.control_topic().and_then(|t| CString::new(t).ok());
+        let control_topics = plugin
+            .control_topics()
+            .into_iter()
+            .filter_map(|(t, option)| CString::new(t).ok().map(|t| (t, option)))
+            .collect();
         let v2_1 = api::optional().is_2_1();
         if let Some(set_info) = api::optional().mosquitto_plugin_set_info {
             // SAFETY: identifier is mosquitto's; the broker copies both strings.
@@ -157,8 +162,8 @@ pub extern "C" fn mosquitto_plugin_init(
             id: identifier,
             acl: plugin.authorizes(),
             plugin,
-            control_topic,
-            control_registered: false,
+            control_topics,
+            control_registered: Vec::new(),
             offline: v2_1,
             panic_username,
             panic_topic,
@@ -179,13 +184,14 @@ pub extern "C" fn mosquitto_plugin_init(
                 return rc;
             }
         }
-        // SAFETY: state lives until cleanup_state, which leaves the shared registration.
-        if let Some(topic) = unsafe { (*state).control_topic.clone() } {
+        // SAFETY: state lives until cleanup_state, which leaves the shared registrations.
+        let topics = unsafe { (*state).control_topics.clone() };
+        for (topic, option) in topics {
             let cb = on_control as Callback;
             // SAFETY: identifier is mosquitto's; the state leaves the registry in cleanup_state.
-            match unsafe { super::control::register(api, identifier, &topic, Some(cb), state as usize) } {
+            match unsafe { super::control::register(api, identifier, &topic, option, Some(cb), state as usize) } {
                 // SAFETY: as above.
-                Ok(held) => unsafe { (*state).control_registered = held },
+                Ok(held) => unsafe { (*state).control_registered.push(held) },
                 Err(rc) => {
                     // SAFETY: as above.
                     unsafe { cleanup_state(state) };
@@ -217,8 +223,9 @@ unsafe fn cleanup_state(state: *mut State) {
                 std::ptr::null(),
             );
         }
-        if let Some(t) = &(*state).control_topic {
-            if (*state).control_registered {
+        let st = &*state;
+        for (i, (t, _)) in st.control_topics.iter().enumerate() {
+            if st.control_registered.get(i).copied().unwrap_or(false) {
                 (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
             }
             super::control::leave(t, state as usize);
@@ -298,8 +305,8 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
         let (ed, mut st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_control), state(userdata)) };
         let client = ClientRef(ed.client as usize);
         // A shared registration (2.1, several instances): the instance that holds the client's session.
-        if let Some(topic) = &st.control_topic {
-            let holder = super::control::members(topic).into_iter().find(|&p| {
+        if let Some(topic) = bytes(ed.topic).and_then(|t| CString::new(t).ok()) {
+            let holder = super::control::members(&topic).into_iter().find(|&p| {
                 // SAFETY: members are live States (removed in cleanup_state before they are freed).
                 unsafe { state(p as *mut c_void) }.plugin.has_session(client)
             });
@@ -314,7 +321,8 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
             // SAFETY: payload holds payloadlen bytes for the callback.
             unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
         };
-        st.plugin.control(&Mosquitto, client, payload, crate::plugin::now_seconds());
+        let topic = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()).unwrap_or_default();
+        st.plugin.control_message(&Mosquitto, client, topic, payload, crate::plugin::now_seconds());
         ERR_SUCCESS
     })
 }

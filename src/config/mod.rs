@@ -3,6 +3,7 @@
 mod authorization;
 mod identity;
 mod jwks;
+mod logout;
 mod ops;
 #[cfg(test)]
 mod ops_tests;
@@ -12,6 +13,7 @@ pub(crate) mod walk;
 
 pub use authorization::AuthorizationConfig;
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
+pub use logout::LogoutConfig;
 pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
@@ -53,6 +55,8 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// `options.credentialsExchange`; None: a password that is not a JWT is refused as before.
     pub credentials_exchange: Option<ExchangeConfig>,
+    /// `options.logout`; None: logout tokens are not handled.
+    pub logout: Option<LogoutConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +208,13 @@ impl Config {
         let metrics = options.object("metrics")?.map(ops::parse_metrics).transpose()?.flatten();
         let credentials_exchange =
             options.object("credentialsExchange")?.map(|o| ops::parse_exchange(o, &common)).transpose()?.flatten();
+        let logout = options.object("logout")?.map(logout::parse_logout).transpose()?.flatten();
+        if logout.as_ref().is_some_and(|l| Some(&l.topic) == refresh.control_topic.as_ref()) {
+            return Err(ConfigError::new(
+                "options.logout.topic",
+                "is options.refresh.controlTopic: give each its own topic",
+            ));
+        }
         options.finish()?;
 
         match mode {
@@ -250,6 +261,7 @@ impl Config {
             authorization,
             metrics,
             credentials_exchange,
+            logout,
         };
         identity::check(&config)?;
         Ok(config)

@@ -26,7 +26,8 @@ impl Plugin {
         if s.acl_gate(access == Access::Write, now) == Gate::Deny {
             return Decision::Deny;
         }
-        if access == Access::Write && s.is_live() && self.control_topic.as_deref() == Some(topic) {
+        let control = self.control_topic.as_deref() == Some(topic) || self.logout_topic.as_deref() == Some(topic);
+        if access == Access::Write && s.is_live() && control {
             return Decision::Allow;
         }
         match &s.permissions {

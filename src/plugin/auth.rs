@@ -158,6 +158,7 @@ impl Plugin {
         now: f64,
     ) -> Result<(), Refused> {
         let t = engine.authenticate(token, now)?;
+        self.logout_gate(engine, &t, now)?;
         let id = broker.client_id(client).unwrap_or_default();
         let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
         let (username, set) = if enhanced && !engine.binds_username() {
@@ -176,6 +177,7 @@ impl Plugin {
         let gate = self.revocation_gate(engine, token, &t, now)?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
+        (session.sid, session.iat) = (t.claims.get("sid").and_then(|v| v.as_str()).map(str::to_string), t.iat);
         session.permissions = self.permissions(engine, broker, &t, &session);
         if let Some(name) = &set {
             if !broker.set_username(client, name) {
@@ -253,6 +255,7 @@ impl Plugin {
         now: f64,
     ) -> Result<(Session, Option<String>, Arc<Token>), Refused> {
         let t = engine.authenticate(token, now)?;
+        self.logout_gate(engine, &t, now)?;
         let issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         if t.sub != session.subject || issuer != session.issuer {
             return Err(Refused::new(Reason::BadSubject, "the new token names another subject or issuer"));
@@ -264,6 +267,7 @@ impl Plugin {
         fresh.refreshed = session.refreshed || token != session.token;
         fresh.last_refresh = session.last_refresh;
         fresh.issuer = issuer;
+        (fresh.sid, fresh.iat) = (t.claims.get("sid").and_then(|v| v.as_str()).map(str::to_string), t.iat);
         fresh.permissions = self.permissions(engine, broker, &t, &fresh);
         Ok((fresh, rename, t))
     }

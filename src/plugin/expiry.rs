@@ -111,6 +111,7 @@ impl Plugin {
                         End::Expired => &m.kicks_expired,
                         End::RefreshRefused(_) => &m.kicks_refresh_refused,
                         End::Revoked | End::Unchecked => &m.kicks_revoked,
+                        End::LoggedOut => &m.kicks_logged_out,
                     };
                     crate::metrics::Metrics::inc(cause);
                     broker.log(

@@ -11,6 +11,9 @@ mod identity;
 mod identity_tests;
 #[cfg(test)]
 mod lifecycle_tests;
+mod logout;
+#[cfg(test)]
+mod logout_tests;
 mod metrics;
 mod refresh;
 mod revocation;
@@ -72,6 +75,10 @@ pub struct Plugin {
     pending: Mutex<Option<Arc<Engine>>>,
     /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
     control_topic: Option<String>,
+    /// `options.logout.topic` at start-up (a second MOSQ_EVT_CONTROL registration).
+    logout_topic: Option<String>,
+    /// Remembered back-channel logouts and used logout-token jtis: they outlive reloads.
+    logouts: Mutex<crate::logout::Memory>,
     authorizes: bool,
     /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
     revocation: Mutex<revocation::State>,
@@ -142,6 +149,7 @@ impl Plugin {
             ),
         );
         let control_topic = engine.config.refresh.control_topic.clone();
+        let logout_topic = engine.config.logout.as_ref().map(|l| l.topic.clone());
         let authorizes = engine.config.authorization.is_some();
         Ok(Plugin {
             config_file: config_file.to_path_buf(),
@@ -151,6 +159,8 @@ impl Plugin {
             expiry: Mutex::new(expiry::Clock::default()),
             pending: Mutex::new(None),
             control_topic,
+            logout_topic,
+            logouts: Mutex::new(crate::logout::Memory::default()),
             authorizes,
             revocation: Mutex::new(revocation::State::default()),
             metrics: Mutex::new(metrics::Publisher::default()),
@@ -175,6 +185,21 @@ impl Plugin {
         self.control_topic.clone()
     }
 
+    /// Every topic of a MOSQ_EVT_CONTROL callback to register: refresh and logout.
+    pub fn control_topics(&self) -> Vec<(String, &'static str)> {
+        let refresh = self.control_topic.iter().map(|t| (t.clone(), "options.refresh.controlTopic"));
+        refresh.chain(self.logout_topic.iter().map(|t| (t.clone(), "options.logout.topic"))).collect()
+    }
+
+    /// MOSQ_EVT_CONTROL, by topic.
+    pub fn control_message(&self, broker: &dyn Broker, client: ClientRef, topic: &str, payload: &[u8], now: f64) {
+        if self.logout_topic.as_deref() == Some(topic) {
+            self.logout(broker, client, payload, now);
+        } else if self.control_topic.as_deref() == Some(topic) {
+            self.control(broker, client, payload, now);
+        }
+    }
+
     /// SIGHUP: re-read jwt.json; a broken new file keeps the running configuration. Never waits for
     /// the network: remote keys that are not there yet make the new configuration pending.
     pub fn reload(&self, broker: &dyn Broker, now: f64) {
@@ -193,10 +218,11 @@ impl Plugin {
         }
         if engine.config.authorization.is_some() != self.authorizes
             || engine.config.refresh.control_topic != self.control_topic
+            || engine.config.logout.as_ref().map(|l| &l.topic) != self.logout_topic.as_ref()
         {
             let msg = format!(
                 "{LOG_PREFIX}: reload failed, keeping the running configuration: adding or removing \
-                 options.authorization, or changing options.refresh.controlTopic, needs a restart of mosquitto"
+                 options.authorization, or changing options.refresh.controlTopic or options.logout (enabled, topic), needs a restart of mosquitto"
             );
             return broker.log(Level::Error, &msg);
         }

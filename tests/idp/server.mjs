@@ -12,6 +12,9 @@
 // the provider's development login and consent forms (any login and password), and access tokens
 // for resources starting with urn:mqtt:web that live WEB_TOKEN_TTL seconds (default 60).
 //
+// With BACKCHANNEL_LOGOUT_URI as well (tests/logout_idp.rs): back-channel logout is on, and the web
+// client's backchannel_logout_uri is that URL (the logout relay), with sid in its logout tokens.
+//
 // Test controls (this script's own routes, in front of the provider):
 //   POST /admin/rotate          new signing keys (new kids); the old ones are no longer published
 //   POST /admin/fault?mode=M    the JWKS route answers: none | hang | 500 | garbage | empty | slow (&ms=N)
@@ -35,6 +38,7 @@ const JWKS_PATH = '/jwks';
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
 const WEB_CLIENT_REDIRECT = process.env.WEB_CLIENT_REDIRECT || '';
 const WEB_TOKEN_TTL = Number(process.env.WEB_TOKEN_TTL || 60);
+const BACKCHANNEL_LOGOUT_URI = process.env.BACKCHANNEL_LOGOUT_URI || '';
 
 let fault = { mode: 'none', ms: 0 };
 let cacheControl = '';
@@ -78,6 +82,9 @@ function clients() {
     response_types: ['code'],
     redirect_uris: [WEB_CLIENT_REDIRECT],
     post_logout_redirect_uris: [WEB_CLIENT_REDIRECT],
+    ...(BACKCHANNEL_LOGOUT_URI
+      ? { backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI, backchannel_logout_session_required: true }
+      : {}),
   };
   return [device, web];
 }
@@ -100,8 +107,14 @@ function makeProvider(issuer, jwks) {
       }
       return undefined;
     },
+    // The provider refuses outgoing requests to special-use addresses (SSRF protection, its own
+    // dispatcher); the back-channel logout test's relay is on loopback, so that test drops it.
+    ...(BACKCHANNEL_LOGOUT_URI
+      ? { fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }) }
+      : {}),
     features: {
       devInteractions: { enabled: Boolean(WEB_CLIENT_REDIRECT) },
+      backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
@@ -117,6 +130,10 @@ function makeProvider(issuer, jwks) {
         }),
       },
     },
+  });
+  // A failed back-channel logout shows in the test's output (the provider only emits it).
+  provider.on('backchannel.error', (_ctx, err, client) => {
+    process.stderr.write(`backchannel logout to ${client.clientId} failed: ${err.message}\n`);
   });
   // Plain HTTP on loopback: the provider must not insist on TLS-terminating proxies.
   provider.proxy = false;

@@ -38,6 +38,18 @@ impl Idp {
         Self::spawn(0, &[("WEB_CLIENT_REDIRECT", Path::new(redirect)), ("WEB_TOKEN_TTL", Path::new(&ttl))])
     }
 
+    /// As [`Idp::start_for_web`], with back-channel logout on: the web client's logout tokens are
+    /// POSTed to `logout_uri`.
+    pub fn start_with_backchannel(redirect: &str, token_ttl: u64, logout_uri: &str) -> Idp {
+        let ttl = token_ttl.to_string();
+        let env = [
+            ("WEB_CLIENT_REDIRECT", Path::new(redirect)),
+            ("WEB_TOKEN_TTL", Path::new(&ttl)),
+            ("BACKCHANNEL_LOGOUT_URI", Path::new(logout_uri)),
+        ];
+        Self::spawn(0, &env)
+    }
+
     fn spawn(port: u16, env: &[(&str, &Path)]) -> Idp {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp");
         assert!(

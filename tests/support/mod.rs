@@ -7,4 +7,5 @@ pub mod broker;
 pub mod external;
 pub mod idp;
 pub mod mqtt;
+pub mod relay;
 pub mod tokens;

@@ -1,0 +1,93 @@
+//! The index of connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid).
+//! Maintained wherever a session enters or leaves `by_client` ([`Sessions::put`], [`Sessions::take`]).
+use super::{ClientRef, Session, Sessions};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Ident {
+    Sub(String),
+    Sid(String),
+}
+
+pub(super) fn idents(s: &Session) -> impl Iterator<Item = (Option<String>, Ident)> + '_ {
+    let sub = s.subject.clone().map(Ident::Sub);
+    let sid = s.sid.clone().map(Ident::Sid);
+    sub.into_iter().chain(sid).map(|i| (s.issuer.clone(), i))
+}
+
+impl Sessions {
+    pub(super) fn take(&mut self, c: ClientRef) -> Option<Session> {
+        let s = self.by_client.remove(&c)?;
+        for k in idents(&s) {
+            if let Some(list) = self.by_identity.get_mut(&k) {
+                list.retain(|x| *x != c);
+                if list.is_empty() {
+                    self.by_identity.remove(&k);
+                }
+            }
+        }
+        Some(s)
+    }
+
+    pub(super) fn put(&mut self, c: ClientRef, s: Session) {
+        for k in idents(&s) {
+            self.by_identity.entry(k).or_default().push(c);
+        }
+        self.by_client.insert(c, s);
+    }
+
+    /// The live sessions a back-channel logout ends (by index: a user has few sessions).
+    pub fn logged_out(&self, l: &crate::logout::Logout) -> Vec<ClientRef> {
+        let iss = Some(l.iss.clone());
+        let keys = [l.sub.clone().map(Ident::Sub), l.sid.clone().map(Ident::Sid)];
+        let mut out: Vec<ClientRef> = keys
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.by_identity.get(&(iss.clone(), k)))
+            .flatten()
+            .copied()
+            .filter(|c| {
+                self.by_client.get(c).is_some_and(|s| {
+                    s.is_live() && l.covers(s.issuer.as_deref(), s.subject.as_deref(), s.sid.as_deref(), s.iat)
+                })
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logout::Logout;
+    use crate::session::Deadlines;
+
+    fn session(id: &str, sub: &str, sid: Option<&str>) -> Session {
+        let mut s = Session::new(id.into(), Some(sub.into()), None, "t".into(), None);
+        (s.issuer, s.sid, s.iat) = (Some("iss".into()), sid.map(Into::into), Some(10.0));
+        s
+    }
+
+    #[test]
+    fn the_index_follows_every_way_in_and_out() {
+        let d = Deadlines { kick: false, leeway: 0.0, notice_before: None };
+        let mut ss = Sessions::default();
+        let logout =
+            |sub: &str| Logout { iss: "iss".into(), sub: Some(sub.into()), sid: None, iat: 20.0, jti: "j".into() };
+        ss.open(ClientRef(1), session("a", "alice", Some("s1")), d, 0.0);
+        ss.open(ClientRef(2), session("b", "alice", None), d, 0.0);
+        assert_eq!(ss.logged_out(&logout("alice")), vec![ClientRef(1), ClientRef(2)]);
+        // Takeover of client id "a" by bob: alice's old connection is gone, not found any more.
+        ss.open(ClientRef(3), session("a", "bob", None), d, 1.0);
+        assert_eq!(ss.logged_out(&logout("alice")), vec![ClientRef(2)]);
+        // A refresh replacing the session of connection 2 with another sid re-indexes it.
+        ss.open(ClientRef(2), session("b", "alice", Some("s2")), d, 2.0);
+        let by_sid = Logout { sub: None, sid: Some("s2".into()), ..logout("alice") };
+        assert_eq!(ss.logged_out(&by_sid), vec![ClientRef(2)]);
+        ss.disconnected(ClientRef(2), true, 3.0);
+        ss.close(ClientRef(3));
+        assert!(ss.logged_out(&logout("alice")).is_empty() && ss.logged_out(&logout("bob")).is_empty());
+        assert!(ss.by_identity.is_empty(), "no entry outlives its session");
+    }
+}
