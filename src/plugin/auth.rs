@@ -19,6 +19,9 @@ pub enum AuthResult {
     /// Not ours (another enhanced-auth method, or credentials that are not a JWT under
     /// nonJwtCredentials "defer"): let other plugins answer.
     Defer,
+    /// Answered later, from TICK (mosquitto 2.1's MOSQ_ERR_AUTH_DELAYED): the revocation
+    /// endpoint is being asked.
+    Delayed,
 }
 
 /// Which question an authentication answer was to: it picks the counter and the log line.
@@ -40,6 +43,13 @@ impl Answer {
             Answer::ReloadRecheck => "after reload, disconnecting",
         }
     }
+}
+
+/// Whether an admitted CONNECT's session is open, or the CONNECT waits for its revocation answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admitted {
+    Open,
+    Waiting,
 }
 
 fn utf8(raw: &[u8]) -> Result<&str, Refused> {
@@ -83,7 +93,10 @@ impl Plugin {
                 let token = self.exchanged(&engine, broker, client, sent, token, now)?;
                 self.admit(&engine, broker, client, &token, sent, false, now)
             });
-        self.answer(broker, client, Answer::Connect, result)
+        match result {
+            Ok(Admitted::Waiting) => AuthResult::Delayed,
+            other => self.answer(broker, client, Answer::Connect, other.map(|_| ())),
+        }
     }
 
     /// MOSQ_EVT_EXT_AUTH_START: a CONNECT with an authentication method, or a v5 re-authentication.
@@ -129,7 +142,7 @@ impl Plugin {
             return self.answer(broker, client, Answer::Reauth, result);
         }
         let sent = broker.client_username(client);
-        let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now);
+        let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now).map(|_| ());
         self.answer(broker, client, Answer::Connect, result)
     }
 
@@ -156,7 +169,7 @@ impl Plugin {
         sent_username: Option<&str>,
         enhanced: bool,
         now: f64,
-    ) -> Result<(), Refused> {
+    ) -> Result<Admitted, Refused> {
         let t = engine.authenticate(token, now)?;
         let id = broker.client_id(client).unwrap_or_default();
         let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
@@ -173,7 +186,7 @@ impl Plugin {
         let issuer = t.claims.get("iss").and_then(|v| v.as_str());
         let who = Who { issuer, subject: t.sub.as_deref(), username: username.as_deref() };
         self.check_takeover(engine, client, &id, Some(who))?;
-        let gate = self.revocation_gate(engine, token, &t, now)?;
+        let gate = self.revocation_gate(engine, token, &t, now, self.can_wait(broker, enhanced))?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         session.permissions = self.permissions(engine, broker, &t, &session);
@@ -182,9 +195,14 @@ impl Plugin {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
+        if let GateAnswer::Wait(d) = gate {
+            // The username is set now: once BASIC_AUTH has returned, the client pointer may dangle.
+            self.wait_for_revocation(engine, broker, client, session, d, now);
+            return Ok(Admitted::Waiting);
+        }
         self.forget_deferred(client);
         self.open_session(engine, client, session, now, gate);
-        Ok(())
+        Ok(Admitted::Open)
     }
 
     /// Compiles the session's permissions; `%u` only ever means a username bound to the token.
