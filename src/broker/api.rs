@@ -38,6 +38,7 @@ broker_api! {
     mosquitto_client_id: unsafe extern "C" fn(*const ffi::mosquitto) -> *const c_char;
     mosquitto_client_address: unsafe extern "C" fn(*const ffi::mosquitto) -> *const c_char;
     mosquitto_client_username: unsafe extern "C" fn(*const ffi::mosquitto) -> *const c_char;
+    mosquitto_client_clean_session: unsafe extern "C" fn(*const ffi::mosquitto) -> bool;
     mosquitto_set_username: unsafe extern "C" fn(*mut ffi::mosquitto, *const c_char) -> c_int;
     mosquitto_kick_client_by_clientid: unsafe extern "C" fn(*const c_char, bool) -> c_int;
     mosquitto_broker_publish_copy: unsafe extern "C" fn(*const c_char, *const c_char, c_int, *const c_void, c_int, bool, *mut ffi::mosquitto_property) -> c_int;

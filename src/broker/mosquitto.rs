@@ -111,6 +111,12 @@ impl Broker for Mosquitto {
         unsafe { (api.mosquitto_set_username)(client_ptr(c), name.as_ptr()) == ffi::mosq_err_t_MOSQ_ERR_SUCCESS }
     }
 
+    fn client_clean_start(&self, c: ClientRef) -> bool {
+        let Some(api) = api::get() else { return false };
+        // SAFETY: c comes from the event data of the running callback.
+        unsafe { (api.mosquitto_client_clean_session)(client_ptr(c)) }
+    }
+
     fn can_defer_auth(&self) -> bool {
         api::optional().can_defer_auth()
     }

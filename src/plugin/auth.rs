@@ -45,6 +45,14 @@ impl Answer {
     }
 }
 
+/// A new connection that passed every check so far.
+pub(super) struct Prepared {
+    pub session: Session,
+    /// The username the broker must carry (a binding that renames).
+    pub set: Option<String>,
+    pub gate: GateAnswer,
+}
+
 /// Whether an admitted CONNECT's session is open, or the CONNECT waits for its revocation answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Admitted {
@@ -90,7 +98,9 @@ impl Plugin {
             .and_then(utf8)
             .and_then(|token| {
                 let sent = username.and_then(|u| std::str::from_utf8(u).ok());
-                let token = self.exchanged(&engine, broker, client, sent, token, now)?;
+                let Some(token) = self.exchanged(&engine, broker, client, sent, token, now)? else {
+                    return Ok(Admitted::Waiting);
+                };
                 self.admit(&engine, broker, client, &token, sent, false, now)
             });
         match result {
@@ -170,8 +180,39 @@ impl Plugin {
         enhanced: bool,
         now: f64,
     ) -> Result<Admitted, Refused> {
-        let t = engine.authenticate(token, now)?;
         let id = broker.client_id(client).unwrap_or_default();
+        let p = self.prepare(engine, broker, client, id, token, sent_username, enhanced, now)?;
+        if let Some(name) = &p.set {
+            if !broker.set_username(client, name) {
+                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
+            }
+        }
+        if let GateAnswer::Wait(d) = p.gate {
+            // The username is set now: once BASIC_AUTH has returned, the client pointer may dangle.
+            let at = (client, broker.client_address(client).unwrap_or_else(|| "-".into()));
+            self.wait_for_revocation(engine, broker, at, p.session, d, None, now);
+            return Ok(Admitted::Waiting);
+        }
+        self.forget_deferred(client);
+        self.open_session(engine, client, p.session, now, p.gate);
+        Ok(Admitted::Open)
+    }
+
+    /// Every check of a new connection with client id `id`, changing nothing: the session to open,
+    /// the username to set, the revocation gate's answer. `client` is only compared, never used.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn prepare(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        id: String,
+        token: &str,
+        sent_username: Option<&str>,
+        enhanced: bool,
+        now: f64,
+    ) -> Result<Prepared, Refused> {
+        let t = engine.authenticate(token, now)?;
         let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
         let (username, set) = if enhanced && !engine.binds_username() {
             // The CONNECT username of an enhanced-auth client is unverified: replace it with the
@@ -190,19 +231,7 @@ impl Plugin {
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         session.permissions = self.permissions(engine, broker, &t, &session);
-        if let Some(name) = &set {
-            if !broker.set_username(client, name) {
-                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
-            }
-        }
-        if let GateAnswer::Wait(d) = gate {
-            // The username is set now: once BASIC_AUTH has returned, the client pointer may dangle.
-            self.wait_for_revocation(engine, broker, client, session, d, now);
-            return Ok(Admitted::Waiting);
-        }
-        self.forget_deferred(client);
-        self.open_session(engine, client, session, now, gate);
-        Ok(Admitted::Open)
+        Ok(Prepared { session, set, gate })
     }
 
     /// Compiles the session's permissions; `%u` only ever means a username bound to the token.

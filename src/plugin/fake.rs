@@ -16,6 +16,8 @@ pub struct FakeBroker {
     pub defers: bool,
     /// complete_auth calls: client id, positive.
     pub completions: RefCell<Vec<(String, bool)>>,
+    /// Connections that asked to resume a session (the others start clean).
+    pub persistent: RefCell<std::collections::HashSet<ClientRef>>,
 }
 
 impl FakeBroker {
@@ -61,6 +63,9 @@ impl Broker for FakeBroker {
     }
     fn can_defer_auth(&self) -> bool {
         self.defers
+    }
+    fn client_clean_start(&self, c: ClientRef) -> bool {
+        !self.persistent.borrow().contains(&c)
     }
     /// A client removed from `ids` meanwhile has gone: as mosquitto, the answer is then ignored.
     fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool {

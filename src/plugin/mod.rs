@@ -20,6 +20,7 @@ mod waiting;
 mod waiting_auth;
 #[cfg(test)]
 mod waiting_auth_tests;
+mod waiting_exchange;
 mod wakeup;
 
 use crate::config::{Config, FileError};
@@ -68,6 +69,8 @@ pub trait Broker {
     /// holds is ignored). True when, after a positive answer, `client` is the connection that
     /// now holds the id; `client` is only compared, never used.
     fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool;
+    /// Whether the connection asked for a clean start (no session resumed, no messages queued).
+    fn client_clean_start(&self, c: ClientRef) -> bool;
 }
 
 pub struct Plugin {
@@ -90,6 +93,8 @@ pub struct Plugin {
     deferred: Mutex<identity::Deferred>,
     /// CONNECTs answered later (2.1) while the revocation endpoint is asked.
     waiting: Mutex<waiting::Waiting>,
+    /// Exchanges running on threads for waiting CONNECTs, and their answers.
+    exchanges: waiting_exchange::Threads,
 }
 
 pub fn now_seconds() -> f64 {
@@ -168,6 +173,7 @@ impl Plugin {
             metrics: Mutex::new(metrics::Publisher::default()),
             deferred: Mutex::new(identity::Deferred::default()),
             waiting: Mutex::new(waiting::Waiting::default()),
+            exchanges: waiting_exchange::Threads::default(),
         })
     }
 

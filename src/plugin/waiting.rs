@@ -8,7 +8,8 @@
 //! here means the older entry's connection is gone: it is replaced, never completed.
 use super::ClientRef;
 use crate::cache::Digest;
-use crate::refusal::Refused;
+use crate::exchange::Exchanged;
+use crate::refusal::{Reason, Refused};
 use crate::session::Session;
 use std::collections::HashMap;
 
@@ -20,6 +21,20 @@ pub enum Settled {
         checked: bool,
     },
     Refuse(Refused),
+    /// The token endpoint's answer (or the failure) for an exchange.
+    Exchanged(Result<Exchanged, Refused>),
+}
+
+/// What a CONNECT waits for.
+#[derive(Debug)]
+pub enum Work {
+    /// Every check passed but the revocation answer for this token. `rename_after`: a username to
+    /// set once the broker has accepted the client (a CONNECT that waited for an exchange first,
+    /// whose pointer could not be used before).
+    Revocation { digest: Digest, session: Box<Session>, rename_after: Option<String> },
+    /// The credentials are at the token endpoint (a thread); its answer comes with this ticket.
+    /// Kept in memory only, for the exchange cache's key.
+    Exchange { ticket: u64, username: String, password: String },
 }
 
 #[derive(Debug)]
@@ -29,13 +44,11 @@ pub struct Entry {
     pub client: ClientRef,
     pub client_id: String,
     pub address: String,
-    /// The token's digest: its revocation answer settles the entry.
-    pub digest: Digest,
+    pub work: Work,
     pub deadline: f64,
-    /// What the deadline means: refused (onError deny) or accepted unchecked (allow).
+    /// What the deadline means for a revocation answer: refused (onError deny) or accepted
+    /// unchecked (allow). An exchange is always refused.
     pub deny_on_timeout: bool,
-    /// The session to open on a positive answer (every other check passed already).
-    pub session: Session,
     pub settled: Option<Settled>,
 }
 
@@ -86,11 +99,31 @@ impl Waiting {
     /// The revocation answer for a token: every entry waiting on it that is not settled yet.
     pub fn resolve(&mut self, digest: &Digest, how: &Settled) -> usize {
         let mut n = 0;
-        for e in self.by_id.values_mut().filter(|e| e.digest == *digest && e.settled.is_none()) {
+        let waits = |e: &Entry| matches!(&e.work, Work::Revocation { digest: d, .. } if d == digest);
+        for e in self.by_id.values_mut().filter(|e| waits(e) && e.settled.is_none()) {
             e.settled = Some(how.clone());
             n += 1;
         }
         n
+    }
+
+    /// The token endpoint's answer for `ticket`; false when its CONNECT is no longer waiting.
+    pub fn exchanged(&mut self, ticket: u64, answer: Result<Exchanged, Refused>) -> bool {
+        let t = ticket;
+        let e = self.by_id.values_mut().find(|e| matches!(e.work, Work::Exchange { ticket, .. } if ticket == t));
+        match e {
+            Some(e) if e.settled.is_none() => {
+                e.settled = Some(Settled::Exchanged(answer));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Exchanges waiting for the token endpoint.
+    #[cfg(test)]
+    pub fn exchanges(&self) -> usize {
+        self.by_id.values().filter(|e| matches!(e.work, Work::Exchange { .. })).count()
     }
 
     /// Entries answered, and those past their deadline (settled by their onError answer), removed.
@@ -107,13 +140,16 @@ impl Waiting {
         for id in ids {
             let Some(mut e) = self.by_id.remove(&id) else { continue };
             if e.settled.is_none() {
-                e.settled = Some(if e.deny_on_timeout {
-                    Settled::Refuse(Refused::new(
-                        crate::refusal::Reason::RevocationUnchecked,
+                e.settled = Some(match e.work {
+                    Work::Exchange { .. } => Settled::Refuse(Refused::new(
+                        Reason::ExchangeFailed,
+                        "no answer from the token endpoint in time",
+                    )),
+                    Work::Revocation { .. } if e.deny_on_timeout => Settled::Refuse(Refused::new(
+                        Reason::RevocationUnchecked,
                         "no answer from the revocation endpoint in time",
-                    ))
-                } else {
-                    Settled::Accept { checked: false }
+                    )),
+                    Work::Revocation { .. } => Settled::Accept { checked: false },
                 });
             }
             out.push(e);
@@ -131,17 +167,19 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::refusal::Reason;
 
     fn entry(n: usize, id: &str, digest: u8, deadline: f64, deny: bool) -> Entry {
         Entry {
             client: ClientRef(n),
             client_id: id.into(),
             address: "127.0.0.1".into(),
-            digest: [digest; 32],
+            work: Work::Revocation {
+                digest: [digest; 32],
+                session: Box::new(Session::new(id.into(), Some(id.into()), None, "t".into(), None)),
+                rename_after: None,
+            },
             deadline,
             deny_on_timeout: deny,
-            session: Session::new(id.into(), Some(id.into()), None, "t".into(), None),
             settled: None,
         }
     }
@@ -204,6 +242,37 @@ mod tests {
         }
         assert!(w.is_empty());
         assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_exchange_is_settled_by_its_ticket_and_refused_past_its_deadline() {
+        let mut w = Waiting::default();
+        let ex = |n: usize, id: &str, ticket: u64| Entry {
+            client: ClientRef(n),
+            client_id: id.into(),
+            address: "-".into(),
+            work: Work::Exchange { ticket, username: "u".into(), password: "p".into() },
+            deadline: 10.0,
+            deny_on_timeout: false,
+            settled: None,
+        };
+        w.insert(ex(1, "a", 1)).unwrap();
+        w.insert(ex(2, "b", 2)).unwrap();
+        assert_eq!(w.exchanges(), 2);
+        // A revocation answer never settles an exchange.
+        assert_eq!(w.resolve(&[1; 32], &Settled::Accept { checked: true }), 0);
+        assert!(w.exchanged(1, Err(Refused::new(Reason::CredentialsRefused, "no"))));
+        assert!(!w.exchanged(9, Err(Refused::new(Reason::CredentialsRefused, "no"))), "unknown ticket");
+        let a = w.take_ready(5.0, 10);
+        assert_eq!(a.len(), 1);
+        assert!(matches!(&a[0].settled, Some(Settled::Exchanged(Err(_)))));
+        // Past the deadline an exchange is refused whatever onError says.
+        let b = w.take_ready(10.0, 10).pop().unwrap();
+        match b.settled {
+            Some(Settled::Refuse(r)) => assert_eq!(r.reason, Reason::ExchangeFailed),
+            other => panic!("{other:?}"),
+        }
+        assert!(!w.exchanged(2, Err(Refused::new(Reason::CredentialsRefused, "late"))), "gone already");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use super::auth::Answer;
 use super::identity::Who;
 use super::revocation::GateAnswer;
-use super::waiting::{Entry, Settled};
+use super::waiting::{Entry, Settled, Work};
 use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
 use crate::cache::Digest;
 use crate::config::OnError;
@@ -33,16 +33,20 @@ impl Plugin {
         (!enhanced && broker.can_defer_auth()).then(|| !self.waiting.lock().is_full())
     }
 
-    /// Every check but the revocation answer has passed: remember what to open.
+    /// Every check but the revocation answer has passed: remember what to open. `at`: the client
+    /// and its address (read while the pointer was valid).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn wait_for_revocation(
         &self,
         engine: &Engine,
         broker: &dyn Broker,
-        client: ClientRef,
+        at: (ClientRef, String),
         session: Session,
         digest: Digest,
+        rename_after: Option<String>,
         now: f64,
     ) {
+        let (client, address) = at;
         let (timeout, deny) = match (&engine.introspector, &engine.config.revocation) {
             (Some(i), Some(r)) => (i.timeout().as_secs_f64(), r.on_error == OnError::Deny),
             _ => (0.0, true),
@@ -50,11 +54,10 @@ impl Plugin {
         let e = Entry {
             client,
             client_id: session.client_id.clone(),
-            address: broker.client_address(client).unwrap_or_else(|| "-".into()),
-            digest,
+            address,
+            work: Work::Revocation { digest, session: Box::new(session), rename_after },
             deadline: now + timeout,
             deny_on_timeout: deny,
-            session,
             settled: None,
         };
         // can_wait checked for room on this thread just before.
@@ -102,6 +105,7 @@ impl Plugin {
     /// while the broker completes one (it may take another client over, whose DISCONNECT then
     /// runs inside this call).
     pub(super) fn settle_waiting(&self, broker: &dyn Broker, now: f64) {
+        self.take_exchange_answers();
         let ready = self.waiting.lock().take_ready(now, SETTLE_PER_TICK);
         if ready.is_empty() {
             return;
@@ -115,6 +119,11 @@ impl Plugin {
                     broker.complete_auth(e.client, &e.client_id, false);
                     Err(r)
                 }
+                Some(Settled::Exchanged(got)) => match self.finish_exchange(&engine, broker, e, got, now) {
+                    // Admitted, or waiting again (for its revocation answer): counted then.
+                    Ok(_) => continue,
+                    Err(r) => Err(r),
+                },
                 None => continue,
             };
             match result {
@@ -138,7 +147,8 @@ impl Plugin {
         checked: bool,
         now: f64,
     ) -> Result<(), Refused> {
-        if let Err(r) = self.check_takeover(engine, e.client, &e.client_id, Some(Who::of(&e.session))) {
+        let Work::Revocation { session, rename_after, .. } = e.work else { return Ok(()) };
+        if let Err(r) = self.check_takeover(engine, e.client, &e.client_id, Some(Who::of(&session))) {
             broker.complete_auth(e.client, &e.client_id, false);
             return Err(r);
         }
@@ -150,16 +160,7 @@ impl Plugin {
             return Ok(());
         }
         let gate = if checked { GateAnswer::Active } else { GateAnswer::Pending };
-        let client = e.client;
-        self.forget_deferred(client);
-        self.open_session(engine, client, e.session, now, gate);
-        if !broker.complete_auth(client, &e.client_id, true) {
-            // Gone while waiting: nothing stays behind.
-            self.sessions.lock().close(client);
-            self.untrack_revocation(client);
-            let msg = format!("{LOG_PREFIX}: client {}: went away while its CONNECT waited", clean(&e.client_id, 64));
-            broker.log(Level::Debug, &msg);
-        }
+        self.open_accepted(engine, broker, e.client, &e.client_id, *session, gate, rename_after, now);
         Ok(())
     }
 }
