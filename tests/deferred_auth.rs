@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::authserver::{AuthServer, CLIENT_ID, CLIENT_SECRET};
 use support::broker::{keys_dir, mosquitto_bin, Broker};
+use support::idp::{self, Idp};
 use support::mqtt::{self, Connect, Outcome};
 
 /// Whether the broker under test is 2.1 (the only one with delayed answers).
@@ -186,4 +187,64 @@ fn a_client_gone_while_waiting_leaves_no_session() {
     mqtt::disconnect(s.unwrap());
     assert!(b.wait_log("jwt-auth: 0 live session(s)", Duration::from_secs(3)), "{}", b.log());
     assert!(b.is_alive(), "{}", b.log());
+}
+
+/// The credentials exchange on 2.1: while one client's exchange hangs at the token endpoint, a
+/// client with a JWT connects at once; the hanging one is refused by the timeout.
+#[test]
+fn a_hanging_credentials_exchange_does_not_stall_other_clients() {
+    if skip("a_hanging_credentials_exchange_does_not_stall_other_clients") {
+        return;
+    }
+    let idp = Idp::start();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/token", dead.local_addr().unwrap().port());
+    let cfg = json!({"version": 1, "algorithm": ["RS256", "ES256"], "mode": "jwks", "options": {
+        "modes": {"jwks": {"discovery": true}},
+        "common": {"issuer": idp.issuer, "audience": "urn:mqtt", "matchUsernameToSubject": true},
+        "credentialsExchange": {"tokenEndpoint": url, "timeoutMs": 1500}}});
+    let b = Broker::start(&cfg.to_string());
+    let port = b.port;
+    let stuck = std::thread::spawn(move || {
+        let started = Instant::now();
+        let out = mqtt::connect_with_password(port, "stuck", Some(idp::CLIENT_ID), idp::CLIENT_SECRET);
+        (out, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let token = idp.token("urn:mqtt");
+    let (s, out, took) = connect(b.port, "direct", &token);
+    assert_eq!(out, Outcome::Connack(0), "{}", b.log());
+    assert!(took < Duration::from_millis(250), "a JWT client waited {took:?} behind an exchange");
+    mqtt::disconnect(s.unwrap());
+    let (out, took) = stuck.join().unwrap();
+    assert_eq!(out, Outcome::Connack(5), "{}", b.log());
+    assert!(took >= Duration::from_millis(1400) && took < Duration::from_secs(5), "{took:?}");
+    assert!(b.wait_log("refused client stuck from 127.0.0.1: exchange-failed", Duration::from_secs(3)), "{}", b.log());
+}
+
+/// And an exchange that succeeds on 2.1 is accepted once it has been answered, with its session.
+#[test]
+fn an_exchange_that_waited_is_accepted_with_its_session() {
+    if skip("an_exchange_that_waited_is_accepted_with_its_session") {
+        return;
+    }
+    let idp = Idp::start();
+    let cfg = json!({"version": 1, "algorithm": ["RS256", "ES256"], "mode": "jwks", "options": {
+        "modes": {"jwks": {"discovery": true}},
+        "common": {"issuer": idp.issuer, "audience": "urn:mqtt", "matchUsernameToSubject": true},
+        "credentialsExchange": {"discovery": true, "resource": "urn:mqtt", "scope": "mqtt"}}});
+    let b = Broker::start(&cfg.to_string());
+    let c = Connect {
+        version: 4,
+        client_id: "exchanged",
+        username: Some(idp::CLIENT_ID.as_bytes()),
+        password: Some(idp::CLIENT_SECRET.as_bytes()),
+        keepalive: 30,
+    };
+    let (s, out) = mqtt::connect(b.port, &c);
+    assert_eq!(out, Outcome::Connack(0), "{}", b.log());
+    let mut s = s.unwrap();
+    assert!(mqtt::ping(&mut s), "{}", b.log());
+    assert!(b.wait_log("jwt-auth: 1 live session(s)", Duration::from_secs(3)), "{}", b.log());
+    assert!(b.log().contains("credentials exchanged at the token endpoint"), "{}", b.log());
 }
