@@ -21,6 +21,8 @@ mod waiting_auth;
 #[cfg(test)]
 mod waiting_auth_tests;
 mod waiting_exchange;
+#[cfg(test)]
+mod waiting_exchange_tests;
 mod wakeup;
 
 use crate::config::{Config, FileError};
