@@ -29,8 +29,10 @@ impl Plugin {
     /// Whether a CONNECT may wait for its revocation answer: 2.1, and room for one more.
     /// None: the broker cannot wait (2.0), check inline.
     pub(super) fn can_wait(&self, broker: &dyn Broker, enhanced: bool) -> Option<bool> {
-        // Enhanced auth (EXT_AUTH_START) has no delayed answer in 2.1.2.
-        (!enhanced && broker.can_defer_auth()).then(|| !self.waiting.lock().is_full())
+        // Enhanced auth (EXT_AUTH_START) has no delayed answer in 2.1.2, and neither has the re-check
+        // of connected clients after a reload (security__apply disconnects on anything but success).
+        let rechecking = *self.recheck_until.lock() > 0.0;
+        (!enhanced && !rechecking && broker.can_defer_auth()).then(|| !self.waiting.lock().is_full())
     }
 
     /// Every check but the revocation answer has passed: remember what to open. `at`: the client

@@ -130,3 +130,18 @@ fn on_2_0_the_blocking_check_stays_inline() {
     assert_eq!(p.waiting_connects(), 0);
     assert!(b.completions.borrow().is_empty());
 }
+
+#[test]
+fn the_re_check_after_a_reload_is_never_answered_later() {
+    let e = Endpoint::start();
+    let (p, b, _d) = blocking(&e.uri, serde_json::json!({}));
+    p.reload(&b, now_seconds());
+    // mosquitto 2.1 re-runs BASIC_AUTH for connected clients and disconnects any that does not
+    // get SUCCESS at once: within that pass the check stays inline.
+    let (c, r, _) = connect(&p, &b, 1, "unknown-after-reload");
+    assert_eq!(r, AuthResult::Accept);
+    assert!(p.has_session(c));
+    p.tick(&b, now_seconds());
+    let (_, r, _) = connect(&p, &b, 2, "after-the-pass");
+    assert_eq!(r, AuthResult::Delayed);
+}
