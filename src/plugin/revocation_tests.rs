@@ -51,7 +51,7 @@ impl Endpoint {
         *self.answer.lock() = (status, body.to_string());
     }
 
-    fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 }

@@ -129,3 +129,28 @@ fn a_persistent_session_and_2_0_exchange_inline() {
         assert!(b.completions.borrow().is_empty());
     }
 }
+
+/// Exchange, then the blocking revocation check: the CONNECT waits twice, and the bound username is
+/// still set only after the broker accepted it.
+#[test]
+fn on_2_1_an_exchange_then_a_blocking_check_waits_twice_and_renames_last() {
+    let intro = super::revocation::tests::Endpoint::start();
+    let url = endpoint(vec![issued("dave")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": SECRET}, "common": {"matchUsernameToSubject": true},
+            "credentialsExchange": {"tokenEndpoint": url, "timeoutMs": 2000},
+            "revocation": {"introspection": {"uri": intro.uri, "clientId": "c", "clientSecret": "s"},
+                "policy": "blocking", "timeoutMs": 2000}}});
+    let file = dir.path().join("jwt.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let b = FakeBroker { defers: true, ..Default::default() };
+    let p = Plugin::load(&b, &file).unwrap();
+    let c = b.client(1, "both");
+    assert_eq!(p.basic_auth(&b, c, Some(b"dave-login"), Some(b"pw"), now_seconds()), AuthResult::Delayed);
+    assert!(tick_until(&p, &b, || !b.completions.borrow().is_empty()), "{:?}", b.logs.borrow());
+    assert_eq!(*b.completions.borrow(), [("both".to_string(), true)]);
+    assert!(p.has_session(c));
+    assert_eq!(b.usernames.borrow().get(&c).map(String::as_str), Some("dave"));
+    assert_eq!(intro.requests(), 1, "the exchanged token's revocation check");
+}
