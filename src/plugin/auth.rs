@@ -181,16 +181,20 @@ impl Plugin {
         now: f64,
     ) -> Result<Admitted, Refused> {
         let id = broker.client_id(client).unwrap_or_default();
-        let p = self.prepare(engine, broker, client, id, token, sent_username, enhanced, now)?;
+        let mut p = self.prepare(engine, broker, client, id, token, sent_username, enhanced, now)?;
+        // A CONNECT that waits (2.1) is renamed once the broker accepted it, through the pointer it
+        // then vouches for; one that resumes a persistent session is renamed now, before its
+        // queued messages are checked (a delayed client can do nothing; a refusal closes it).
+        let waits = matches!(p.gate, GateAnswer::Wait(_));
+        let rename_after = if waits && broker.client_clean_start(client) { p.set.take() } else { None };
         if let Some(name) = &p.set {
             if !broker.set_username(client, name) {
                 return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
             }
         }
         if let GateAnswer::Wait(d) = p.gate {
-            // The username is set now: once BASIC_AUTH has returned, the client pointer may dangle.
             let at = (client, broker.client_address(client).unwrap_or_else(|| "-".into()));
-            self.wait_for_revocation(engine, broker, at, p.session, d, None, now);
+            self.wait_for_revocation(engine, broker, at, p.session, d, rename_after, now);
             return Ok(Admitted::Waiting);
         }
         self.forget_deferred(client);

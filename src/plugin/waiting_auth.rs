@@ -8,7 +8,8 @@
 //! packet of it is handled); a second CONNECT with its id is closed before any plugin sees it; if
 //! it goes away meanwhile no DISCONNECT or CLIENT_OFFLINE event comes, its memory is freed, and a
 //! later completion for its id does nothing. Hence completion by id, a deadline for every entry,
-//! and nothing read through the client pointer after BASIC_AUTH returned.
+//! and the client pointer used again only once the broker, after a positive completion, reports it
+//! as the connection that holds the id (a username the token binds is set then).
 use super::auth::Answer;
 use super::identity::Who;
 use super::revocation::GateAnswer;

@@ -145,3 +145,22 @@ fn the_re_check_after_a_reload_is_never_answered_later() {
     let (_, r, _) = connect(&p, &b, 2, "after-the-pass");
     assert_eq!(r, AuthResult::Delayed);
 }
+
+#[test]
+fn a_waiting_connect_is_renamed_only_once_accepted_or_now_when_it_resumes_a_session() {
+    let e = Endpoint::start();
+    let (p, b, _d) = blocking(&e.uri, serde_json::json!({}));
+    // matchUsernameToSubject: a CONNECT with another username is renamed to the subject.
+    let (clean, resumes) = (b.client(1, "clean"), b.client(2, "resumes"));
+    b.persistent.borrow_mut().insert(resumes);
+    for c in [clean, resumes] {
+        let id = b.client_id(c).unwrap();
+        let r = p.basic_auth(&b, c, Some(b"login-name"), Some(tok(&id).as_bytes()), now_seconds());
+        assert_eq!(r, AuthResult::Delayed);
+    }
+    assert_eq!(b.usernames.borrow().get(&clean), None, "not before the answer");
+    assert_eq!(b.usernames.borrow().get(&resumes).map(String::as_str), Some("resumes"), "before its queued messages");
+    assert!(tick_until(&p, &b, |_| b.completions.borrow().len() == 2), "{:?}", b.logs.borrow());
+    assert_eq!(b.usernames.borrow().get(&clean).map(String::as_str), Some("clean"));
+    assert!(p.has_session(clean) && p.has_session(resumes));
+}
