@@ -5,7 +5,7 @@ use super::Plugin;
 /// While answers from background threads may arrive at any time (a pending reload's keys,
 /// revocation checks), the broker thread looks this often.
 const POLL: f64 = 0.1;
-/// While a CONNECT waits for its revocation answer (2.1), each pass of the broker loop looks for
+/// While a CONNECT waits for its revocation or exchange answer (2.1), the broker thread looks for
 /// it this often: the answer's own latency, not the tick, should be what the client waits for.
 const WAITING_POLL: f64 = 0.005;
 
