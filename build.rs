@@ -10,6 +10,7 @@ const FUNCTIONS: &[&str] = &[
     "mosquitto_client_id",
     "mosquitto_client_address",
     "mosquitto_client_username",
+    "mosquitto_client_clean_session",
     "mosquitto_set_username",
     "mosquitto_kick_client_by_clientid",
     "mosquitto_broker_publish_copy",

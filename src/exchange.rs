@@ -26,7 +26,7 @@ pub struct Exchanger {
 }
 
 /// An access token and how long the provider says it lasts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Exchanged {
     pub token: String,
     pub expires_in: Option<f64>,

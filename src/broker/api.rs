@@ -38,6 +38,7 @@ broker_api! {
     mosquitto_client_id: unsafe extern "C" fn(*const ffi::mosquitto) -> *const c_char;
     mosquitto_client_address: unsafe extern "C" fn(*const ffi::mosquitto) -> *const c_char;
     mosquitto_client_username: unsafe extern "C" fn(*const ffi::mosquitto) -> *const c_char;
+    mosquitto_client_clean_session: unsafe extern "C" fn(*const ffi::mosquitto) -> bool;
     mosquitto_set_username: unsafe extern "C" fn(*mut ffi::mosquitto, *const c_char) -> c_int;
     mosquitto_kick_client_by_clientid: unsafe extern "C" fn(*const c_char, bool) -> c_int;
     mosquitto_broker_publish_copy: unsafe extern "C" fn(*const c_char, *const c_char, c_int, *const c_void, c_int, bool, *mut ffi::mosquitto_property) -> c_int;
@@ -50,14 +51,26 @@ pub struct Optional {
     /// 2.1: names the plugin in the broker's log; also the marker of the 2.1 plugin interface.
     pub mosquitto_plugin_set_info:
         Option<unsafe extern "C" fn(*mut ffi::mosquitto_plugin_id_t, *const c_char, *const c_char) -> c_int>,
+    /// 2.1: answers a CONNECT that BASIC_AUTH answered MOSQ_ERR_AUTH_DELAYED; ignores an id that
+    /// is not waiting (src/plugin_public.c).
+    pub mosquitto_complete_basic_auth: Option<unsafe extern "C" fn(*const c_char, c_int)>,
+    /// The connected client holding an id (not a delayed one: those are in another table).
+    pub mosquitto_client: Option<unsafe extern "C" fn(*const c_char) -> *mut ffi::mosquitto>,
 }
 
 impl Optional {
     /// # Safety
     /// As Api::lookup.
     unsafe fn lookup() -> Optional {
+        let complete = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_complete_basic_auth".as_ptr());
+        let client = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_client".as_ptr());
         let p = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_plugin_set_info".as_ptr());
         Optional {
+            mosquitto_complete_basic_auth: (!complete.is_null())
+                .then(|| std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const c_char, c_int)>(complete)),
+            mosquitto_client: (!client.is_null()).then(|| {
+                std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const c_char) -> *mut ffi::mosquitto>(client)
+            }),
             mosquitto_plugin_set_info: (!p.is_null()).then(|| {
                 std::mem::transmute::<
                     *mut c_void,
@@ -71,6 +84,11 @@ impl Optional {
     /// CLIENT_OFFLINE exists, `$CONTROL` topics are registered broker-wide.
     pub fn is_2_1(&self) -> bool {
         self.mosquitto_plugin_set_info.is_some()
+    }
+
+    /// BASIC_AUTH may answer MOSQ_ERR_AUTH_DELAYED and complete later (2.1).
+    pub fn can_defer_auth(&self) -> bool {
+        self.mosquitto_complete_basic_auth.is_some() && self.mosquitto_client.is_some()
     }
 }
 

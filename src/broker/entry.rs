@@ -1,6 +1,6 @@
 //! mosquitto_plugin_version / init / cleanup and the event callbacks. Every callback catches
 //! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
-use super::v2_1::{reload_answer, sleep_ms, tick_answer, EVT_CLIENT_OFFLINE};
+use super::v2_1::{reload_answer, sleep_ms, tick_answer, ERR_AUTH_DELAYED, EVT_CLIENT_OFFLINE};
 use super::{api, ffi, Mosquitto};
 use crate::acl::Decision;
 use crate::plugin::{AuthResult, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
@@ -280,6 +280,8 @@ fn auth_code(r: AuthResult) -> c_int {
         AuthResult::Accept => ERR_SUCCESS,
         AuthResult::Refuse => ERR_AUTH,
         AuthResult::Defer => ERR_DEFER,
+        // Only when the broker said it can (Broker::can_defer_auth): 2.1.
+        AuthResult::Delayed => ERR_AUTH_DELAYED,
     }
 }
 

@@ -110,4 +110,28 @@ impl Broker for Mosquitto {
         // SAFETY: mosquitto copies the name; the client pointer is the callback's.
         unsafe { (api.mosquitto_set_username)(client_ptr(c), name.as_ptr()) == ffi::mosq_err_t_MOSQ_ERR_SUCCESS }
     }
+
+    fn client_clean_start(&self, c: ClientRef) -> bool {
+        let Some(api) = api::get() else { return false };
+        // SAFETY: c comes from the event data of the running callback.
+        unsafe { (api.mosquitto_client_clean_session)(client_ptr(c)) }
+    }
+
+    fn can_defer_auth(&self) -> bool {
+        api::optional().can_defer_auth()
+    }
+
+    fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool {
+        let o = api::optional();
+        let (Some(complete), Some(lookup)) = (o.mosquitto_complete_basic_auth, o.mosquitto_client) else {
+            return false;
+        };
+        let id = cstring(client_id);
+        let rc = if ok { ffi::mosq_err_t_MOSQ_ERR_SUCCESS } else { ffi::mosq_err_t_MOSQ_ERR_AUTH };
+        // SAFETY: broker thread (TICK); mosquitto looks the id up among delayed CONNECTs and
+        // ignores one it does not hold. The id string outlives the call.
+        unsafe { complete(id.as_ptr(), rc as c_int) };
+        // SAFETY: a lookup by id; the pointer returned is compared, never dereferenced.
+        ok && unsafe { lookup(id.as_ptr()) } == client_ptr(client)
+    }
 }

@@ -10,6 +10,10 @@ use std::ffi::c_int;
 /// only (2.0 refuses unknown events).
 pub const EVT_CLIENT_OFFLINE: c_int = 28;
 
+/// MOSQ_ERR_AUTH_DELAYED (-5 in 2.1.2's include/mosquitto/defs.h): BASIC_AUTH answers later with
+/// mosquitto_complete_basic_auth. Returned only where the broker exports that function.
+pub const ERR_AUTH_DELAYED: c_int = -5;
+
 /// The longest TICK lets the 2.1 broker sleep while anything is scheduled: 2.0's loop wakes this
 /// often by itself, and a wall-clock step cannot delay a kick by more.
 const MAX_SLEEP_MS: f64 = 100.0;

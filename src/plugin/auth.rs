@@ -19,6 +19,9 @@ pub enum AuthResult {
     /// Not ours (another enhanced-auth method, or credentials that are not a JWT under
     /// nonJwtCredentials "defer"): let other plugins answer.
     Defer,
+    /// Answered later, from TICK (mosquitto 2.1's MOSQ_ERR_AUTH_DELAYED): the revocation
+    /// endpoint is being asked.
+    Delayed,
 }
 
 /// Which question an authentication answer was to: it picks the counter and the log line.
@@ -40,6 +43,21 @@ impl Answer {
             Answer::ReloadRecheck => "after reload, disconnecting",
         }
     }
+}
+
+/// A new connection that passed every check so far.
+pub(super) struct Prepared {
+    pub session: Session,
+    /// The username the broker must carry (a binding that renames).
+    pub set: Option<String>,
+    pub gate: GateAnswer,
+}
+
+/// Whether an admitted CONNECT's session is open, or the CONNECT waits for its revocation answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Admitted {
+    Open,
+    Waiting,
 }
 
 fn utf8(raw: &[u8]) -> Result<&str, Refused> {
@@ -80,10 +98,15 @@ impl Plugin {
             .and_then(utf8)
             .and_then(|token| {
                 let sent = username.and_then(|u| std::str::from_utf8(u).ok());
-                let token = self.exchanged(&engine, broker, client, sent, token, now)?;
+                let Some(token) = self.exchanged(&engine, broker, client, sent, token, now)? else {
+                    return Ok(Admitted::Waiting);
+                };
                 self.admit(&engine, broker, client, &token, sent, false, now)
             });
-        self.answer(broker, client, Answer::Connect, result)
+        match result {
+            Ok(Admitted::Waiting) => AuthResult::Delayed,
+            other => self.answer(broker, client, Answer::Connect, other.map(|_| ())),
+        }
     }
 
     /// MOSQ_EVT_EXT_AUTH_START: a CONNECT with an authentication method, or a v5 re-authentication.
@@ -129,7 +152,7 @@ impl Plugin {
             return self.answer(broker, client, Answer::Reauth, result);
         }
         let sent = broker.client_username(client);
-        let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now);
+        let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now).map(|_| ());
         self.answer(broker, client, Answer::Connect, result)
     }
 
@@ -156,10 +179,45 @@ impl Plugin {
         sent_username: Option<&str>,
         enhanced: bool,
         now: f64,
-    ) -> Result<(), Refused> {
+    ) -> Result<Admitted, Refused> {
+        let id = broker.client_id(client).unwrap_or_default();
+        let mut p = self.prepare(engine, broker, client, id, token, sent_username, enhanced, now)?;
+        // A CONNECT that waits (2.1) is renamed once the broker accepted it, through the pointer it
+        // then vouches for; one that resumes a persistent session is renamed now, before its
+        // queued messages are checked (a delayed client can do nothing; a refusal closes it).
+        let waits = matches!(p.gate, GateAnswer::Wait(_));
+        let rename_after = if waits && broker.client_clean_start(client) { p.set.take() } else { None };
+        if let Some(name) = &p.set {
+            if !broker.set_username(client, name) {
+                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
+            }
+        }
+        if let GateAnswer::Wait(d) = p.gate {
+            let at = (client, broker.client_address(client).unwrap_or_else(|| "-".into()));
+            self.wait_for_revocation(engine, broker, at, p.session, d, rename_after, now);
+            return Ok(Admitted::Waiting);
+        }
+        self.forget_deferred(client);
+        self.open_session(engine, client, p.session, now, p.gate);
+        Ok(Admitted::Open)
+    }
+
+    /// Every check of a new connection with client id `id`, changing nothing: the session to open,
+    /// the username to set, the revocation gate's answer. `client` is only compared, never used.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn prepare(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        id: String,
+        token: &str,
+        sent_username: Option<&str>,
+        enhanced: bool,
+        now: f64,
+    ) -> Result<Prepared, Refused> {
         let t = engine.authenticate(token, now)?;
         self.logout_gate(engine, &t, now)?;
-        let id = broker.client_id(client).unwrap_or_default();
         let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
         let (username, set) = if enhanced && !engine.binds_username() {
             // The CONNECT username of an enhanced-auth client is unverified: replace it with the
@@ -174,19 +232,12 @@ impl Plugin {
         let issuer = t.claims.get("iss").and_then(|v| v.as_str());
         let who = Who { issuer, subject: t.sub.as_deref(), username: username.as_deref() };
         self.check_takeover(engine, client, &id, Some(who))?;
-        let gate = self.revocation_gate(engine, token, &t, now)?;
+        let gate = self.revocation_gate(engine, token, &t, now, self.can_wait(broker, enhanced))?;
         let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
         session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
         (session.sid, session.iat) = (t.claims.get("sid").and_then(|v| v.as_str()).map(str::to_string), t.iat);
         session.permissions = self.permissions(engine, broker, &t, &session);
-        if let Some(name) = &set {
-            if !broker.set_username(client, name) {
-                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
-            }
-        }
-        self.forget_deferred(client);
-        self.open_session(engine, client, session, now, gate);
-        Ok(())
+        Ok(Prepared { session, set, gate })
     }
 
     /// Compiles the session's permissions; `%u` only ever means a username bound to the token.

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 impl Plugin {
     /// The token to verify for this CONNECT: the password itself, or the exchanged access token.
+    /// None: the exchange runs on a thread and the CONNECT waits for it (2.1, waiting_exchange.rs).
     pub(super) fn exchanged<'a>(
         &self,
         engine: &Engine,
@@ -18,10 +19,10 @@ impl Plugin {
         username: Option<&str>,
         password: &'a str,
         now: f64,
-    ) -> Result<Cow<'a, str>, Refused> {
-        let Some(ex) = &engine.exchange else { return Ok(Cow::Borrowed(password)) };
+    ) -> Result<Option<Cow<'a, str>>, Refused> {
+        let Some(ex) = &engine.exchange else { return Ok(Some(Cow::Borrowed(password))) };
         if looks_like_jwt(password) {
-            return Ok(Cow::Borrowed(password));
+            return Ok(Some(Cow::Borrowed(password)));
         }
         let Some(username) = username.filter(|u| !u.is_empty()) else {
             return Err(Refused::new(Reason::CredentialsRefused, "a password that is not a JWT needs a username"));
@@ -30,9 +31,12 @@ impl Plugin {
             // A cached token whose keys have gone since is exchanged again, not refused.
             if engine.authenticate(&token, now).is_ok() {
                 crate::metrics::Metrics::inc(&crate::metrics::get().exchange_cache_hits);
-                return Ok(Cow::Owned(token));
+                return Ok(Some(Cow::Owned(token)));
             }
             ex.forget(username, password);
+        }
+        if self.exchange_later(broker, client, username, password, now) {
+            return Ok(None);
         }
         let started = std::time::Instant::now();
         let got = ex.exchange(username, password)?;
@@ -47,6 +51,6 @@ impl Plugin {
         // Only a token that verifies is remembered, until its own exp.
         let t = engine.authenticate(&got.token, now)?;
         ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp, got.expires_in, now), now);
-        Ok(Cow::Owned(got.token))
+        Ok(Some(Cow::Owned(got.token)))
     }
 }

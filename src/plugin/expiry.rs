@@ -38,6 +38,7 @@ impl Plugin {
         self.sessions.lock().drop_gone(None);
         self.drain_background(broker);
         self.revocation_pass(broker, now);
+        self.settle_waiting(broker, now);
         self.run_due(broker, now, None);
         self.housekeeping(broker, now);
         self.publish_metrics(broker, now);

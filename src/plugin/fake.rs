@@ -12,6 +12,12 @@ pub struct FakeBroker {
     pub published: RefCell<Vec<(String, String, Vec<u8>)>>,
     /// Broadcasts: topic, payload, retain.
     pub broadcast: RefCell<Vec<(String, Vec<u8>, bool)>>,
+    /// Behaves as mosquitto 2.1: BASIC_AUTH may answer later.
+    pub defers: bool,
+    /// complete_auth calls: client id, positive.
+    pub completions: RefCell<Vec<(String, bool)>>,
+    /// Connections that asked to resume a session (the others start clean).
+    pub persistent: RefCell<std::collections::HashSet<ClientRef>>,
 }
 
 impl FakeBroker {
@@ -54,5 +60,16 @@ impl Broker for FakeBroker {
     fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool {
         self.broadcast.borrow_mut().push((topic.to_string(), payload.to_vec(), retain));
         true
+    }
+    fn can_defer_auth(&self) -> bool {
+        self.defers
+    }
+    fn client_clean_start(&self, c: ClientRef) -> bool {
+        !self.persistent.borrow().contains(&c)
+    }
+    /// A client removed from `ids` meanwhile has gone: as mosquitto, the answer is then ignored.
+    fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool {
+        self.completions.borrow_mut().push((client_id.to_string(), ok));
+        ok && self.ids.borrow().get(&client).map(String::as_str) == Some(client_id)
     }
 }

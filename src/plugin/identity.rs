@@ -52,7 +52,7 @@ pub(super) struct Who<'a> {
 }
 
 impl<'a> Who<'a> {
-    fn of(s: &'a Session) -> Who<'a> {
+    pub(super) fn of(s: &'a Session) -> Who<'a> {
         Who { issuer: s.issuer.as_deref(), subject: s.subject.as_deref(), username: s.username.as_deref() }
     }
 

@@ -19,6 +19,13 @@ mod refresh;
 mod revocation;
 #[cfg(test)]
 mod tests;
+mod waiting;
+mod waiting_auth;
+#[cfg(test)]
+mod waiting_auth_tests;
+mod waiting_exchange;
+#[cfg(test)]
+mod waiting_exchange_tests;
 mod wakeup;
 
 use crate::config::{Config, FileError};
@@ -61,6 +68,14 @@ pub trait Broker {
     fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool;
     /// Publishes to every subscriber (QoS 0), as the broker itself: clients cannot publish to `$SYS`.
     fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool;
+    /// Whether BASIC_AUTH may answer "later" ([`AuthResult::Delayed`], mosquitto 2.1).
+    fn can_defer_auth(&self) -> bool;
+    /// Answers a delayed CONNECT by client id (broker thread only; an id the broker no longer
+    /// holds is ignored). True when, after a positive answer, `client` is the connection that
+    /// now holds the id; `client` is only compared, never used.
+    fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool;
+    /// Whether the connection asked for a clean start (no session resumed, no messages queued).
+    fn client_clean_start(&self, c: ClientRef) -> bool;
 }
 
 pub struct Plugin {
@@ -85,6 +100,10 @@ pub struct Plugin {
     metrics: Mutex<metrics::Publisher>,
     /// Connections passed on to other plugins (nonJwtCredentials "defer").
     deferred: Mutex<identity::Deferred>,
+    /// CONNECTs answered later (2.1) while the revocation endpoint is asked.
+    waiting: Mutex<waiting::Waiting>,
+    /// Exchanges running on threads for waiting CONNECTs, and their answers.
+    exchanges: waiting_exchange::Threads,
 }
 
 pub fn now_seconds() -> f64 {
@@ -165,6 +184,8 @@ impl Plugin {
             revocation: Mutex::new(revocation::State::default()),
             metrics: Mutex::new(metrics::Publisher::default()),
             deferred: Mutex::new(identity::Deferred::default()),
+            waiting: Mutex::new(waiting::Waiting::default()),
+            exchanges: waiting_exchange::Threads::default(),
         })
     }
 

@@ -39,7 +39,7 @@ impl Plugin {
             if rename.is_some() || fresh.username != session.username {
                 return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
             }
-            let gate = self.revocation_gate(engine, token, &t, now)?;
+            let gate = self.revocation_gate(engine, token, &t, now, None)?;
             Ok((fresh, gate))
         });
         let m = crate::metrics::get();

@@ -26,6 +26,9 @@ pub(super) enum GateAnswer {
     #[default]
     Pending,
     Active,
+    /// 2.1, blocking policy: the first check of this token is with the workers; the CONNECT
+    /// waits for it (waiting_auth.rs).
+    Wait(Digest),
 }
 
 /// What the verdicts depend on: a reload that keeps these keeps the verdicts.
@@ -114,13 +117,15 @@ impl Plugin {
     }
 
     /// At CONNECT, before the session opens: a cached verdict decides at once; the blocking policy
-    /// asks the endpoint now; under the background policy a full check queue is a failure.
+    /// asks the endpoint now, or (`wait`: Some(room), mosquitto 2.1) queues the check for the CONNECT
+    /// to wait on; under the background policy a full check queue is a failure.
     pub(super) fn revocation_gate(
         &self,
         engine: &Engine,
         token: &str,
         t: &Token,
         now: f64,
+        wait: Option<bool>,
     ) -> Result<GateAnswer, Refused> {
         let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else {
             return Ok(GateAnswer::Pending);
@@ -134,6 +139,23 @@ impl Plugin {
             None => {}
         }
         let deny = r.on_error == OnError::Deny;
+        if r.policy == Blocking::Blocking && wait.is_some() {
+            let failed = |why: &str| {
+                if deny {
+                    Err(Refused::new(Reason::RevocationUnchecked, why))
+                } else {
+                    Ok(GateAnswer::Pending)
+                }
+            };
+            if wait == Some(false) {
+                return failed("too many CONNECTs are waiting for their revocation answer");
+            }
+            let j = job(intro, d, Arc::from(token), issuer(t), t.exp, Priority::First);
+            return match intro.submit(j) {
+                Submitted::Full => failed("the revocation check queue is full"),
+                Submitted::Queued | Submitted::Coalesced => Ok(GateAnswer::Wait(d)),
+            };
+        }
         if r.policy == Blocking::Blocking {
             return match intro.check_now(token, issuer(t).as_deref()) {
                 Ok(v) => {
@@ -273,6 +295,7 @@ impl Plugin {
         if answers.is_empty() {
             return;
         }
+        self.resolve_waiting(engine, &answers);
         let shed = answers.iter().filter(|d| d.outcome == Outcome::Shed).count() as u64;
         let actions: Vec<Action> = self
             .with_tracker(engine, now, |tr| answers.iter().flat_map(|a| tr.apply(a, now)).collect())
@@ -300,4 +323,4 @@ impl Plugin {
 
 #[cfg(test)]
 #[path = "revocation_tests.rs"]
-mod tests;
+pub(crate) mod tests;

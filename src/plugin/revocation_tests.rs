@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "revocation-unit-test-secret-0123";
 
 /// An introspection endpoint on loopback: answers every request with the current (status, body).
-struct Endpoint {
-    uri: String,
+pub(crate) struct Endpoint {
+    pub(crate) uri: String,
     answer: Arc<Mutex<(u16, String)>>,
     requests: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
 impl Endpoint {
-    fn start() -> Endpoint {
+    pub(crate) fn start() -> Endpoint {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let uri = format!("http://{}/introspect", listener.local_addr().unwrap());
         let answer = Arc::new(Mutex::new((200, r#"{"active": true}"#.to_string())));
@@ -47,11 +47,11 @@ impl Endpoint {
         Endpoint { uri, answer, requests, stop }
     }
 
-    fn set(&self, status: u16, body: &str) {
+    pub(crate) fn set(&self, status: u16, body: &str) {
         *self.answer.lock() = (status, body.to_string());
     }
 
-    fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 }
@@ -109,7 +109,7 @@ fn write_config(file: &std::path::Path, uri: &str, extra: serde_json::Value) {
     std::fs::write(file, cfg.to_string()).unwrap();
 }
 
-fn plugin(uri: &str, extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
+pub(crate) fn plugin(uri: &str, extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     write_config(&dir.path().join("jwt.json"), uri, extra);
     let b = FakeBroker::default();
@@ -117,13 +117,13 @@ fn plugin(uri: &str, extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile:
     (p, b, dir)
 }
 
-fn tok(sub: &str) -> String {
+pub(crate) fn tok(sub: &str) -> String {
     let claims = json!({"sub": sub, "exp": now_seconds() + 3600.0});
     encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
 }
 
 /// Ticks (bounded) until `done` holds.
-fn tick_until(p: &Plugin, b: &FakeBroker, done: impl Fn(&Plugin) -> bool) -> bool {
+pub(crate) fn tick_until(p: &Plugin, b: &FakeBroker, done: impl Fn(&Plugin) -> bool) -> bool {
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until {
         p.tick(b, now_seconds());

@@ -5,6 +5,9 @@ use super::Plugin;
 /// While answers from background threads may arrive at any time (a pending reload's keys,
 /// revocation checks), the broker thread looks this often.
 const POLL: f64 = 0.1;
+/// While a CONNECT waits for its revocation or exchange answer (2.1), the broker thread looks for
+/// it this often: the answer's own latency, not the tick, should be what the client waits for.
+const WAITING_POLL: f64 = 0.005;
 
 impl Plugin {
     /// The soonest time (seconds since the epoch) something may be due: a kick, an expiry notice,
@@ -13,7 +16,8 @@ impl Plugin {
         // Gone sessions wait for the next tick to be dropped (after their will check).
         let polling = self.pending.lock().is_some() || self.tracks_revocation() || self.sessions.lock().gone() > 0;
         let scheduled = self.sessions.lock().next_due();
-        match (polling.then_some(now + POLL), scheduled) {
+        let poll = if self.waiting_connects() > 0 { Some(now + WAITING_POLL) } else { polling.then_some(now + POLL) };
+        match (poll, scheduled) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

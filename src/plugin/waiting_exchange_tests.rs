@@ -1,0 +1,156 @@
+//! waiting_exchange.rs against the fake broker as mosquitto 2.1 and a one-shot token endpoint on
+//! loopback: a clean-start CONNECT waits for its exchange, the username its token binds is set only
+//! once the broker accepted it, a client gone meanwhile leaves nothing, a persistent session and
+//! 2.0 exchange inline.
+use super::fake::FakeBroker;
+use super::*;
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "waiting-exchange-test-secret-0123456789";
+
+/// Answers each request in turn with (status, body); at most `answers.len()` requests.
+fn endpoint(answers: Vec<(u16, String)>) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (status, body) in answers {
+            let Ok((s, _)) = l.accept() else { return };
+            let mut r = BufReader::new(s);
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut req = vec![0; len];
+            let _ = r.read_exact(&mut req);
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let mut s = r.into_inner();
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body.as_bytes());
+        }
+    });
+    url
+}
+
+fn issued(sub: &str) -> (u16, String) {
+    let claims = json!({"sub": sub, "exp": now_seconds() + 3600.0});
+    let t = encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
+    (200, json!({"access_token": t, "expires_in": 3600}).to_string())
+}
+
+fn plugin(url: &str, defers: bool) -> (Plugin, FakeBroker, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": SECRET}, "common": {"matchUsernameToSubject": true},
+            "credentialsExchange": {"tokenEndpoint": url, "timeoutMs": 2000}}});
+    let file = dir.path().join("jwt.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let b = FakeBroker { defers, ..Default::default() };
+    let p = Plugin::load(&b, &file).unwrap();
+    (p, b, dir)
+}
+
+fn tick_until(p: &Plugin, b: &FakeBroker, done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        p.tick(b, now_seconds());
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn on_2_1_the_exchange_waits_and_the_bound_username_is_set_after_the_answer() {
+    let (p, b, _d) = plugin(&endpoint(vec![issued("alice")]), true);
+    let c = b.client(1, "dev-1");
+    let r = p.basic_auth(&b, c, Some(b"alice-login"), Some(b"secret"), now_seconds());
+    assert_eq!(r, AuthResult::Delayed);
+    assert!(!p.has_session(c));
+    assert!(b.usernames.borrow().is_empty(), "not renamed before the broker accepted it");
+    assert!(tick_until(&p, &b, || !b.completions.borrow().is_empty()), "{:?}", b.logs.borrow());
+    assert_eq!(*b.completions.borrow(), [("dev-1".to_string(), true)]);
+    assert!(p.has_session(c));
+    assert_eq!(b.usernames.borrow().get(&c).map(String::as_str), Some("alice"));
+    // The token is cached: the next CONNECT with these credentials is answered at once.
+    let c2 = b.client(2, "dev-2");
+    assert_eq!(p.basic_auth(&b, c2, Some(b"alice-login"), Some(b"secret"), now_seconds()), AuthResult::Accept);
+}
+
+#[test]
+fn on_2_1_a_refused_exchange_is_refused_later_with_its_category() {
+    let (p, b, _d) = plugin(&endpoint(vec![(401, r#"{"error":"invalid_client"}"#.into())]), true);
+    let c = b.client(1, "wrong");
+    assert_eq!(p.basic_auth(&b, c, Some(b"alice"), Some(b"bad"), now_seconds()), AuthResult::Delayed);
+    assert!(tick_until(&p, &b, || !b.completions.borrow().is_empty()));
+    assert_eq!(*b.completions.borrow(), [("wrong".to_string(), false)]);
+    assert!(!p.has_session(c));
+    assert!(b.logged("refused client wrong from 127.0.0.1: credentials-refused"), "{:?}", b.logs.borrow());
+}
+
+#[test]
+fn on_2_1_a_client_gone_while_its_exchange_ran_leaves_nothing() {
+    let (p, b, _d) = plugin(&endpoint(vec![issued("bob")]), true);
+    let c = b.client(1, "leaver");
+    assert_eq!(p.basic_auth(&b, c, Some(b"bob-login"), Some(b"pw"), now_seconds()), AuthResult::Delayed);
+    b.ids.borrow_mut().remove(&c);
+    assert!(tick_until(&p, &b, || !b.completions.borrow().is_empty()));
+    assert_eq!(p.live_sessions(), 0);
+    assert!(b.usernames.borrow().is_empty(), "a gone client's pointer is never used");
+    assert_eq!(p.waiting_connects(), 0);
+}
+
+#[test]
+fn a_persistent_session_and_2_0_exchange_inline() {
+    for defers in [true, false] {
+        let (p, b, _d) = plugin(&endpoint(vec![issued("carol")]), defers);
+        let c = b.client(1, "resumes");
+        b.persistent.borrow_mut().insert(c);
+        assert_eq!(p.basic_auth(&b, c, Some(b"carol-login"), Some(b"pw"), now_seconds()), AuthResult::Accept);
+        assert!(p.has_session(c));
+        assert_eq!(b.usernames.borrow().get(&c).map(String::as_str), Some("carol"));
+        assert!(b.completions.borrow().is_empty());
+    }
+}
+
+/// Exchange, then the blocking revocation check: the CONNECT waits twice, and the bound username is
+/// still set only after the broker accepted it.
+#[test]
+fn on_2_1_an_exchange_then_a_blocking_check_waits_twice_and_renames_last() {
+    let intro = super::revocation::tests::Endpoint::start();
+    let url = endpoint(vec![issued("dave")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": SECRET}, "common": {"matchUsernameToSubject": true},
+            "credentialsExchange": {"tokenEndpoint": url, "timeoutMs": 2000},
+            "revocation": {"introspection": {"uri": intro.uri, "clientId": "c", "clientSecret": "s"},
+                "policy": "blocking", "timeoutMs": 2000}}});
+    let file = dir.path().join("jwt.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let b = FakeBroker { defers: true, ..Default::default() };
+    let p = Plugin::load(&b, &file).unwrap();
+    let c = b.client(1, "both");
+    assert_eq!(p.basic_auth(&b, c, Some(b"dave-login"), Some(b"pw"), now_seconds()), AuthResult::Delayed);
+    assert!(tick_until(&p, &b, || !b.completions.borrow().is_empty()), "{:?}", b.logs.borrow());
+    assert_eq!(*b.completions.borrow(), [("both".to_string(), true)]);
+    assert!(p.has_session(c));
+    assert_eq!(b.usernames.borrow().get(&c).map(String::as_str), Some("dave"));
+    assert_eq!(intro.requests(), 1, "the exchanged token's revocation check");
+}
