@@ -12,24 +12,30 @@ use std::sync::Arc;
 #[cfg(test)]
 mod tests;
 
+/// Kept for every live connection, so kept small (one of these per device on a large broker): the
+/// strings are shared (`subject` with the verified-token cache's entry, `username` with `subject`
+/// when they are equal, the issuer among all sessions of that issuer, `client_id` with the index).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    pub client_id: String,
-    pub subject: Option<String>,
+    pub client_id: Arc<str>,
+    pub subject: Option<Arc<str>>,
     /// The username the plugin bound the connection to, if any.
-    pub username: Option<String>,
-    /// The token currently in force (the CONNECT one, or the last in-band refresh): a reload re-checks it.
-    pub token: String,
+    pub username: Option<Arc<str>>,
+    /// The token currently in force when a reload re-check cannot get it from mosquitto: None when
+    /// it is the CONNECT password, which mosquitto passes to the re-check itself; kept after an
+    /// in-band refresh, for enhanced authentication, an exchanged credential, or introspection.
+    pub token: Option<Arc<str>>,
     pub exp: Option<f64>,
     pub refreshed: bool,
     /// Compiled at authentication when `options.authorization` is configured.
     pub permissions: Option<Arc<Permissions>>,
     /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
-    pub issuer: Option<String>,
+    pub issuer: Option<Arc<str>>,
     /// When the last in-band refresh was accepted (refreshes are rate-limited).
     pub last_refresh: Option<f64>,
-    /// `exp + leeway` when expired sessions are kicked: ACL checks deny from then on.
-    deadline: Option<f64>,
+    /// `exp + leeway` when expired sessions are kicked (ACL checks deny from then on); infinite
+    /// when not.
+    deadline: f64,
     phase: Phase,
     generation: u64,
 }
@@ -90,10 +96,10 @@ impl End {
 
 impl Session {
     pub fn new(
-        client_id: String,
-        subject: Option<String>,
-        username: Option<String>,
-        token: String,
+        client_id: Arc<str>,
+        subject: Option<Arc<str>>,
+        username: Option<Arc<str>>,
+        token: Option<Arc<str>>,
         exp: Option<f64>,
     ) -> Self {
         Session {
@@ -106,7 +112,7 @@ impl Session {
             permissions: None,
             issuer: None,
             last_refresh: None,
-            deadline: None,
+            deadline: f64::INFINITY,
             phase: Phase::Live,
             generation: 0,
         }
@@ -121,11 +127,11 @@ impl Session {
     }
 
     pub fn deadline(&self) -> Option<f64> {
-        self.deadline
+        self.deadline.is_finite().then_some(self.deadline)
     }
 
     pub fn past_deadline(&self, now: f64) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
+        now >= self.deadline
     }
 
     /// What an ACL check of this session may use: its permissions, or a denial. `write` is true for
@@ -163,7 +169,7 @@ pub enum EventKind {
 pub struct Due {
     pub kind: EventKind,
     pub client: ClientRef,
-    pub client_id: String,
+    pub client_id: Arc<str>,
 }
 
 /// When expiry is enforced: the leeway added to `exp` for the kick and the ACL deadline.
@@ -177,15 +183,16 @@ pub struct Deadlines {
 
 #[derive(Default)]
 pub struct Sessions {
-    by_client: HashMap<ClientRef, Session>,
+    /// Boxed: a hash table keeps up to twice its length in slots, and a slot is then 16 bytes.
+    by_client: HashMap<ClientRef, Box<Session>>,
     /// Connected sessions by client id (gone ones are not: their id may already belong to another).
-    by_id: HashMap<String, ClientRef>,
+    by_id: HashMap<Arc<str>, ClientRef>,
     /// (due time in ms since the epoch, kind, client, generation): entries of replaced or closed
     /// sessions are skipped when popped, so nothing is ever removed from the middle.
     schedule: BinaryHeap<Reverse<(u64, EventKind, ClientRef, u64)>>,
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
-    gone: HashMap<ClientRef, Session>,
+    gone: HashMap<ClientRef, Box<Session>>,
 }
 
 fn ms(t: f64) -> u64 {
@@ -208,7 +215,7 @@ impl Sessions {
     }
 
     pub fn get(&self, c: ClientRef) -> Option<&Session> {
-        self.by_client.get(&c).or_else(|| self.gone.get(&c))
+        self.by_client.get(&c).or_else(|| self.gone.get(&c)).map(|s| &**s)
     }
 
     /// Forgets the session of `c` at once (its credentials now belong to another plugin).
@@ -218,13 +225,13 @@ impl Sessions {
         if self.by_id.get(&s.client_id) == Some(&c) {
             self.by_id.remove(&s.client_id);
         }
-        Some(s)
+        Some(*s)
     }
 
     /// The connected session (live or ending) that holds `client_id`, if any.
     pub fn holder_of(&self, client_id: &str) -> Option<(ClientRef, &Session)> {
         let c = *self.by_id.get(client_id)?;
-        self.by_client.get(&c).map(|s| (c, s))
+        self.by_client.get(&c).map(|s| (c, &**s))
     }
 
     /// Opens the session of `c`: a new connection, or the replacement of its session after an
@@ -250,14 +257,17 @@ impl Sessions {
         self.next_generation += 1;
         s.generation = self.next_generation;
         s.phase = Phase::Live;
-        s.deadline = if d.kick { s.exp.map(|e| e + d.leeway) } else { None };
-        if let Some(deadline) = s.deadline {
-            self.schedule.push(Reverse((ms(deadline), EventKind::Expiry, c, s.generation)));
+        s.deadline = match s.exp {
+            Some(e) if d.kick => e + d.leeway,
+            _ => f64::INFINITY,
+        };
+        if s.deadline.is_finite() {
+            self.schedule.push(Reverse((ms(s.deadline), EventKind::Expiry, c, s.generation)));
         }
         if let (Some(exp), Some(before)) = (s.exp, d.notice_before) {
             self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
         }
-        self.by_client.insert(c, s);
+        self.by_client.insert(c, Box::new(s));
         self.compact();
     }
 
@@ -303,7 +313,14 @@ impl Sessions {
     /// DISCONNECT, in the same loop pass). `keep` is the client whose callback is running.
     pub fn drop_gone(&mut self, keep: Option<ClientRef>) -> usize {
         let before = self.gone.len();
+        if before == 0 {
+            return 0;
+        }
         self.gone.retain(|c, _| Some(*c) == keep);
+        // A burst of disconnects must not leave every later tick walking its empty slots.
+        if self.gone.capacity() > 1024 {
+            self.gone.shrink_to(64);
+        }
         before - self.gone.len()
     }
 

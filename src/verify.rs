@@ -8,11 +8,14 @@ use crate::refusal::{Reason, Refused};
 use base64::Engine;
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// What a verified token says, kept for identity checks and later authorization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
-    pub sub: Option<String>,
+    pub sub: Option<Arc<str>>,
+    /// `iss` when it is a string (a configured issuer list refuses any other).
+    pub iss: Option<Arc<str>>,
     pub exp: Option<f64>,
     pub nbf: Option<f64>,
     pub iat: Option<f64>,
@@ -133,7 +136,7 @@ impl Verifier {
             // The subject becomes the MQTT username or client id, which topic patterns substitute
             // (%u, %c) with no protection from mosquitto for v5 plugins: no MQTT wildcards in it.
             Some(Value::String(s)) if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') => {
-                Some(s.clone())
+                Some(Arc::from(s.as_str()))
             }
             Some(Value::String(_)) => {
                 return Err(Refused::new(Reason::BadSubject, "empty or holds control or MQTT wildcard characters"))
@@ -164,7 +167,8 @@ impl Verifier {
         if let Some(missing) = self.required_scopes.iter().find(|s| !has_scope(&claims, s)) {
             return Err(Refused::new(Reason::MissingScope, format!("scope {} not granted", clean(missing, 64))));
         }
-        Ok(Token { sub, exp, nbf, iat, claims })
+        let iss = claims.get("iss").and_then(Value::as_str).map(Arc::from);
+        Ok(Token { sub, iss, exp, nbf, iat, claims })
     }
 
     /// exp, nbf and iat against `now` (seconds since the epoch), with the configured leeway.

@@ -35,13 +35,14 @@ impl Plugin {
                 format!("less than {} ms after the last refresh", engine.config.refresh.min_interval_ms),
             ));
         }
-        let verified = self.reverify(engine, broker, &session, token, now).and_then(|(fresh, rename, t)| {
-            if rename.is_some() || fresh.username != session.username {
-                return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
-            }
-            self.revocation_gate(engine, token, &t, now)?;
-            Ok(fresh)
-        });
+        let verified =
+            self.reverify(engine, broker, &session, token, Some(token.into()), now).and_then(|(fresh, rename, t)| {
+                if rename.is_some() || fresh.username != session.username {
+                    return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
+                }
+                self.revocation_gate(engine, token, &t, now)?;
+                Ok(fresh)
+            });
         let m = crate::metrics::get();
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
         let mut fresh = verified?;

@@ -98,12 +98,19 @@ impl Plugin {
     pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session) {
         let Some(intro) = &engine.introspector else { return };
         let now = super::now_seconds();
-        let token: Arc<str> = Arc::from(s.token.as_str());
+        // Sessions keep their raw token whenever introspection is configured (auth.rs).
+        let Some(token) = s.token.clone() else { return };
         let d = digest(&token);
         let cached = self.with_tracker(engine, |tr| {
             let cached = tr.cached(&d, now);
             let checked = cached == Some(Verdict::Active);
-            let tracked = Tracked::new(s.client_id.clone(), token.clone(), s.issuer.clone(), s.exp, checked);
+            let tracked = Tracked::new(
+                s.client_id.to_string(),
+                token.clone(),
+                s.issuer.as_deref().map(str::to_string),
+                s.exp,
+                checked,
+            );
             // Unchecked: the first answer reschedules it; the interval is a watchdog for a lost answer.
             tr.track(client, tracked, now + tr.policy.recheck);
             cached
@@ -113,7 +120,10 @@ impl Plugin {
             Some(Some(Verdict::Inactive)) => self.end_revoked(client, &s.client_id, now, End::Revoked),
             Some(Some(Verdict::Active)) => {}
             // A check already queued or in flight for this token (another session) serves this one too.
-            Some(None) if intro.submit(job(token, s.issuer.clone(), intro.timeout())) == Submitted::Full => {
+            Some(None)
+                if intro.submit(job(token, s.issuer.as_deref().map(str::to_string), intro.timeout()))
+                    == Submitted::Full =>
+            {
                 let done = Done { digest: d, answer: Err("the check queue is full".into()) };
                 self.apply_answers(engine, vec![done], now);
             }
@@ -170,7 +180,7 @@ impl Plugin {
     /// Never kicks here (this may run inside the client's own callback): TICK does it. `client_id`
     /// guards against a client pointer that now belongs to another connection.
     fn end_revoked(&self, client: ClientRef, client_id: &str, now: f64, why: End) {
-        let ours = self.sessions.lock().get(client).is_some_and(|s| s.client_id == client_id);
+        let ours = self.sessions.lock().get(client).is_some_and(|s| &*s.client_id == client_id);
         if ours {
             self.end_session(client, why, now);
         }

@@ -3,7 +3,7 @@
 use super::*;
 
 fn s(id: &str, exp: Option<f64>) -> Session {
-    Session::new(id.into(), Some("sub".into()), None, "t".into(), exp)
+    Session::new(id.into(), Some("sub".into()), None, Some("t".into()), exp)
 }
 
 const KICK: Deadlines = Deadlines { kick: true, leeway: 0.0, notice_before: None };
