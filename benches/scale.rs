@@ -6,9 +6,10 @@
 //! - memory: bytes the allocator holds after N CONNECTs (each its own client id and HS256 token),
 //!   minus before, per session (requested sizes: malloc's own per-block overhead is not in it; the
 //!   real-broker run of ci/bench-storm.sh includes it);
-//! - CPU per event (this thread's CPU time): M = SCALE_M (20,000) cold CONNECTs of fresh clients
-//!   with fresh tokens, M cached reconnects, ACL checks on random live clients, DISCONNECTs, and TICKs
-//!   with nothing due; the same with N = 0 (only the M measured clients) is the "empty" figure;
+//! - CPU per event (this thread's CPU time), the median of SCALE_PASSES (5) passes, each: M =
+//!   SCALE_M (10,000) cold CONNECTs of fresh clients with fresh tokens, 4 M ACL checks on random
+//!   live clients, 2,000 TICKs with nothing due, M DISCONNECTs, M cached reconnects (and their
+//!   DISCONNECTs); the same with N = 0 (only the M measured clients) is the "empty" figure;
 //! - kicks (SCALE_KICKS=1): the N background tokens expire spread over SCALE_KICK_SPAN (60) s; the
 //!   clock is the wall clock from then on, TICK every 100 ms as mosquitto's loop does at most; kick
 //!   delay = (time when the TICK pass that kicked it returned) - (exp + leeway); p50/p99/max, kicks
@@ -160,7 +161,8 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
     // Background clients 0..n, measured clients n..n+m. The background tokens expire spread over
     // `span` seconds from K0 on (the kick phase); the measured ones long after.
     let k0 = T0 + 1000.0;
-    let total = n + m;
+    let passes = env_usize("SCALE_PASSES", 5);
+    let total = n + m * passes;
     let host = Host { ids: (0..total).map(|i| format!("dev-{i}")).collect(), kicked: RefCell::new(Vec::new()) };
     let exp_of = |i: usize| if i < n { k0 as i64 + 1 + (i as f64 * span / n as f64) as i64 } else { k0 as i64 + 7200 };
     let tokens: Vec<String> = (0..total).map(|i| mint(i, exp_of(i), acl)).collect();
@@ -181,50 +183,59 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
     let bytes_per_session = if n > 0 { (LIVE.load(Relaxed) - before) as f64 / n as f64 } else { 0.0 };
     assert_eq!(plugin.live_sessions(), n);
 
-    // Per-event costs with n background sessions.
-    let measured = n..total;
-    let c = cpu_seconds();
-    for i in measured.clone() {
-        plugin.basic_auth(&host, ClientRef(i), None, Some(tokens[i].as_bytes()), now);
-    }
-    let connect_us = per_us(c, m);
-    plugin.tick(&host, now);
+    // Per-event costs with n background sessions: each pass with its own fresh clients.
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let checks = 4 * m;
     let topics: Vec<String> = (0..1024).map(|i| format!("devices/dev-{i}/up/temperature")).collect();
-    let c = cpu_seconds();
-    for k in 0..checks {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let client = (rng % total as u64) as usize;
-        // MOSQ_ACL_WRITE = 2
-        plugin.acl_check(&host, ClientRef(client), 2, &topics[k % topics.len()], 1, false, now);
-    }
-    let acl_us = per_us(c, checks);
-    let ticks = 2000;
-    let c = cpu_seconds();
-    for _ in 0..ticks {
-        now += 0.0001;
+    let mut samples: [Vec<f64>; 5] = Default::default();
+    for pass in 0..passes {
+        let measured = n + pass * m..n + (pass + 1) * m;
+        let c = cpu_seconds();
+        for i in measured.clone() {
+            plugin.basic_auth(&host, ClientRef(i), None, Some(tokens[i].as_bytes()), now);
+        }
+        samples[0].push(per_us(c, m));
         plugin.tick(&host, now);
+        let live = n + m;
+        let checks = 4 * m;
+        let c = cpu_seconds();
+        for k in 0..checks {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let r = (rng % live as u64) as usize;
+            let client = if r < n { r } else { measured.start + r - n };
+            // MOSQ_ACL_WRITE = 2
+            plugin.acl_check(&host, ClientRef(client), 2, &topics[k % topics.len()], 1, false, now);
+        }
+        samples[1].push(per_us(c, checks));
+        let ticks = 2000;
+        let c = cpu_seconds();
+        for _ in 0..ticks {
+            now += 0.0001;
+            plugin.tick(&host, now);
+        }
+        samples[2].push(per_us(c, ticks));
+        let c = cpu_seconds();
+        for i in measured.clone() {
+            plugin.disconnect(&host, ClientRef(i), now);
+        }
+        samples[3].push(per_us(c, m));
+        plugin.tick(&host, now);
+        let c = cpu_seconds();
+        for i in measured.clone() {
+            plugin.basic_auth(&host, ClientRef(i), None, Some(tokens[i].as_bytes()), now);
+        }
+        samples[4].push(per_us(c, m));
+        for i in measured {
+            plugin.disconnect(&host, ClientRef(i), now);
+        }
+        plugin.tick(&host, now);
+        assert_eq!(plugin.live_sessions(), n);
     }
-    let tick_us = per_us(c, ticks);
-    let c = cpu_seconds();
-    for i in measured.clone() {
-        plugin.disconnect(&host, ClientRef(i), now);
-    }
-    let disconnect_us = per_us(c, m);
-    plugin.tick(&host, now);
-    let c = cpu_seconds();
-    for i in measured.clone() {
-        plugin.basic_auth(&host, ClientRef(i), None, Some(tokens[i].as_bytes()), now);
-    }
-    let cached_us = per_us(c, m);
-    for i in measured {
-        plugin.disconnect(&host, ClientRef(i), now);
-    }
-    plugin.tick(&host, now);
-    assert_eq!(plugin.live_sessions(), n);
+    let [connect_us, acl_us, tick_us, disconnect_us, cached_us] = samples.map(|mut v| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    });
 
     let kicks = (kicks && n > 0).then(|| kick_phase(&plugin, &host, n, k0, span, &exp_of));
     Figures { bytes_per_session, connect_us, cached_us, acl_us, disconnect_us, tick_us, kicks }
@@ -279,10 +290,12 @@ fn kick_phase(plugin: &Plugin, host: &Host, n: usize, k0: f64, span: f64, exp_of
 
 fn main() {
     let ns: Vec<usize> = env_list("SCALE_N", "100000,1000000").iter().map(|s| s.parse().expect("SCALE_N")).collect();
-    let m = env_usize("SCALE_M", 20_000);
+    let m = env_usize("SCALE_M", 10_000);
     let kicks = env_usize("SCALE_KICKS", 1) == 1;
     let span = env_usize("SCALE_KICK_SPAN", 60) as f64;
-    println!("scale (in-process, M = {m} measured clients, CPU = this thread's CPU time per event):");
+    println!(
+        "scale (in-process, M = {m} measured clients, CPU = this thread's CPU time per event, median of the passes):"
+    );
     println!(
         "{:<6} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8} {:>8}  kicks over {span} s: p50 / p99 / max (s), missed, early, left",
         "config", "sessions", "B/session", "CONNECT µs", "cached µs", "ACL µs", "DISC µs", "TICK µs"

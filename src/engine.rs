@@ -181,7 +181,11 @@ impl Engine {
     fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
         let entry = self.keys.select(token)?;
         let keys = entry.keys();
-        self.verifier.verify_signed(token, &keys).map_err(|mut r| {
+        let keep = match &self.keep {
+            Keep::All => None,
+            Keep::Only(names) => Some(names.as_slice()),
+        };
+        self.verifier.verify_signed_keeping(token, &keys, keep).map_err(|mut r| {
             match r.reason {
                 Reason::UnknownKid => entry.missed(),
                 Reason::NoKeys => {

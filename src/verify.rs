@@ -6,9 +6,11 @@ use crate::logsafe::clean;
 use crate::pattern::Pattern;
 use crate::refusal::{Reason, Refused};
 use base64::Engine;
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use json::{parse_claims, parse_object};
 use serde_json::{Map, Value};
 use std::sync::Arc;
+
+mod json;
 
 /// What a verified token says, kept for identity checks and later authorization.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +59,13 @@ fn malformed(detail: &str) -> Refused {
 impl Verifier {
     /// Signature and time-independent claims. Time is checked by [`Verifier::check_time`].
     pub fn verify_signed(&self, token: &str, keys: &KeySet) -> Result<Token, Refused> {
+        self.verify_signed_keeping(token, keys, None)
+    }
+
+    /// Like [`Verifier::verify_signed`], keeping in [`Token::claims`] only the claims this
+    /// verifier checks and those named in `keep` (None: all). The others are still read, with
+    /// the same duplicate-key checks at every depth, but never built into values.
+    pub fn verify_signed_keeping(&self, token: &str, keys: &KeySet, keep: Option<&[String]>) -> Result<Token, Refused> {
         if token.is_empty() {
             return Err(Refused::new(Reason::NoToken, "empty"));
         }
@@ -120,7 +129,11 @@ impl Verifier {
         }
         let payload = b64url(p64).ok_or_else(|| malformed("payload is not base64url"))?;
         // Signed by a trusted key, so not a transport accident: the issuer signed a non-JWT.
-        let claims = parse_object(&payload).map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
+        let claims = match keep {
+            None => parse_object(&payload),
+            Some(keep) => parse_claims(&payload, keep),
+        };
+        let claims = claims.map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
         self.token_from_claims(claims)
     }
 
@@ -205,7 +218,7 @@ impl Verifier {
 pub fn unverified_issuer(token: &str) -> Result<Option<String>, Refused> {
     let payload = token.split('.').nth(1).ok_or_else(|| malformed("not three dot-separated parts"))?;
     let payload = b64url(payload).ok_or_else(|| malformed("payload is not base64url"))?;
-    let claims = parse_object(&payload).map_err(|e| malformed(&format!("payload: {e}")))?;
+    let claims = parse_claims(&payload, &[]).map_err(|e| malformed(&format!("payload: {e}")))?;
     match claims.get("iss") {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -230,72 +243,5 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
             _ => Err(Refused::new(Reason::BadClaim, format!("{name} is not a finite number"))),
         },
         Some(_) => Err(Refused::new(Reason::BadClaim, format!("{name} is not a number"))),
-    }
-}
-
-/// A JSON object whose keys are unique at every depth: a duplicated claim or header is a forgery
-/// attempt (parsers disagree on which copy wins), not data.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    match serde_json::from_slice::<Strict>(bytes) {
-        Ok(Strict(Value::Object(m))) => Ok(m),
-        Ok(_) => Err("not a JSON object".into()),
-        Err(e) if e.to_string().starts_with("duplicate key") => Err("duplicate key".into()),
-        // serde's message can quote input; keep only its category.
-        Err(e) => Err(format!("invalid JSON ({:?})", e.classify())),
-    }
-}
-
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Strict;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
-        Ok(Strict(Value::Bool(v)))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
-        Ok(Strict(Value::from(v)))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
-        Ok(Strict(Value::from(v)))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
-        Ok(Strict(Value::from(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
-        Ok(Strict(Value::String(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Strict, E> {
-        Ok(Strict(Value::String(v)))
-    }
-    fn visit_unit<E>(self) -> Result<Strict, E> {
-        Ok(Strict(Value::Null))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Strict(v)) = a.next_element()? {
-            items.push(v);
-        }
-        Ok(Strict(Value::Array(items)))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-        let mut m = Map::new();
-        while let Some(k) = a.next_key::<String>()? {
-            let Strict(v) = a.next_value()?;
-            if m.insert(k, v).is_some() {
-                return Err(A::Error::custom("duplicate key"));
-            }
-        }
-        Ok(Strict(Value::Object(m)))
     }
 }
