@@ -1,6 +1,8 @@
 //! Real-broker scale benchmark: per-event broker CPU and memory per held connection, with K live
 //! sessions held open (SCALE_HELD, default "0,1000,10000,19000"), each K against mosquitto with the
-//! plugin and against anonymous mosquitto (no plugin) in the same run.
+//! plugin and against anonymous mosquitto (no plugin) in the same run. SCALE_CONFIGS ("plain,acl"):
+//! the plugin without `options.authorization` and small tokens, or with it and tokens carrying a
+//! `publ` claim (then every PUBLISH is an ACL check of the plugin).
 //!
 //! For each broker: K clients connect (each its own client id and HS256 token carrying a `publ`
 //! claim, CONNACK awaited, over SCALE_THREADS threads) and stay; then, with them held:
@@ -58,9 +60,11 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn token(key: &EncodingKey, id: &str) -> String {
-    let claims = json!({"sub": id, "iat": tokens::now(), "exp": tokens::now() + 3600, "jti": id,
-        "publ": [format!("d/{id}/#")]});
+fn token(key: &EncodingKey, id: &str, acl: bool) -> String {
+    let mut claims = json!({"sub": id, "iat": tokens::now(), "exp": tokens::now() + 3600, "jti": id});
+    if acl {
+        claims["publ"] = json!([format!("d/{id}/#")]);
+    }
     tokens::sign(Algorithm::HS256, None, &claims, key)
 }
 
@@ -133,9 +137,20 @@ fn hold(port: u16, ids: &[String], tokens: &[String], threads: usize) -> Vec<Tcp
     all
 }
 
-fn run(with_plugin: bool, k: usize, key: &EncodingKey, connects: usize, publishes: usize, threads: usize) -> Row {
-    let jwt = json!({"version": 1, "algorithm": "HS256", "mode": "local",
-        "options": {"modes": {"local": HS_SECRET}, "common": {"matchClientIdToSubject": true}, "authorization": {}}});
+fn run(
+    acl: bool,
+    with_plugin: bool,
+    k: usize,
+    key: &EncodingKey,
+    connects: usize,
+    publishes: usize,
+    threads: usize,
+) -> Row {
+    let mut jwt = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": HS_SECRET}, "common": {"matchClientIdToSubject": true}}});
+    if acl {
+        jwt["options"]["authorization"] = json!({});
+    }
     // Errors, warnings and notices only: the harness's `log_type all` would log every packet.
     let pre_conf = "log_type none\nlog_type error\nlog_type warning\nlog_type notice\nmax_keepalive 900\n".to_string();
     let opts = Options { with_plugin, pre_conf, ..Options::default() };
@@ -143,9 +158,9 @@ fn run(with_plugin: bool, k: usize, key: &EncodingKey, connects: usize, publishe
     let pid = broker.pid();
     let tag = if with_plugin { "p" } else { "a" };
     let ids: Vec<String> = (0..k).map(|i| format!("h{tag}{k}-{i}")).collect();
-    let toks: Vec<String> = ids.iter().map(|id| token(key, id)).collect();
+    let toks: Vec<String> = ids.iter().map(|id| token(key, id, acl)).collect();
     let fresh: Vec<String> = (0..connects).map(|i| format!("f{tag}{k}-{i}")).collect();
-    let fresh_toks: Vec<String> = fresh.iter().map(|id| token(key, id)).collect();
+    let fresh_toks: Vec<String> = fresh.iter().map(|id| token(key, id, acl)).collect();
     std::thread::sleep(Duration::from_millis(500));
     let rss0 = rss_kib(pid);
     let held = hold(broker.port, &ids, &toks, threads);
@@ -168,7 +183,7 @@ fn run(with_plugin: bool, k: usize, key: &EncodingKey, connects: usize, publishe
     let connect_us = (cpu_ns(pid) - c0) as f64 / 1e3 / connects as f64;
 
     let id = format!("pub{tag}{k}");
-    let mut p = session(broker.port, &id, &token(key, &id)).unwrap_or_else(|e| die(&format!("publisher: {e}")));
+    let mut p = session(broker.port, &id, &token(key, &id, acl)).unwrap_or_else(|e| die(&format!("publisher: {e}")));
     let packet = publish_packet(&format!("d/{id}/t"), b"21.5");
     let burst: Vec<u8> = packet.iter().copied().cycle().take(packet.len() * 500).collect();
     let c0 = cpu_ns(pid);
@@ -196,20 +211,25 @@ fn main() {
     let key = EncodingKey::from_secret(HS_SECRET.as_bytes());
     println!("scale (real broker: mosquitto with the plugin vs anonymous mosquitto; broker CPU per event):");
     println!(
-        "{:>6} {:<9} {:>12} {:>10} {:>11} {:>11}",
-        "held", "broker", "KiB/held", "idle ms/s", "CONNECT µs", "PUBLISH µs"
+        "{:<6} {:>6} {:<9} {:>12} {:>10} {:>11} {:>11}",
+        "config", "held", "broker", "KiB/held", "idle ms/s", "CONNECT µs", "PUBLISH µs"
     );
-    for &k in &helds {
-        for with_plugin in [false, true] {
-            let r = run(with_plugin, k, &key, connects, publishes, threads);
-            println!(
-                "{k:>6} {:<9} {:>12.3} {:>10.2} {:>11.1} {:>11.2}",
-                if with_plugin { "plugin" } else { "anonymous" },
-                r.rss_per_held_kib,
-                r.idle_ms_per_s,
-                r.connect_us,
-                r.publish_us
-            );
+    let configs = std::env::var("SCALE_CONFIGS").unwrap_or_else(|_| "plain,acl".into());
+    for cfg in configs.split(',') {
+        let acl = cfg.trim() == "acl";
+        for &k in &helds {
+            for with_plugin in [false, true] {
+                let r = run(acl, with_plugin, k, &key, connects, publishes, threads);
+                println!(
+                    "{:<6} {k:>6} {:<9} {:>12.3} {:>10.2} {:>11.1} {:>11.2}",
+                    cfg.trim(),
+                    if with_plugin { "plugin" } else { "anonymous" },
+                    r.rss_per_held_kib,
+                    r.idle_ms_per_s,
+                    r.connect_us,
+                    r.publish_us
+                );
+            }
         }
     }
 }

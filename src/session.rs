@@ -5,6 +5,8 @@
 //! messages on the broker thread; time is always a parameter.
 use crate::acl::Permissions;
 use crate::plugin::ClientRef;
+use crate::refusal::Reason;
+use crate::verify::Token;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -12,25 +14,23 @@ use std::sync::Arc;
 #[cfg(test)]
 mod tests;
 
-/// Kept for every live connection, so kept small (one of these per device on a large broker): the
-/// strings are shared (`subject` with the verified-token cache's entry, `username` with `subject`
-/// when they are equal, the issuer among all sessions of that issuer, `client_id` with the index).
+/// Kept for every live connection, so kept small (one of these per device on a large broker):
+/// subject, issuer and exp are read from the verified token, which the verified-token cache holds
+/// anyway; `username` shares the subject's string when they are equal, `client_id` the index's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     pub client_id: Arc<str>,
-    pub subject: Option<Arc<str>>,
+    /// The token in force as verified (without the claims only its compilation read).
+    verified: Arc<Token>,
     /// The username the plugin bound the connection to, if any.
     pub username: Option<Arc<str>>,
     /// The token currently in force when a reload re-check cannot get it from mosquitto: None when
     /// it is the CONNECT password, which mosquitto passes to the re-check itself; kept after an
     /// in-band refresh, for enhanced authentication, an exchanged credential, or introspection.
     pub token: Option<Arc<str>>,
-    pub exp: Option<f64>,
     pub refreshed: bool,
     /// Compiled at authentication when `options.authorization` is configured.
     pub permissions: Option<Arc<Permissions>>,
-    /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
-    pub issuer: Option<Arc<str>>,
     /// When the last in-band refresh was accepted (refreshes are rate-limited).
     pub last_refresh: Option<f64>,
     /// `exp + leeway` when expired sessions are kicked (ACL checks deny from then on); infinite
@@ -59,7 +59,7 @@ pub enum End {
     /// `exp + leeway` has passed.
     Expired,
     /// An in-band refresh was refused (the refusal's category).
-    RefreshRefused(&'static str),
+    RefreshRefused(Reason),
     /// The revocation endpoint says the token is not active.
     Revoked,
     /// No usable revocation answer and the policy fails closed.
@@ -81,7 +81,7 @@ impl End {
     pub fn category(self) -> &'static str {
         match self {
             End::Expired => "expired",
-            End::RefreshRefused(c) => c,
+            End::RefreshRefused(r) => r.category(),
             End::Revoked => "token-revoked",
             End::Unchecked => "revocation-unchecked",
         }
@@ -95,27 +95,34 @@ impl End {
 }
 
 impl Session {
-    pub fn new(
-        client_id: Arc<str>,
-        subject: Option<Arc<str>>,
-        username: Option<Arc<str>>,
-        token: Option<Arc<str>>,
-        exp: Option<f64>,
-    ) -> Self {
+    /// `verified` should carry no claims map when the session is all that keeps it (see
+    /// [`Token::without_claims`]).
+    pub fn new(client_id: Arc<str>, verified: Arc<Token>, username: Option<Arc<str>>, token: Option<Arc<str>>) -> Self {
         Session {
             client_id,
-            subject,
+            verified,
             username,
             token,
-            exp,
             refreshed: false,
             permissions: None,
-            issuer: None,
             last_refresh: None,
             deadline: f64::INFINITY,
             phase: Phase::Live,
             generation: 0,
         }
+    }
+
+    pub fn subject(&self) -> Option<&Arc<str>> {
+        self.verified.sub.as_ref()
+    }
+
+    /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
+    pub fn issuer(&self) -> Option<&Arc<str>> {
+        self.verified.iss.as_ref()
+    }
+
+    pub fn exp(&self) -> Option<f64> {
+        self.verified.exp
     }
 
     pub fn phase(&self) -> Phase {
@@ -257,14 +264,14 @@ impl Sessions {
         self.next_generation += 1;
         s.generation = self.next_generation;
         s.phase = Phase::Live;
-        s.deadline = match s.exp {
+        s.deadline = match s.exp() {
             Some(e) if d.kick => e + d.leeway,
             _ => f64::INFINITY,
         };
         if s.deadline.is_finite() {
             self.schedule.push(Reverse((ms(s.deadline), EventKind::Expiry, c, s.generation)));
         }
-        if let (Some(exp), Some(before)) = (s.exp, d.notice_before) {
+        if let (Some(exp), Some(before)) = (s.exp(), d.notice_before) {
             self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
         }
         self.by_client.insert(c, Box::new(s));

@@ -123,7 +123,7 @@ impl Plugin {
             // (mosquitto closes it): the session is ending from now on, whatever comes next.
             let result = self.refresh_session(&engine, broker, client, token, now).map(|_| ());
             if let Err(r) = &result {
-                self.end_session(client, End::RefreshRefused(r.reason.category()), now);
+                self.end_session(client, End::RefreshRefused(r.reason), now);
             }
             return self.answer(broker, client, "re-authentication refused for", result);
         }
@@ -175,8 +175,7 @@ impl Plugin {
         // Introspection follows the raw token for the whole session.
         let keep = via != Via::Basic { returns: true } || engine.introspector.is_some();
         let username = share(username, &t.sub);
-        let mut session = Session::new(id.into(), t.sub.clone(), username, keep.then(|| token.into()), t.exp);
-        session.issuer = t.iss.clone();
+        let mut session = Session::new(id.into(), Token::without_claims(&t), username, keep.then(|| token.into()));
         session.permissions = self.permissions(engine, broker, &t, &session);
         if let Some(name) = &set {
             if !broker.set_username(client, name) {
@@ -266,8 +265,7 @@ impl Plugin {
         now: f64,
     ) -> Result<(Session, Option<String>, Arc<Token>), Refused> {
         let t = engine.authenticate(token, now)?;
-        let issuer = t.iss.clone();
-        if t.sub != session.subject || issuer != session.issuer {
+        if t.sub.as_ref() != session.subject() || t.iss.as_ref() != session.issuer() {
             return Err(Refused::new(Reason::BadSubject, "the new token names another subject or issuer"));
         }
         let identity = engine.bind_identity(&t, Some(&session.client_id), session.username.as_deref())?;
@@ -275,10 +273,9 @@ impl Plugin {
         let rename = (username != session.username).then(|| username.as_deref().map(str::to_string)).flatten();
         let username = share(username, &t.sub);
         let refreshed = session.refreshed || stored != session.token;
-        let mut fresh = Session::new(session.client_id.clone(), t.sub.clone(), username, stored, t.exp);
+        let mut fresh = Session::new(session.client_id.clone(), Token::without_claims(&t), username, stored);
         fresh.refreshed = refreshed;
         fresh.last_refresh = session.last_refresh;
-        fresh.issuer = issuer;
         fresh.permissions = self.permissions(engine, broker, &t, &fresh);
         Ok((fresh, rename, t))
     }

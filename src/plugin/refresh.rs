@@ -48,7 +48,7 @@ impl Plugin {
         let mut fresh = verified?;
         fresh.refreshed = true;
         fresh.last_refresh = Some(now);
-        let exp = fresh.exp;
+        let exp = fresh.exp();
         self.open_session(engine, client, fresh, now);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
@@ -76,7 +76,7 @@ impl Plugin {
                 log_refusal(broker, client, "token refresh refused, disconnecting", &r);
                 // Not from inside this client's own callback: a tick kicks it shortly, after the
                 // answer has gone out; ACLs deny meanwhile.
-                self.end_session(client, End::RefreshRefused(r.reason.category()), now);
+                self.end_session(client, End::RefreshRefused(r.reason), now);
             }
         }
     }

@@ -107,8 +107,8 @@ impl Plugin {
             let tracked = Tracked::new(
                 s.client_id.to_string(),
                 token.clone(),
-                s.issuer.as_deref().map(str::to_string),
-                s.exp,
+                s.issuer().map(|i| i.to_string()),
+                s.exp(),
                 checked,
             );
             // Unchecked: the first answer reschedules it; the interval is a watchdog for a lost answer.
@@ -121,8 +121,7 @@ impl Plugin {
             Some(Some(Verdict::Active)) => {}
             // A check already queued or in flight for this token (another session) serves this one too.
             Some(None)
-                if intro.submit(job(token, s.issuer.as_deref().map(str::to_string), intro.timeout()))
-                    == Submitted::Full =>
+                if intro.submit(job(token, s.issuer().map(|i| i.to_string()), intro.timeout())) == Submitted::Full =>
             {
                 let done = Done { digest: d, answer: Err("the check queue is full".into()) };
                 self.apply_answers(engine, vec![done], now);
