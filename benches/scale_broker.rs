@@ -170,7 +170,17 @@ fn run(
 
     let c0 = cpu_ns(pid);
     let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs(2));
+    let idle = Duration::from_secs(env_usize("SCALE_IDLE_S", 2) as u64);
+    match std::env::var("SCALE_PERF") {
+        // A profile of the idle broker (perf record), for finding work per loop pass.
+        Ok(out) if with_plugin => {
+            let _ = std::process::Command::new("perf")
+                .args(["record", "-g", "-o", &out, "-p", &pid.to_string(), "--", "sleep"])
+                .arg(idle.as_secs().to_string())
+                .output();
+        }
+        _ => std::thread::sleep(idle),
+    }
     let idle_ms_per_s = (cpu_ns(pid) - c0) as f64 / 1e6 / t0.elapsed().as_secs_f64();
 
     let c0 = cpu_ns(pid);

@@ -175,7 +175,12 @@ impl Plugin {
         // Introspection follows the raw token for the whole session.
         let keep = via != Via::Basic { returns: true } || engine.introspector.is_some();
         let username = share(username, &t.sub);
-        let mut session = Session::new(id.into(), Token::without_claims(&t), username, keep.then(|| token.into()));
+        // A device's client id is often its subject: one string for both.
+        let id = match &t.sub {
+            Some(sub) if **sub == *id => sub.clone(),
+            _ => id.into(),
+        };
+        let mut session = Session::new(id, Token::without_claims(&t), username, keep.then(|| token.into()));
         session.permissions = self.permissions(engine, broker, &t, &session);
         if let Some(name) = &set {
             if !broker.set_username(client, name) {
