@@ -1,5 +1,6 @@
 //! Bounded cache of tokens whose signature already verified, keyed by the token's SHA-256, so a
 //! reconnect storm costs a hash instead of a signature check. Time claims are re-checked on every use.
+use crate::hashers::DigestKeyed;
 use crate::verify::Token;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ pub fn digest(token: &str) -> Digest {
 
 pub struct VerifiedCache {
     max: usize,
-    map: HashMap<Digest, (f64, Arc<Token>)>,
+    map: HashMap<Digest, (f64, Arc<Token>), DigestKeyed>,
     next_purge: f64,
     /// Walks over every entry so far (purges and evictions): bounded per insert on average.
     walks: u64,
@@ -26,7 +27,7 @@ pub struct VerifiedCache {
 
 impl VerifiedCache {
     pub fn new(max: usize) -> Self {
-        VerifiedCache { max, map: HashMap::new(), next_purge: 0.0, walks: 0 }
+        VerifiedCache { max, map: HashMap::default(), next_purge: 0.0, walks: 0 }
     }
 
     pub fn enabled(&self) -> bool {

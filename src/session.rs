@@ -4,6 +4,7 @@
 //! permissions and one deadline (`exp + leeway`). Pure: the plugin turns due events into kicks and
 //! messages on the broker thread; time is always a parameter.
 use crate::acl::Permissions;
+use crate::hashers::HandleKeyed;
 use crate::plugin::ClientRef;
 use crate::refusal::Reason;
 use crate::verify::Token;
@@ -191,7 +192,7 @@ pub struct Deadlines {
 #[derive(Default)]
 pub struct Sessions {
     /// Boxed: a hash table keeps up to twice its length in slots, and a slot is then 16 bytes.
-    by_client: HashMap<ClientRef, Box<Session>>,
+    by_client: HashMap<ClientRef, Box<Session>, HandleKeyed>,
     /// Connected sessions by client id (gone ones are not: their id may already belong to another).
     by_id: HashMap<Arc<str>, ClientRef>,
     /// (due time in ms since the epoch, kind, client, generation): entries of replaced or closed
@@ -199,7 +200,7 @@ pub struct Sessions {
     schedule: BinaryHeap<Reverse<(u64, EventKind, ClientRef, u64)>>,
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
-    gone: HashMap<ClientRef, Box<Session>>,
+    gone: HashMap<ClientRef, Box<Session>, HandleKeyed>,
 }
 
 fn ms(t: f64) -> u64 {

@@ -20,7 +20,7 @@ pub(super) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 const CHECKED: [&str; 8] = ["sub", "iss", "exp", "nbf", "iat", "aud", "scope", "scp"];
 
 /// A JSON object as [`parse_object`] would check it, with only the checked claims and `keep` built.
-pub(super) fn parse_claims(bytes: &[u8], keep: &[String]) -> Result<Map<String, Value>, String> {
+pub(super) fn parse_claims<K: AsRef<str>>(bytes: &[u8], keep: &[K]) -> Result<Map<String, Value>, String> {
     let mut d = serde_json::Deserializer::from_slice(bytes);
     let parsed = Selective(keep).deserialize(&mut d).and_then(|m| d.end().map(|()| m));
     match parsed {
@@ -31,16 +31,16 @@ pub(super) fn parse_claims(bytes: &[u8], keep: &[String]) -> Result<Map<String, 
     }
 }
 
-struct Selective<'k>(&'k [String]);
+struct Selective<'k, K>(&'k [K]);
 
-impl<'de> DeserializeSeed<'de> for Selective<'_> {
+impl<'de, K: AsRef<str>> DeserializeSeed<'de> for Selective<'_, K> {
     type Value = Map<String, Value>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Selective<'_> {
+impl<'de, K: AsRef<str>> Visitor<'de> for Selective<'_, K> {
     type Value = Map<String, Value>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object")
@@ -49,7 +49,7 @@ impl<'de> Visitor<'de> for Selective<'_> {
         let mut m = Map::new();
         let mut skipped = Keys::default();
         while let Some(Key(k)) = a.next_key()? {
-            if CHECKED.contains(&&*k) || self.0.iter().any(|x| *x == *k) {
+            if CHECKED.contains(&&*k) || self.0.iter().any(|x| x.as_ref() == &*k) {
                 let Strict(v) = a.next_value()?;
                 if m.insert(k.into_owned(), v).is_some() {
                     return Err(A::Error::custom("duplicate key"));
