@@ -26,5 +26,6 @@ case ",$parts," in *,inproc,*)
   cargo bench --locked --bench scale ;;
 esac
 case ",$parts," in *,kicks,*)
-  KICK_N="${KICK_N:-19000}" KICK_GAP_S="${KICK_GAP_S:-0}" cargo bench --locked --bench expiry_kicks ;;
+  KICK_N="${KICK_N:-19000}" KICK_GAP_S="${KICK_GAP_S:-0}" KICK_CALIBRATION_FACTOR="${KICK_CALIBRATION_FACTOR:-6}" \
+    cargo bench --locked --bench expiry_kicks ;;
 esac
