@@ -9,7 +9,7 @@
 #    TICK, and 1,000,000 kicks spread over a minute (p99 delay, missed, early, sessions left).
 # 3. Real broker kicks (benches/expiry_kicks.rs): KICK_N (default 19000) tokens expiring in the same
 #    second (KICK_GAP_S=0).
-# SCALE_PARTS (default "broker,inproc,kicks") picks the parts. Release build; about 10 minutes on
+# SCALE_PARTS (default "broker,inproc,kicks") picks the parts. Release build; about 15 minutes on
 # 2 cores. The open-file hard limit bounds the held connections (ci/raise-nofile.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
