@@ -1,5 +1,6 @@
 //! Bounded cache of tokens whose signature already verified, keyed by the token's SHA-256, so a
 //! reconnect storm costs a hash instead of a signature check. Time claims are re-checked on every use.
+use crate::hashers::DigestKeyed;
 use crate::verify::Token;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,13 +19,15 @@ pub fn digest(token: &str) -> Digest {
 
 pub struct VerifiedCache {
     max: usize,
-    map: HashMap<Digest, (f64, Arc<Token>)>,
+    map: HashMap<Digest, (f64, Arc<Token>), DigestKeyed>,
     next_purge: f64,
+    /// Walks over every entry so far (purges and evictions): bounded per insert on average.
+    walks: u64,
 }
 
 impl VerifiedCache {
     pub fn new(max: usize) -> Self {
-        VerifiedCache { max, map: HashMap::new(), next_purge: 0.0 }
+        VerifiedCache { max, map: HashMap::default(), next_purge: 0.0, walks: 0 }
     }
 
     pub fn enabled(&self) -> bool {
@@ -39,6 +42,10 @@ impl VerifiedCache {
         self.map.is_empty()
     }
 
+    pub fn walks(&self) -> u64 {
+        self.walks
+    }
+
     pub fn get(&self, d: &Digest, now: f64) -> Option<Arc<Token>> {
         match self.map.get(d) {
             Some((until, t)) if now < *until => Some(t.clone()),
@@ -51,14 +58,21 @@ impl VerifiedCache {
         if !self.enabled() {
             return;
         }
-        if now >= self.next_purge || self.map.len() >= self.max {
+        if now >= self.next_purge {
             self.purge(now);
         }
         if self.map.len() >= self.max {
-            // Full of live entries: drop an arbitrary one rather than grow or refuse to cache.
-            if let Some(k) = self.map.keys().next().copied() {
-                self.map.remove(&k);
-            }
+            // Full of live entries (purged at most once a minute): make room for a quarter of the
+            // bound at once, so that walking the whole map happens once per max/4 inserts, not on
+            // every CONNECT of a broker with more sessions than entries.
+            self.purge(now);
+            self.walks += 1;
+            let mut surplus = (self.map.len() + 1).saturating_sub(self.max - self.max / 4);
+            self.map.retain(|_, _| {
+                let keep = surplus == 0;
+                surplus = surplus.saturating_sub(1);
+                keep
+            });
         }
         self.map.insert(d, (until.min(now + MAX_TTL), token));
     }
@@ -72,6 +86,7 @@ impl VerifiedCache {
     pub fn purge(&mut self, now: f64) {
         self.map.retain(|_, (until, _)| now < *until);
         self.next_purge = now + 60.0;
+        self.walks += 1;
     }
 }
 
@@ -80,7 +95,7 @@ mod tests {
     use super::*;
 
     fn tok(exp: Option<f64>) -> Arc<Token> {
-        Arc::new(Token { sub: Some("s".into()), exp, nbf: None, iat: None, claims: Default::default() })
+        Arc::new(Token { sub: Some("s".into()), iss: None, exp, nbf: None, iat: None, claims: Default::default() })
     }
 
     #[test]
@@ -93,8 +108,22 @@ mod tests {
             c.insert(digest(&i.to_string()), tok(Some(1000.0)), 1000.0, 10.0);
         }
         assert!(c.len() <= 3);
+        assert!(c.get(&digest("9"), 11.0).is_some(), "the newest entry stays");
         c.purge(2000.0);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_walks_its_entries_once_per_quarter_of_its_bound() {
+        let mut c = VerifiedCache::new(1000);
+        for i in 0..10_000 {
+            c.insert(digest(&i.to_string()), tok(None), 1e9, 10.0);
+            assert!(c.len() <= 1000);
+        }
+        // 9,000 inserts into a full cache: a walk (purge + eviction: 3) per 250 of them, and the
+        // first insert's purge.
+        assert!(c.walks() <= 3 * (9_000 / 250 + 1) + 1, "{} walks", c.walks());
+        assert!(c.len() >= 750);
     }
 
     #[test]

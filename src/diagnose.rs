@@ -37,7 +37,8 @@ fn part(token: &str, i: usize) -> Map<String, Value> {
 fn unverified(claims: &Map<String, Value>) -> Token {
     let num = |n: &str| claims.get(n).and_then(Value::as_f64);
     Token {
-        sub: claims.get("sub").and_then(Value::as_str).map(str::to_string),
+        sub: claims.get("sub").and_then(Value::as_str).map(Into::into),
+        iss: claims.get("iss").and_then(Value::as_str).map(Into::into),
         exp: num("exp"),
         nbf: num("nbf"),
         iat: num("iat"),
@@ -79,7 +80,7 @@ pub fn diagnose(engine: &Engine, token: &str, client_id: Option<&str>, username:
     }
     let (decision, username, permissions, warnings) = match decision {
         Ok((t, id)) => {
-            let name = id.set_username.or(id.username).or(username.map(str::to_string));
+            let name = id.set_username.or(id.username.map(|u| u.to_string())).or(username.map(str::to_string));
             let compiled = engine
                 .config
                 .authorization

@@ -29,7 +29,23 @@ pub struct Engine {
     pub exchange: Option<crate::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
+    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Engine::slim`]).
+    keep: Keep,
+    /// The issuers seen so far, shared by every token and session of that issuer.
+    issuers: Mutex<Vec<Arc<str>>>,
 }
+
+/// The claims later decisions read from a verified token: authorization (rules and claim lists read
+/// any claim), the revocation and exchange paths (they read `iss` from the map), the claim
+/// bindings. Only these are kept, so a cached token costs tens of bytes instead of a claims map.
+enum Keep {
+    All,
+    Only(Vec<String>),
+}
+
+/// Distinct issuers interned; beyond that (no issuer list configured and many issuers) each token
+/// gets its own copy.
+const MAX_INTERNED_ISSUERS: usize = 64;
 
 struct Cache {
     verified: VerifiedCache,
@@ -40,8 +56,9 @@ struct Cache {
 /// What the connection's identity becomes once its token is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The username bound to the token (matchUsernameTo...), None when no binding is configured.
-    pub username: Option<String>,
+    /// The username bound to the token (matchUsernameTo...), None when no binding is configured;
+    /// the token's own `sub` when bound to it (shared, not copied).
+    pub username: Option<Arc<str>>,
     /// The username mosquitto should carry from now on, when it differs from what the client sent.
     pub set_username: Option<String>,
 }
@@ -78,7 +95,35 @@ impl Engine {
         let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok((Engine { generation, config, verifier, keys, notices, cache, introspector, exchange, logout }, warnings))
+        let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
+            Keep::All
+        } else {
+            // A dotted path (`realm_access.roles`) starts at a top-level claim.
+            let top = |p: &Option<String>| p.as_deref().and_then(|p| p.split('.').next()).map(str::to_string);
+            // The logout gate and the session index match the provider session (`sid`).
+            let sid = config.logout.as_ref().map(|_| "sid".to_string());
+            Keep::Only(
+                [top(&c.match_client_id_to_claim), top(&c.match_username_to_claim), sid]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            )
+        };
+        let issuers = Mutex::new(Vec::new());
+        let engine = Engine {
+            generation,
+            config,
+            verifier,
+            keys,
+            notices,
+            cache,
+            introspector,
+            exchange,
+            logout,
+            keep,
+            issuers,
+        };
+        Ok((engine, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {
@@ -100,14 +145,14 @@ impl Engine {
             c.verified.enabled()
         };
         if !cached {
-            return self.verify_uncached(token, now).map(Arc::new);
+            return self.verify_uncached(token, now).map(|t| Arc::new(self.slim(t)));
         }
         let d = digest(token);
         let hit = self.cache.lock().verified.get(&d, now);
         let t = match hit {
             Some(t) => t,
             None => {
-                let t = Arc::new(self.verify_signed(token)?);
+                let t = Arc::new(self.slim(self.verify_signed(token)?));
                 // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
                 let until = match (self.verifier.validate_expiration, t.exp) {
                     (true, Some(exp)) => exp + self.verifier.leeway,
@@ -119,6 +164,29 @@ impl Engine {
         };
         self.verifier.check_time(&t, now)?;
         Ok(t)
+    }
+
+    /// Drops the claims no later decision reads, and shares the issuer string.
+    fn slim(&self, mut t: Token) -> Token {
+        if let Keep::Only(names) = &self.keep {
+            if names.is_empty() {
+                t.claims = Default::default();
+            } else {
+                t.claims.retain(|k, _| names.contains(k));
+            }
+        }
+        if let Some(iss) = t.iss.take() {
+            let mut known = self.issuers.lock();
+            t.iss = match known.iter().find(|k| **k == iss) {
+                Some(k) => Some(k.clone()),
+                None if known.len() < MAX_INTERNED_ISSUERS => {
+                    known.push(iss.clone());
+                    Some(iss)
+                }
+                None => Some(iss),
+            };
+        }
+        t
     }
 
     /// Whether a username binding (matchUsernameTo...) is configured.
@@ -156,7 +224,11 @@ impl Engine {
     }
 
     fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
-        self.with_keys(token, |keys| self.verifier.verify_signed(token, keys))
+        let keep = match &self.keep {
+            Keep::All => None,
+            Keep::Only(names) => Some(names.as_slice()),
+        };
+        self.with_keys(token, |keys| self.verifier.verify_signed_keeping(token, keys, keep))
     }
 
     /// Runs `f` with the keys of the token's issuer; a miss asks that source for a refresh.
@@ -208,26 +280,26 @@ impl Engine {
                 ));
             }
         }
-        let wanted = if c.match_username_to_subject {
-            Some(t.sub.as_deref().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to set the username from"))?)
+        let wanted: Option<Arc<str>> = if c.match_username_to_subject {
+            Some(t.sub.clone().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to set the username from"))?)
         } else if let Some(claim) = &c.match_username_to_claim {
-            Some(string_claim(t, claim)?)
+            Some(string_claim(t, claim)?.into())
         } else {
             None
         };
-        let Some(wanted) = wanted else { return Ok(Identity { username: None, set_username: None }) };
-        let bound = Some(wanted.to_string());
+        let Some(bound) = wanted else { return Ok(Identity { username: None, set_username: None }) };
+        let wanted = &*bound;
         // When the token travels in the username field, that field is the token, not a name to compare.
         let sent = match c.token_source {
             TokenSource::Password => username.filter(|u| !u.is_empty()),
             TokenSource::Username => None,
         };
         match sent {
-            Some(u) if u == wanted => Ok(Identity { username: bound, set_username: None }),
+            Some(u) if u == wanted => Ok(Identity { username: Some(bound), set_username: None }),
             Some(_) if c.refuse_username_mismatch => {
                 Err(Refused::new(Reason::UsernameMismatch, "username differs from the token's identity"))
             }
-            _ => Ok(Identity { set_username: bound.clone(), username: bound }),
+            _ => Ok(Identity { set_username: Some(wanted.to_string()), username: Some(bound) }),
         }
     }
 }

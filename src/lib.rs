@@ -11,6 +11,7 @@ pub mod config;
 pub mod diagnose;
 pub mod engine;
 pub mod exchange;
+pub mod hashers;
 pub mod introspect;
 pub mod keys;
 pub mod logout;

@@ -87,7 +87,7 @@ pub fn verify(v: &Verifier, keys: &KeySet, token: &str, rules: Rules, now: f64) 
         Some(_) => return Err(bad("jti is not a string of 1 to 256 bytes")),
         None => return Err(bad("no jti")),
     };
-    Ok(Logout { iss, sub: t.sub, sid, iat, jti })
+    Ok(Logout { iss, sub: t.sub.map(|s| s.to_string()), sid, iat, jti })
 }
 
 impl Logout {

@@ -4,7 +4,10 @@
 //! permissions and one deadline (`exp + leeway`). Pure: the plugin turns due events into kicks and
 //! messages on the broker thread; time is always a parameter.
 use crate::acl::Permissions;
+use crate::hashers::HandleKeyed;
 use crate::plugin::ClientRef;
+use crate::refusal::Reason;
+use crate::verify::Token;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -15,27 +18,31 @@ mod tests;
 
 use index::Ident;
 
+/// Kept for every live connection, so kept small (one of these per device on a large broker):
+/// subject, issuer, exp and iat are read from the verified token, which the verified-token cache
+/// holds anyway; `username` shares the subject's string when they are equal, `client_id` the index's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    pub client_id: String,
-    pub subject: Option<String>,
+    pub client_id: Arc<str>,
+    /// The token in force as verified (without the claims only its compilation read).
+    verified: Arc<Token>,
     /// The username the plugin bound the connection to, if any.
-    pub username: Option<String>,
-    /// The token currently in force (the CONNECT one, or the last in-band refresh): a reload re-checks it.
-    pub token: String,
-    pub exp: Option<f64>,
+    pub username: Option<Arc<str>>,
+    /// The token currently in force when a reload re-check cannot get it from mosquitto: None when
+    /// it is the CONNECT password, which mosquitto passes to the re-check itself; kept after an
+    /// in-band refresh, for enhanced authentication, an exchanged credential, or introspection.
+    pub token: Option<Arc<str>>,
     pub refreshed: bool,
     /// Compiled at authentication when `options.authorization` is configured.
     pub permissions: Option<Arc<Permissions>>,
-    /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
-    pub issuer: Option<String>,
     /// When the last in-band refresh was accepted (refreshes are rate-limited).
     pub last_refresh: Option<f64>,
-    /// The token's `sid` (the identity provider's session) and `iat`: what a back-channel logout matches.
-    pub sid: Option<String>,
-    pub iat: Option<f64>,
-    /// `exp + leeway` when expired sessions are kicked: ACL checks deny from then on.
-    deadline: Option<f64>,
+    /// The token's `sid` (the identity provider's session) when `options.logout` is configured:
+    /// with `iat`, what a back-channel logout matches.
+    pub sid: Option<Arc<str>>,
+    /// `exp + leeway` when expired sessions are kicked (ACL checks deny from then on); infinite
+    /// when not.
+    deadline: f64,
     phase: Phase,
     generation: u64,
 }
@@ -59,7 +66,7 @@ pub enum End {
     /// `exp + leeway` has passed.
     Expired,
     /// An in-band refresh was refused (the refusal's category).
-    RefreshRefused(&'static str),
+    RefreshRefused(Reason),
     /// The revocation endpoint says the token is not active.
     Revoked,
     /// No usable revocation answer and the policy fails closed.
@@ -84,7 +91,7 @@ impl End {
     pub fn category(self) -> &'static str {
         match self {
             End::Expired => "expired",
-            End::RefreshRefused(c) => c,
+            End::RefreshRefused(r) => r.category(),
             End::Revoked => "token-revoked",
             End::Unchecked => "revocation-unchecked",
             End::LoggedOut => "logged-out",
@@ -101,29 +108,39 @@ impl End {
 }
 
 impl Session {
-    pub fn new(
-        client_id: String,
-        subject: Option<String>,
-        username: Option<String>,
-        token: String,
-        exp: Option<f64>,
-    ) -> Self {
+    /// `verified` should carry no claims map when the session is all that keeps it (see
+    /// [`Token::without_claims`]).
+    pub fn new(client_id: Arc<str>, verified: Arc<Token>, username: Option<Arc<str>>, token: Option<Arc<str>>) -> Self {
         Session {
             client_id,
-            subject,
+            verified,
             username,
             token,
-            exp,
             refreshed: false,
             permissions: None,
-            issuer: None,
             last_refresh: None,
             sid: None,
-            iat: None,
-            deadline: None,
+            deadline: f64::INFINITY,
             phase: Phase::Live,
             generation: 0,
         }
+    }
+
+    pub fn subject(&self) -> Option<&Arc<str>> {
+        self.verified.sub.as_ref()
+    }
+
+    /// The token's `iss` (picks the discovered revocation endpoint among several issuers).
+    pub fn issuer(&self) -> Option<&Arc<str>> {
+        self.verified.iss.as_ref()
+    }
+
+    pub fn exp(&self) -> Option<f64> {
+        self.verified.exp
+    }
+
+    pub fn iat(&self) -> Option<f64> {
+        self.verified.iat
     }
 
     pub fn phase(&self) -> Phase {
@@ -135,11 +152,11 @@ impl Session {
     }
 
     pub fn deadline(&self) -> Option<f64> {
-        self.deadline
+        self.deadline.is_finite().then_some(self.deadline)
     }
 
     pub fn past_deadline(&self, now: f64) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
+        now >= self.deadline
     }
 
     /// What an ACL check of this session may use: its permissions, or a denial. `write` is true for
@@ -177,7 +194,7 @@ pub enum EventKind {
 pub struct Due {
     pub kind: EventKind,
     pub client: ClientRef,
-    pub client_id: String,
+    pub client_id: Arc<str>,
 }
 
 /// When expiry is enforced: the leeway added to `exp` for the kick and the ACL deadline.
@@ -191,17 +208,18 @@ pub struct Deadlines {
 
 #[derive(Default)]
 pub struct Sessions {
-    by_client: HashMap<ClientRef, Session>,
+    /// Boxed: a hash table keeps up to twice its length in slots, and a slot is then 16 bytes.
+    by_client: HashMap<ClientRef, Box<Session>, HandleKeyed>,
     /// Connected sessions by client id (gone ones are not: their id may already belong to another).
-    by_id: HashMap<String, ClientRef>,
+    by_id: HashMap<Arc<str>, ClientRef>,
     /// (due time in ms since the epoch, kind, client, generation): entries of replaced or closed
     /// sessions are skipped when popped, so nothing is ever removed from the middle.
     schedule: BinaryHeap<Reverse<(u64, EventKind, ClientRef, u64)>>,
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
-    gone: HashMap<ClientRef, Session>,
+    gone: HashMap<ClientRef, Box<Session>, HandleKeyed>,
     /// Connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid).
-    by_identity: HashMap<(Option<String>, Ident), Vec<ClientRef>>,
+    by_identity: HashMap<(Option<Arc<str>>, Ident), Vec<ClientRef>>,
 }
 
 fn ms(t: f64) -> u64 {
@@ -224,7 +242,7 @@ impl Sessions {
     }
 
     pub fn get(&self, c: ClientRef) -> Option<&Session> {
-        self.by_client.get(&c).or_else(|| self.gone.get(&c))
+        self.by_client.get(&c).or_else(|| self.gone.get(&c)).map(|s| &**s)
     }
 
     /// Forgets the session of `c` at once (its credentials now belong to another plugin).
@@ -234,13 +252,13 @@ impl Sessions {
         if self.by_id.get(&s.client_id) == Some(&c) {
             self.by_id.remove(&s.client_id);
         }
-        Some(s)
+        Some(*s)
     }
 
     /// The connected session (live or ending) that holds `client_id`, if any.
     pub fn holder_of(&self, client_id: &str) -> Option<(ClientRef, &Session)> {
         let c = *self.by_id.get(client_id)?;
-        self.by_client.get(&c).map(|s| (c, s))
+        self.by_client.get(&c).map(|s| (c, &**s))
     }
 
     /// Opens the session of `c`: a new connection, or the replacement of its session after an
@@ -266,11 +284,14 @@ impl Sessions {
         self.next_generation += 1;
         s.generation = self.next_generation;
         s.phase = Phase::Live;
-        s.deadline = if d.kick { s.exp.map(|e| e + d.leeway) } else { None };
-        if let Some(deadline) = s.deadline {
-            self.schedule.push(Reverse((ms(deadline), EventKind::Expiry, c, s.generation)));
+        s.deadline = match s.exp() {
+            Some(e) if d.kick => e + d.leeway,
+            _ => f64::INFINITY,
+        };
+        if s.deadline.is_finite() {
+            self.schedule.push(Reverse((ms(s.deadline), EventKind::Expiry, c, s.generation)));
         }
-        if let (Some(exp), Some(before)) = (s.exp, d.notice_before) {
+        if let (Some(exp), Some(before)) = (s.exp(), d.notice_before) {
             self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
         }
         self.put(c, s);
@@ -319,7 +340,14 @@ impl Sessions {
     /// DISCONNECT, in the same loop pass). `keep` is the client whose callback is running.
     pub fn drop_gone(&mut self, keep: Option<ClientRef>) -> usize {
         let before = self.gone.len();
+        if before == 0 {
+            return 0;
+        }
         self.gone.retain(|c, _| Some(*c) == keep);
+        // A burst of disconnects must not leave every later tick walking its empty slots.
+        if self.gone.capacity() > 1024 {
+            self.gone.shrink_to(64);
+        }
         before - self.gone.len()
     }
 

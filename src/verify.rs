@@ -6,13 +6,18 @@ use crate::logsafe::clean;
 use crate::pattern::Pattern;
 use crate::refusal::{Reason, Refused};
 use base64::Engine;
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use json::{parse_claims, parse_object};
 use serde_json::{Map, Value};
+use std::sync::Arc;
+
+mod json;
 
 /// What a verified token says, kept for identity checks and later authorization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
-    pub sub: Option<String>,
+    pub sub: Option<Arc<str>>,
+    /// `iss` when it is a string (a configured issuer list refuses any other).
+    pub iss: Option<Arc<str>>,
     pub exp: Option<f64>,
     pub nbf: Option<f64>,
     pub iat: Option<f64>,
@@ -20,6 +25,21 @@ pub struct Token {
 }
 
 impl Token {
+    /// The same token without its claims map, for a holder that never reads it.
+    pub fn without_claims(t: &Arc<Token>) -> Arc<Token> {
+        if t.claims.is_empty() {
+            return t.clone();
+        }
+        Arc::new(Token {
+            sub: t.sub.clone(),
+            iss: t.iss.clone(),
+            exp: t.exp,
+            nbf: t.nbf,
+            iat: t.iat,
+            claims: Map::new(),
+        })
+    }
+
     /// A claim by name or dotted path (`realm_access.roles`).
     pub fn claim(&self, path: &str) -> Option<&Value> {
         let mut parts = path.split('.');
@@ -43,6 +63,22 @@ pub struct Verifier {
     pub max_token_bytes: usize,
 }
 
+/// The bytes of a compact JWS: base64url and the dots (a table: this runs over every byte of every
+/// token, before anything else).
+const COMPACT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
+        b += 1;
+    }
+    t
+};
+
+/// The header parameters read below (the others are checked as JSON, not built).
+const HEADER: [&str; 3] = ["alg", "kid", "crit"];
+
 fn b64url(part: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()
 }
@@ -54,6 +90,13 @@ fn malformed(detail: &str) -> Refused {
 impl Verifier {
     /// Signature and time-independent claims. Time is checked by [`Verifier::check_time`].
     pub fn verify_signed(&self, token: &str, keys: &KeySet) -> Result<Token, Refused> {
+        self.verify_signed_keeping(token, keys, None)
+    }
+
+    /// Like [`Verifier::verify_signed`], keeping in [`Token::claims`] only the claims this
+    /// verifier checks and those named in `keep` (None: all). The others are still read, with
+    /// the same duplicate-key checks at every depth, but never built into values.
+    pub fn verify_signed_keeping(&self, token: &str, keys: &KeySet, keep: Option<&[String]>) -> Result<Token, Refused> {
         if token.is_empty() {
             return Err(Refused::new(Reason::NoToken, "empty"));
         }
@@ -63,7 +106,7 @@ impl Verifier {
                 format!("{} bytes, limit {}", token.len(), self.max_token_bytes),
             ));
         }
-        if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        if !token.bytes().all(|b| COMPACT[b as usize]) {
             return Err(malformed("not a compact JWS (characters outside base64url)"));
         }
         let mut parts = token.split('.');
@@ -75,7 +118,7 @@ impl Verifier {
             return Err(malformed("not three dot-separated parts"));
         };
         let header = b64url(h64).ok_or_else(|| malformed("header is not base64url"))?;
-        let header = parse_object(&header).map_err(|e| malformed(&format!("header: {e}")))?;
+        let header = parse_claims(&header, &HEADER).map_err(|e| malformed(&format!("header: {e}")))?;
         let alg_name = header.get("alg").and_then(Value::as_str).ok_or_else(|| malformed("header has no alg"))?;
         let alg = self
             .algorithms
@@ -117,7 +160,11 @@ impl Verifier {
         }
         let payload = b64url(p64).ok_or_else(|| malformed("payload is not base64url"))?;
         // Signed by a trusted key, so not a transport accident: the issuer signed a non-JWT.
-        let claims = parse_object(&payload).map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
+        let claims = match keep {
+            None => parse_object(&payload),
+            Some(keep) => parse_claims(&payload, keep),
+        };
+        let claims = claims.map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
         self.token_from_claims(claims)
     }
 
@@ -133,7 +180,7 @@ impl Verifier {
             // The subject becomes the MQTT username or client id, which topic patterns substitute
             // (%u, %c) with no protection from mosquitto for v5 plugins: no MQTT wildcards in it.
             Some(Value::String(s)) if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') => {
-                Some(s.clone())
+                Some(Arc::from(s.as_str()))
             }
             Some(Value::String(_)) => {
                 return Err(Refused::new(Reason::BadSubject, "empty or holds control or MQTT wildcard characters"))
@@ -164,7 +211,8 @@ impl Verifier {
         if let Some(missing) = self.required_scopes.iter().find(|s| !has_scope(&claims, s)) {
             return Err(Refused::new(Reason::MissingScope, format!("scope {} not granted", clean(missing, 64))));
         }
-        Ok(Token { sub, exp, nbf, iat, claims })
+        let iss = claims.get("iss").and_then(Value::as_str).map(Arc::from);
+        Ok(Token { sub, iss, exp, nbf, iat, claims })
     }
 
     /// exp, nbf and iat against `now` (seconds since the epoch), with the configured leeway.
@@ -206,7 +254,7 @@ pub(crate) fn header_of(token: &str) -> Option<Map<String, Value>> {
 pub fn unverified_issuer(token: &str) -> Result<Option<String>, Refused> {
     let payload = token.split('.').nth(1).ok_or_else(|| malformed("not three dot-separated parts"))?;
     let payload = b64url(payload).ok_or_else(|| malformed("payload is not base64url"))?;
-    let claims = parse_object(&payload).map_err(|e| malformed(&format!("payload: {e}")))?;
+    let claims = parse_claims::<&str>(&payload, &[]).map_err(|e| malformed(&format!("payload: {e}")))?;
     match claims.get("iss") {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -231,72 +279,5 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
             _ => Err(Refused::new(Reason::BadClaim, format!("{name} is not a finite number"))),
         },
         Some(_) => Err(Refused::new(Reason::BadClaim, format!("{name} is not a number"))),
-    }
-}
-
-/// A JSON object whose keys are unique at every depth: a duplicated claim or header is a forgery
-/// attempt (parsers disagree on which copy wins), not data.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    match serde_json::from_slice::<Strict>(bytes) {
-        Ok(Strict(Value::Object(m))) => Ok(m),
-        Ok(_) => Err("not a JSON object".into()),
-        Err(e) if e.to_string().starts_with("duplicate key") => Err("duplicate key".into()),
-        // serde's message can quote input; keep only its category.
-        Err(e) => Err(format!("invalid JSON ({:?})", e.classify())),
-    }
-}
-
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Strict;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
-        Ok(Strict(Value::Bool(v)))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
-        Ok(Strict(Value::from(v)))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
-        Ok(Strict(Value::from(v)))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
-        Ok(Strict(Value::from(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
-        Ok(Strict(Value::String(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Strict, E> {
-        Ok(Strict(Value::String(v)))
-    }
-    fn visit_unit<E>(self) -> Result<Strict, E> {
-        Ok(Strict(Value::Null))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Strict(v)) = a.next_element()? {
-            items.push(v);
-        }
-        Ok(Strict(Value::Array(items)))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-        let mut m = Map::new();
-        while let Some(k) = a.next_key::<String>()? {
-            let Strict(v) = a.next_value()?;
-            if m.insert(k, v).is_some() {
-                return Err(A::Error::custom("duplicate key"));
-            }
-        }
-        Ok(Strict(Value::Object(m)))
     }
 }

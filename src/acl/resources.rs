@@ -59,7 +59,7 @@ mod tests {
             "authorization": {"claims": {"resources": ["resources"]}}}});
         let cfg = Config::parse(&cfg.to_string()).unwrap();
         let claims = json!({"resources": claim}).as_object().unwrap().clone();
-        let t = Token { sub: Some("c".into()), exp: None, nbf: None, iat: None, claims };
+        let t = Token { sub: Some("c".into()), iss: None, exp: None, nbf: None, iat: None, claims };
         compile(cfg.authorization.as_ref().unwrap(), &t, Some("c"), None)
     }
 

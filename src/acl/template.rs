@@ -204,8 +204,14 @@ mod tests {
     use serde_json::json;
 
     fn ctx_render(t: &Template, client_id: Option<&str>) -> (String, Vec<(String, Unusable)>) {
-        let token =
-            Token { sub: None, exp: None, nbf: None, iat: None, claims: json!({"n": 1}).as_object().unwrap().clone() };
+        let token = Token {
+            sub: None,
+            iss: None,
+            exp: None,
+            nbf: None,
+            iat: None,
+            claims: json!({"n": 1}).as_object().unwrap().clone(),
+        };
         t.render(&Context { token: &token, client_id, username: Some("u"), trust_client_id: true })
     }
 

@@ -8,8 +8,8 @@ use Decision::{Allow, Defer, Deny};
 
 fn token(claims: Value) -> Token {
     let claims = claims.as_object().expect("claims object").clone();
-    let sub = claims.get("sub").and_then(Value::as_str).map(str::to_string);
-    Token { sub, exp: None, nbf: None, iat: None, claims }
+    let sub = claims.get("sub").and_then(Value::as_str).map(Into::into);
+    Token { sub, iss: None, exp: None, nbf: None, iat: None, claims }
 }
 
 /// Client ids in these tests are trusted (as with a client id binding): they test the templates.

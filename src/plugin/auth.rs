@@ -10,6 +10,7 @@ use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::{Deadlines, End, Phase, Session};
 use crate::verify::Token;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,31 @@ pub(super) enum Admitted {
     Waiting,
 }
 
+/// How a token reached [`Plugin::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    /// BASIC_AUTH; `returns`: the token is the password itself, which mosquitto passes again to
+    /// the re-check after a reload (so the session need not keep it).
+    Basic {
+        returns: bool,
+    },
+    Enhanced,
+}
+
+/// The username as the session keeps it: the subject's string when they are equal (no copy).
+fn share(username: Option<Arc<str>>, sub: &Option<Arc<str>>) -> Option<Arc<str>> {
+    match (username, sub) {
+        (Some(u), Some(s)) if u == *s => Some(s.clone()),
+        (u, _) => u,
+    }
+}
+
+/// The provider session a back-channel logout can name, kept only when `options.logout` is set.
+fn logout_sid(engine: &Engine, t: &Token) -> Option<Arc<str>> {
+    engine.config.logout.as_ref()?;
+    t.claims.get("sid").and_then(|v| v.as_str()).map(Arc::from)
+}
+
 fn utf8(raw: &[u8]) -> Result<&str, Refused> {
     std::str::from_utf8(raw).map_err(|_| Refused::new(Reason::Malformed, "not UTF-8"))
 }
@@ -80,7 +106,7 @@ impl Plugin {
         self.expire_fallback(broker, now, client);
         let engine = self.engine();
         if now < *self.recheck_until.lock() {
-            if let Some(result) = self.recheck(&engine, broker, client, now) {
+            if let Some(result) = self.recheck(&engine, broker, client, password, now) {
                 return result;
             }
         }
@@ -101,7 +127,9 @@ impl Plugin {
                 let Some(token) = self.exchanged(&engine, broker, client, sent, token, now)? else {
                     return Ok(Admitted::Waiting);
                 };
-                self.admit(&engine, broker, client, &token, sent, false, now)
+                // Only a password that is the token itself comes back to a reload re-check.
+                let returns = engine.token_source() == TokenSource::Password && matches!(token, Cow::Borrowed(_));
+                self.admit(&engine, broker, client, &token, sent, Via::Basic { returns }, now)
             });
         match result {
             Ok(Admitted::Waiting) => AuthResult::Delayed,
@@ -129,7 +157,7 @@ impl Plugin {
             .sessions
             .lock()
             .get(client)
-            .is_some_and(|s| Some(&s.client_id) == id.as_ref() && !matches!(s.phase(), Phase::Gone { .. }));
+            .is_some_and(|s| id.as_deref() == Some(&*s.client_id) && !matches!(s.phase(), Phase::Gone { .. }));
         let token = match utf8(data) {
             Ok(t) if !t.is_empty() => t,
             Ok(_) => {
@@ -147,12 +175,12 @@ impl Plugin {
             // (mosquitto closes it): the session is ending from now on, whatever comes next.
             let result = self.refresh_session(&engine, broker, client, token, now).map(|_| ());
             if let Err(r) = &result {
-                self.end_session(client, End::RefreshRefused(r.reason.category()), now);
+                self.end_session(client, End::RefreshRefused(r.reason), now);
             }
             return self.answer(broker, client, Answer::Reauth, result);
         }
         let sent = broker.client_username(client);
-        let result = self.admit(&engine, broker, client, token, sent.as_deref(), true, now).map(|_| ());
+        let result = self.admit(&engine, broker, client, token, sent.as_deref(), Via::Enhanced, now).map(|_| ());
         self.answer(broker, client, Answer::Connect, result)
     }
 
@@ -177,11 +205,11 @@ impl Plugin {
         client: ClientRef,
         token: &str,
         sent_username: Option<&str>,
-        enhanced: bool,
+        via: Via,
         now: f64,
     ) -> Result<Admitted, Refused> {
         let id = broker.client_id(client).unwrap_or_default();
-        let mut p = self.prepare(engine, broker, client, id, token, sent_username, enhanced, now)?;
+        let mut p = self.prepare(engine, broker, client, id, token, sent_username, via, now)?;
         // A CONNECT that waits (2.1) is renamed once the broker accepted it, through the pointer it
         // then vouches for; one that resumes a persistent session is renamed now, before its
         // queued messages are checked (a delayed client can do nothing; a refusal closes it).
@@ -213,29 +241,35 @@ impl Plugin {
         id: String,
         token: &str,
         sent_username: Option<&str>,
-        enhanced: bool,
+        via: Via,
         now: f64,
     ) -> Result<Prepared, Refused> {
         let t = engine.authenticate(token, now)?;
         self.logout_gate(engine, &t, now)?;
         let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
-        let (username, set) = if enhanced && !engine.binds_username() {
+        let (username, set) = if via == Via::Enhanced && !engine.binds_username() {
             // The CONNECT username of an enhanced-auth client is unverified: replace it with the
             // subject, which also keeps the client through the username check of a reload.
             let sub =
                 t.sub.clone().ok_or_else(|| Refused::new(Reason::BadSubject, "enhanced authentication needs a sub"))?;
-            let set = (sent_username != Some(sub.as_str())).then(|| sub.clone());
+            let set = (sent_username != Some(&*sub)).then(|| sub.to_string());
             (Some(sub), set)
         } else {
             (identity.username, identity.set_username)
         };
-        let issuer = t.claims.get("iss").and_then(|v| v.as_str());
-        let who = Who { issuer, subject: t.sub.as_deref(), username: username.as_deref() };
+        let who = Who { issuer: t.iss.as_deref(), subject: t.sub.as_deref(), username: username.as_deref() };
         self.check_takeover(engine, client, &id, Some(who))?;
-        let gate = self.revocation_gate(engine, token, &t, now, self.can_wait(broker, enhanced))?;
-        let mut session = Session::new(id, t.sub.clone(), username, token.to_string(), t.exp);
-        session.issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
-        (session.sid, session.iat) = (t.claims.get("sid").and_then(|v| v.as_str()).map(str::to_string), t.iat);
+        let gate = self.revocation_gate(engine, token, &t, now, self.can_wait(broker, via == Via::Enhanced))?;
+        // Introspection follows the raw token for the whole session.
+        let keep = via != Via::Basic { returns: true } || engine.introspector.is_some();
+        let username = share(username, &t.sub);
+        // A device's client id is often its subject: one string for both.
+        let id = match &t.sub {
+            Some(sub) if **sub == *id => sub.clone(),
+            _ => id.into(),
+        };
+        let mut session = Session::new(id, Token::without_claims(&t), username, keep.then(|| token.into()));
+        session.sid = logout_sid(engine, &t);
         session.permissions = self.permissions(engine, broker, &t, &session);
         Ok(Prepared { session, set, gate })
     }
@@ -275,50 +309,69 @@ impl Plugin {
     /// current token (possibly refreshed in-band since) is what must pass the new rules; a session
     /// the plugin is ending is refused (mosquitto then disconnects it at once).
     /// None: not a connected client of ours, authenticate normally.
-    fn recheck(&self, engine: &Engine, broker: &dyn Broker, client: ClientRef, now: f64) -> Option<AuthResult> {
+    fn recheck(
+        &self,
+        engine: &Engine,
+        broker: &dyn Broker,
+        client: ClientRef,
+        password: Option<&[u8]>,
+        now: f64,
+    ) -> Option<AuthResult> {
         let id = broker.client_id(client)?;
-        let session = self.sessions.lock().get(client).filter(|s| s.client_id == id).cloned()?;
-        let result = if session.is_live() {
-            self.reverify(engine, broker, &session, &session.token, now).and_then(|(fresh, rename, _)| {
-                if let Some(name) = &rename {
-                    if !broker.set_username(client, name) {
-                        return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
-                    }
-                }
-                self.open_session(engine, client, fresh, now, GateAnswer::Pending);
-                Ok(())
-            })
-        } else {
+        let session = self.sessions.lock().get(client).filter(|s| *s.client_id == *id).cloned()?;
+        // Not kept: the token in force is the CONNECT password, which mosquitto passes in again.
+        let current = match &session.token {
+            Some(t) => Ok(&**t),
+            None => password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| Refused::new(Reason::NoToken, "no password"))
+                .and_then(utf8),
+        };
+        let result = if !session.is_live() {
             Err(Refused::new(Reason::SessionEnding, "the session was already ending"))
+        } else {
+            current
+                .and_then(|token| self.reverify(engine, broker, &session, token, session.token.clone(), now))
+                .and_then(|(fresh, rename, _)| {
+                    if let Some(name) = &rename {
+                        if !broker.set_username(client, name) {
+                            return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
+                        }
+                    }
+                    self.open_session(engine, client, fresh, now, GateAnswer::Pending);
+                    Ok(())
+                })
         };
         Some(self.answer(broker, client, Answer::ReloadRecheck, result))
     }
 
     /// Verifies `token` for an existing session: same issuer and subject, same bindings. Changes
     /// nothing: returns the session as it must be from now on, and the username mosquitto must
-    /// carry if the (reloaded) bindings name another one.
+    /// carry if the (reloaded) bindings name another one. `stored` is what the new session keeps
+    /// of `token` (see [`Session::token`]).
     pub(super) fn reverify(
         &self,
         engine: &Engine,
         broker: &dyn Broker,
         session: &Session,
         token: &str,
+        stored: Option<Arc<str>>,
         now: f64,
     ) -> Result<(Session, Option<String>, Arc<Token>), Refused> {
         let t = engine.authenticate(token, now)?;
         self.logout_gate(engine, &t, now)?;
-        let issuer = t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string);
-        if t.sub != session.subject || issuer != session.issuer {
+        if t.sub.as_ref() != session.subject() || t.iss.as_ref() != session.issuer() {
             return Err(Refused::new(Reason::BadSubject, "the new token names another subject or issuer"));
         }
         let identity = engine.bind_identity(&t, Some(&session.client_id), session.username.as_deref())?;
         let username = identity.username.or_else(|| session.username.clone());
-        let rename = (username != session.username).then(|| username.clone()).flatten();
-        let mut fresh = Session::new(session.client_id.clone(), t.sub.clone(), username, token.to_string(), t.exp);
-        fresh.refreshed = session.refreshed || token != session.token;
+        let rename = (username != session.username).then(|| username.as_deref().map(str::to_string)).flatten();
+        let username = share(username, &t.sub);
+        let refreshed = session.refreshed || stored != session.token;
+        let mut fresh = Session::new(session.client_id.clone(), Token::without_claims(&t), username, stored);
+        fresh.refreshed = refreshed;
         fresh.last_refresh = session.last_refresh;
-        fresh.issuer = issuer;
-        (fresh.sid, fresh.iat) = (t.claims.get("sid").and_then(|v| v.as_str()).map(str::to_string), t.iat);
+        fresh.sid = logout_sid(engine, &t);
         fresh.permissions = self.permissions(engine, broker, &t, &fresh);
         Ok((fresh, rename, t))
     }

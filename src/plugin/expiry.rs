@@ -136,7 +136,7 @@ impl Plugin {
                 }
                 EventKind::Notice => {
                     let Some(notice) = &engine.config.expiry_notice else { continue };
-                    let exp = self.sessions.lock().get(d.client).and_then(|s| s.exp);
+                    let exp = self.sessions.lock().get(d.client).and_then(|s| s.exp());
                     let Some(exp) = exp else { continue };
                     let body = json!({"exp": exp as i64, "expiresIn": (exp - now).max(0.0).round() as i64});
                     broker.publish_to(&d.client_id, &notice.topic, body.to_string().as_bytes());

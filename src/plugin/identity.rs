@@ -53,7 +53,7 @@ pub(super) struct Who<'a> {
 
 impl<'a> Who<'a> {
     pub(super) fn of(s: &'a Session) -> Who<'a> {
-        Who { issuer: s.issuer.as_deref(), subject: s.subject.as_deref(), username: s.username.as_deref() }
+        Who { issuer: s.issuer().map(|i| &**i), subject: s.subject().map(|i| &**i), username: s.username.as_deref() }
     }
 
     fn same(self, other: Who) -> bool {

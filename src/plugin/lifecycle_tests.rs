@@ -167,11 +167,11 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
             for (&ptr, (id, ..)) in &m.conns {
                 let c = ClientRef(ptr);
                 let Some(s) = sessions.get(c) else { continue };
-                assert_eq!(&s.client_id, id, "seed {seed} step {step}");
+                assert_eq!(&*s.client_id, id.as_str(), "seed {seed} step {step}");
                 // The username mosquitto holds is the one bound to the token in force.
                 let held = b.usernames.borrow().get(&c).cloned();
-                assert_eq!(held, s.username, "seed {seed} step {step}: username drifted");
-                assert_eq!(s.username.as_deref(), s.subject.as_deref(), "seed {seed} step {step}");
+                assert_eq!(held.as_deref(), s.username.as_deref(), "seed {seed} step {step}: username drifted");
+                assert_eq!(s.username.as_deref(), s.subject().map(|x| &**x), "seed {seed} step {step}");
             }
             drop(sessions);
             for (&ptr, (_, exp, _)) in &m.conns {

@@ -85,9 +85,10 @@ impl Plugin {
         if engine.config.logout.is_none() {
             return Ok(());
         }
-        let claim = |k: &str| t.claims.get(k).and_then(|v| v.as_str());
+        // `sid` is among the claims the engine keeps when options.logout is configured.
+        let sid = t.claims.get("sid").and_then(|v| v.as_str());
         let memory = self.logouts.lock();
-        match memory.refusing(claim("iss"), t.sub.as_deref(), claim("sid"), t.iat, now) {
+        match memory.refusing(t.iss.as_deref(), t.sub.as_deref(), sid, t.iat, now) {
             Some(l) => Err(Refused::new(
                 Reason::LoggedOut,
                 format!("issued before a back-channel logout ({}s ago)", (now - l.iat).max(0.0).floor()),

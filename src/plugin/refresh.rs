@@ -35,19 +35,20 @@ impl Plugin {
                 format!("less than {} ms after the last refresh", engine.config.refresh.min_interval_ms),
             ));
         }
-        let verified = self.reverify(engine, broker, &session, token, now).and_then(|(fresh, rename, t)| {
-            if rename.is_some() || fresh.username != session.username {
-                return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
-            }
-            let gate = self.revocation_gate(engine, token, &t, now, None)?;
-            Ok((fresh, gate))
-        });
+        let verified =
+            self.reverify(engine, broker, &session, token, Some(token.into()), now).and_then(|(fresh, rename, t)| {
+                if rename.is_some() || fresh.username != session.username {
+                    return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
+                }
+                let gate = self.revocation_gate(engine, token, &t, now, None)?;
+                Ok((fresh, gate))
+            });
         let m = crate::metrics::get();
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
         let (mut fresh, gate) = verified?;
         fresh.refreshed = true;
         fresh.last_refresh = Some(now);
-        let exp = fresh.exp;
+        let exp = fresh.exp();
         self.open_session(engine, client, fresh, now, gate);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
@@ -75,7 +76,7 @@ impl Plugin {
                 log_refusal(broker, client, "token refresh refused, disconnecting", &r);
                 // Not from inside this client's own callback: a tick kicks it shortly, after the
                 // answer has gone out; ACLs deny meanwhile.
-                self.end_session(client, End::RefreshRefused(r.reason.category()), now);
+                self.end_session(client, End::RefreshRefused(r.reason), now);
             }
         }
     }

@@ -64,7 +64,7 @@ fn policy(r: &Revocation) -> Policy {
 }
 
 fn issuer(t: &Token) -> Option<String> {
-    t.claims.get("iss").and_then(|v| v.as_str()).map(str::to_string)
+    t.iss.as_deref().map(str::to_string)
 }
 
 fn job(
@@ -182,7 +182,8 @@ impl Plugin {
     pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session, gate: GateAnswer) {
         let Some(intro) = &engine.introspector else { return };
         let now = super::now_seconds();
-        let token: Arc<str> = Arc::from(s.token.as_str());
+        // Sessions keep their raw token whenever introspection is configured (auth.rs).
+        let Some(token) = s.token.clone() else { return };
         let d = digest(&token);
         let cached = self.with_tracker(engine, now, |tr| {
             if tr.follows(client, &d) {
@@ -192,7 +193,13 @@ impl Plugin {
             }
             let cached = tr.cached(&d, now);
             let checked = gate == GateAnswer::Active || cached == Some(Verdict::Active);
-            let tracked = Tracked::new(s.client_id.clone(), token.clone(), s.issuer.clone(), s.exp, checked);
+            let tracked = Tracked::new(
+                s.client_id.to_string(),
+                token.clone(),
+                s.issuer().map(|i| i.to_string()),
+                s.exp(),
+                checked,
+            );
             // Unchecked: the first answer reschedules it; the interval is a watchdog for a lost answer.
             let next = if checked { tr.next_recheck(now) } else { now + tr.policy.recheck };
             tr.track(client, tracked, next);
@@ -208,9 +215,9 @@ impl Plugin {
             Some(Some(Verdict::Active)) => {}
             // A check already queued or in flight for this token (another session) serves this one too.
             Some(None) => {
-                let j = job(intro, d, token, s.issuer.clone(), s.exp, Priority::First);
+                let j = job(intro, d, token, s.issuer().map(|i| i.to_string()), s.exp(), Priority::First);
                 if intro.submit(j) == Submitted::Full {
-                    self.apply_answers(None, engine, vec![Done::failed(d, s.exp, "the check queue is full")], now);
+                    self.apply_answers(None, engine, vec![Done::failed(d, s.exp(), "the check queue is full")], now);
                 }
             }
         }
@@ -314,7 +321,7 @@ impl Plugin {
     /// Never kicks here (this may run inside the client's own callback): TICK does it. `client_id`
     /// guards against a client pointer that now belongs to another connection.
     fn end_revoked(&self, client: ClientRef, client_id: &str, now: f64, why: End) {
-        let ours = self.sessions.lock().get(client).is_some_and(|s| s.client_id == client_id);
+        let ours = self.sessions.lock().get(client).is_some_and(|s| &*s.client_id == client_id);
         if ours {
             self.end_session(client, why, now);
         }

@@ -103,6 +103,28 @@ fn reload_recheck_uses_the_refreshed_token() {
 }
 
 #[test]
+fn sessions_keep_the_token_only_where_the_reload_recheck_cannot_get_it_again() {
+    let (p, b, _d) = plugin(json!({}));
+    let c = b.client(1, "m");
+    let t = tok("m", NOW + 100.0);
+    assert_eq!(p.basic_auth(&b, c, Some(b"m"), Some(t.as_bytes()), NOW), AuthResult::Accept);
+    assert_eq!(p.sessions.lock().get(c).unwrap().token, None, "the password is the token: no copy");
+    let e = b.client(2, "e");
+    assert_eq!(p.ext_auth_start(&b, e, Some("JWT"), tok("e", NOW + 100.0).as_bytes(), NOW), AuthResult::Accept);
+    assert!(p.sessions.lock().get(e).unwrap().token.is_some(), "enhanced auth: mosquitto has no copy");
+    p.reload(&b, NOW + 1.0);
+    // The re-check verifies the password mosquitto passes again; without one it fails closed.
+    assert_eq!(p.basic_auth(&b, c, Some(b"m"), Some(t.as_bytes()), NOW + 1.0), AuthResult::Accept);
+    assert_eq!(p.basic_auth(&b, e, None, None, NOW + 1.0), AuthResult::Accept);
+    assert_eq!(p.basic_auth(&b, c, Some(b"m"), None, NOW + 1.0), AuthResult::Refuse);
+    // A token of another subject in the password field does not take the session over either.
+    let d = b.client(3, "d");
+    assert_eq!(p.basic_auth(&b, d, None, Some(tok("d", NOW + 100.0).as_bytes()), NOW + 1.0), AuthResult::Accept);
+    p.reload(&b, NOW + 2.0);
+    assert_eq!(p.basic_auth(&b, d, None, Some(tok("x", NOW + 100.0).as_bytes()), NOW + 2.0), AuthResult::Refuse);
+}
+
+#[test]
 fn expiry_notice_is_sent_once() {
     let (p, b, _d) = plugin(json!({"expiryNotice": {"secondsBefore": 5, "topic": "notice/t"}}));
     let c = b.client(1, "n");

@@ -167,6 +167,12 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Token;
+    use std::sync::Arc;
+
+    fn token(sub: &str) -> Token {
+        Token { sub: Some(sub.into()), iss: None, exp: None, nbf: None, iat: None, claims: Default::default() }
+    }
 
     fn entry(n: usize, id: &str, digest: u8, deadline: f64, deny: bool) -> Entry {
         Entry {
@@ -175,7 +181,7 @@ mod tests {
             address: "127.0.0.1".into(),
             work: Work::Revocation {
                 digest: [digest; 32],
-                session: Box::new(Session::new(id.into(), Some(id.into()), None, "t".into(), None)),
+                session: Box::new(Session::new(id.into(), Arc::new(token(id)), None, Some("t".into()))),
                 rename_after: None,
             },
             deadline,

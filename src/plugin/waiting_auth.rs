@@ -56,7 +56,7 @@ impl Plugin {
         };
         let e = Entry {
             client,
-            client_id: session.client_id.clone(),
+            client_id: session.client_id.to_string(),
             address,
             work: Work::Revocation { digest, session: Box::new(session), rename_after },
             deadline: now + timeout,
@@ -157,7 +157,7 @@ impl Plugin {
         }
         // A live session at this address under another id: the waiting connection is gone and its
         // memory belongs to a newer one. Its id, if the broker still holds it, is refused.
-        let reused = self.sessions.lock().get(e.client).is_some_and(|s| s.client_id != e.client_id);
+        let reused = self.sessions.lock().get(e.client).is_some_and(|s| *s.client_id != *e.client_id);
         if reused {
             broker.complete_auth(e.client, &e.client_id, false);
             return Ok(());

@@ -117,11 +117,19 @@ impl Plugin {
         let msg =
             format!("{LOG_PREFIX}: client {}: credentials exchanged at the token endpoint", clean(&e.client_id, 64));
         broker.log(Level::Debug, &msg);
-        let p =
-            match self.prepare(engine, broker, e.client, e.client_id.clone(), &got.token, Some(username), false, now) {
-                Ok(p) => p,
-                Err(r) => return refuse(r),
-            };
+        let p = match self.prepare(
+            engine,
+            broker,
+            e.client,
+            e.client_id.clone(),
+            &got.token,
+            Some(username),
+            super::auth::Via::Basic { returns: false },
+            now,
+        ) {
+            Ok(p) => p,
+            Err(r) => return refuse(r),
+        };
         if let GateAnswer::Wait(d) = p.gate {
             let at = (e.client, e.address.clone());
             self.wait_for_revocation(engine, broker, at, p.session, d, p.set, now);

@@ -1,21 +1,24 @@
 //! The index of connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid).
 //! Maintained wherever a session enters or leaves `by_client` ([`Sessions::put`], [`Sessions::take`]).
+use std::sync::Arc;
+
 use super::{ClientRef, Session, Sessions};
 
+/// The strings are the session's own (shared, not copied).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Ident {
-    Sub(String),
-    Sid(String),
+    Sub(Arc<str>),
+    Sid(Arc<str>),
 }
 
-pub(super) fn idents(s: &Session) -> impl Iterator<Item = (Option<String>, Ident)> + '_ {
-    let sub = s.subject.clone().map(Ident::Sub);
+pub(super) fn idents(s: &Session) -> impl Iterator<Item = (Option<Arc<str>>, Ident)> + '_ {
+    let sub = s.subject().cloned().map(Ident::Sub);
     let sid = s.sid.clone().map(Ident::Sid);
-    sub.into_iter().chain(sid).map(|i| (s.issuer.clone(), i))
+    sub.into_iter().chain(sid).map(|i| (s.issuer().cloned(), i))
 }
 
 impl Sessions {
-    pub(super) fn take(&mut self, c: ClientRef) -> Option<Session> {
+    pub(super) fn take(&mut self, c: ClientRef) -> Option<Box<Session>> {
         let s = self.by_client.remove(&c)?;
         for k in idents(&s) {
             if let Some(list) = self.by_identity.get_mut(&k) {
@@ -32,13 +35,13 @@ impl Sessions {
         for k in idents(&s) {
             self.by_identity.entry(k).or_default().push(c);
         }
-        self.by_client.insert(c, s);
+        self.by_client.insert(c, Box::new(s));
     }
 
     /// The live sessions a back-channel logout ends (by index: a user has few sessions).
     pub fn logged_out(&self, l: &crate::logout::Logout) -> Vec<ClientRef> {
-        let iss = Some(l.iss.clone());
-        let keys = [l.sub.clone().map(Ident::Sub), l.sid.clone().map(Ident::Sid)];
+        let iss: Option<Arc<str>> = Some(l.iss.as_str().into());
+        let keys = [l.sub.as_deref().map(|s| Ident::Sub(s.into())), l.sid.as_deref().map(|s| Ident::Sid(s.into()))];
         let mut out: Vec<ClientRef> = keys
             .into_iter()
             .flatten()
@@ -47,7 +50,8 @@ impl Sessions {
             .copied()
             .filter(|c| {
                 self.by_client.get(c).is_some_and(|s| {
-                    s.is_live() && l.covers(s.issuer.as_deref(), s.subject.as_deref(), s.sid.as_deref(), s.iat)
+                    s.is_live()
+                        && l.covers(s.issuer().map(|i| &**i), s.subject().map(|i| &**i), s.sid.as_deref(), s.iat())
                 })
             })
             .collect();
@@ -62,10 +66,19 @@ mod tests {
     use super::*;
     use crate::logout::Logout;
     use crate::session::Deadlines;
+    use crate::verify::Token;
 
     fn session(id: &str, sub: &str, sid: Option<&str>) -> Session {
-        let mut s = Session::new(id.into(), Some(sub.into()), None, "t".into(), None);
-        (s.issuer, s.sid, s.iat) = (Some("iss".into()), sid.map(Into::into), Some(10.0));
+        let t = Token {
+            sub: Some(sub.into()),
+            iss: Some("iss".into()),
+            exp: None,
+            nbf: None,
+            iat: Some(10.0),
+            claims: Default::default(),
+        };
+        let mut s = Session::new(id.into(), Arc::new(t), None, Some("t".into()));
+        s.sid = sid.map(Into::into);
         s
     }
 

@@ -3,7 +3,8 @@
 use super::*;
 
 fn s(id: &str, exp: Option<f64>) -> Session {
-    Session::new(id.into(), Some("sub".into()), None, "t".into(), exp)
+    let t = Token { sub: Some("sub".into()), iss: None, exp, nbf: None, iat: None, claims: Default::default() };
+    Session::new(id.into(), Arc::new(t), None, Some("t".into()))
 }
 
 const KICK: Deadlines = Deadlines { kick: true, leeway: 0.0, notice_before: None };
@@ -104,7 +105,7 @@ fn will_checks_after_disconnect_follow_how_the_session_ended() {
         ("dropped after exp, no wills on kicks", None, 150.0, false, false),
         ("expiry kick with will", Some(End::Expired), 100.0, true, true),
         ("expiry kick without will", Some(End::Expired), 100.0, false, false),
-        ("refused refresh, old token valid", Some(End::RefreshRefused("bad-signature")), 50.0, true, true),
+        ("refused refresh, old token valid", Some(End::RefreshRefused(Reason::BadSignature)), 50.0, true, true),
         ("revoked", Some(End::Revoked), 50.0, true, false),
     ];
     for (what, end, at, with_will, will) in cases {
@@ -126,11 +127,11 @@ fn will_checks_after_disconnect_follow_how_the_session_ended() {
 fn an_ending_session_keeps_its_first_reason_and_only_its_kick() {
     let mut ss = Sessions::default();
     ss.open(ClientRef(1), s("a", Some(100.0)), KICK, 0.0);
-    assert!(ss.end(ClientRef(1), End::RefreshRefused("bad-signature"), 10.0, 10.3, true));
+    assert!(ss.end(ClientRef(1), End::RefreshRefused(Reason::BadSignature), 10.0, 10.3, true));
     assert!(!ss.end(ClientRef(1), End::Revoked, 10.1, 10.1, true));
     let kinds: Vec<_> = ss.due(200.0, 10, None).into_iter().map(|d| d.kind).collect();
     assert_eq!(kinds, vec![EventKind::Invalid, EventKind::Kick], "no expiry after the kick was decided");
-    assert_eq!(ss.get(ClientRef(1)).unwrap().phase(), Phase::Ending(End::RefreshRefused("bad-signature")));
+    assert_eq!(ss.get(ClientRef(1)).unwrap().phase(), Phase::Ending(End::RefreshRefused(Reason::BadSignature)));
 }
 
 #[test]
@@ -187,7 +188,8 @@ fn random_interleavings_keep_the_invariants() {
                     }
                 }
                 2 => {
-                    let why = [End::Revoked, End::Unchecked, End::RefreshRefused("x")][r.below(3) as usize];
+                    let why =
+                        [End::Revoked, End::Unchecked, End::RefreshRefused(Reason::Malformed)][r.below(3) as usize];
                     ss.end(c, why, now, now + 0.3, true);
                 }
                 3 | 4 => {
