@@ -25,7 +25,7 @@ fn client_id_and_secret_are_exchanged_for_a_token_and_cached() {
     assert_eq!(ok, Outcome::Connack(0), "{}", b.log());
     // The token's subject (the OAuth client) became the username.
     assert!(b.wait_log(&format!("u'{CLIENT_ID}'"), Duration::from_secs(5)), "{}", b.log());
-    assert!(b.log().contains("credentials exchanged at the token endpoint"), "{}", b.log());
+    assert!(b.wait_log("credentials exchanged at the token endpoint", Duration::from_secs(2)), "{}", b.log());
     // Again: served from the cache, no second request.
     let again = mqtt::connect_with_password(b.port, "exchanger-2", Some(CLIENT_ID), CLIENT_SECRET);
     assert_eq!(again, Outcome::Connack(0), "{}", b.log());
