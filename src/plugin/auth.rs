@@ -86,6 +86,15 @@ fn logout_sid(engine: &Engine, t: &Token) -> Option<Arc<str>> {
     t.claims.get("sid").and_then(|v| v.as_str()).map(Arc::from)
 }
 
+/// Gives the connection its bound username; the broker refuses only when out of memory.
+fn set_username(broker: &dyn Broker, client: ClientRef, name: &str) -> Result<(), Refused> {
+    if broker.set_username(client, name) {
+        Ok(())
+    } else {
+        Err(Refused::new(Reason::Internal, "the broker could not set the username"))
+    }
+}
+
 fn utf8(raw: &[u8]) -> Result<&str, Refused> {
     std::str::from_utf8(raw).map_err(|_| Refused::new(Reason::Malformed, "not UTF-8"))
 }
@@ -216,9 +225,7 @@ impl Plugin {
         let waits = matches!(p.gate, GateAnswer::Wait(_));
         let rename_after = if waits && broker.client_clean_start(client) { p.set.take() } else { None };
         if let Some(name) = &p.set {
-            if !broker.set_username(client, name) {
-                return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
-            }
+            set_username(broker, client, name)?;
         }
         if let GateAnswer::Wait(d) = p.gate {
             let at = (client, broker.client_address(client).unwrap_or_else(|| "-".into()));
@@ -334,9 +341,7 @@ impl Plugin {
                 .and_then(|token| self.reverify(engine, broker, &session, token, session.token.clone(), now))
                 .and_then(|(fresh, rename, _)| {
                     if let Some(name) = &rename {
-                        if !broker.set_username(client, name) {
-                            return Err(Refused::new(Reason::Internal, "the broker could not set the username"));
-                        }
+                        set_username(broker, client, name)?;
                     }
                     self.open_session(engine, client, fresh, now, GateAnswer::Pending);
                     Ok(())
