@@ -20,6 +20,21 @@ pub struct FakeBroker {
     pub persistent: RefCell<std::collections::HashSet<ClientRef>>,
 }
 
+/// Writes `cfg` as the jwt.json of a new plugin and loads it against `b`; the folder must outlive
+/// the plugin (a reload reads the file again).
+pub fn load_with(cfg: &serde_json::Value, b: FakeBroker) -> (super::Plugin, FakeBroker, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwt.json");
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let p = super::Plugin::load(&b, &file).unwrap();
+    (p, b, dir)
+}
+
+/// [`load_with`] a default fake broker.
+pub fn load(cfg: &serde_json::Value) -> (super::Plugin, FakeBroker, tempfile::TempDir) {
+    load_with(cfg, FakeBroker::default())
+}
+
 impl FakeBroker {
     pub fn client(&self, n: usize, id: &str) -> ClientRef {
         let c = ClientRef(n);

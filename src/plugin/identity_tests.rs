@@ -9,7 +9,6 @@ const SECRET: &str = "unit-test-secret-0123456789-abcdef";
 const NOW: f64 = 1_800_000_000.0;
 
 fn plugin(common: Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
     let mut base = json!({"matchUsernameToSubject": true});
     for (k, v) in common.as_object().unwrap() {
         base[k] = v.clone();
@@ -17,11 +16,7 @@ fn plugin(common: Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": SECRET}, "common": base,
             "authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}}});
-    let file = dir.path().join("jwt.json");
-    std::fs::write(&file, cfg.to_string()).unwrap();
-    let b = FakeBroker::default();
-    let p = Plugin::load(&b, &file).unwrap();
-    (p, b, dir)
+    fake::load(&cfg)
 }
 
 fn tok(claims: Value) -> String {

@@ -14,18 +14,13 @@ const SECRET: &str = "unit-test-secret-0123456789-abcdef";
 const LEEWAY: f64 = 2.0;
 
 fn plugin() -> (Plugin, FakeBroker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
         "modes": {"local": SECRET},
         "common": {"matchUsernameToClaim": "name", "leewaySeconds": LEEWAY as u64},
         "refresh": {"minIntervalMs": 500},
         "invalidNotice": {},
         "authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}}});
-    let file = dir.path().join("jwt.json");
-    std::fs::write(&file, cfg.to_string()).unwrap();
-    let b = FakeBroker::default();
-    let p = Plugin::load(&b, &file).unwrap();
-    (p, b, dir)
+    fake::load(&cfg)
 }
 
 fn tok(sub: &str, name: &str, exp: f64) -> String {

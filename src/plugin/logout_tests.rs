@@ -12,17 +12,12 @@ const ISS: &str = "https://idp.example";
 const TOPIC: &str = "$CONTROL/jwt-auth/v1/logout";
 
 fn plugin(with_will: bool) -> (Plugin, FakeBroker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
         "modes": {"local": SECRET},
         "common": {"issuer": ISS, "audience": "mqtt", "kickExpiredClientsWithWill": with_will},
         "invalidNotice": {},
         "logout": {"audience": "relay-client"}}});
-    let file = dir.path().join("jwt.json");
-    std::fs::write(&file, cfg.to_string()).unwrap();
-    let b = FakeBroker::default();
-    let p = Plugin::load(&b, &file).unwrap();
-    (p, b, dir)
+    fake::load(&cfg)
 }
 
 fn sign(header: Header, claims: &Value) -> String {

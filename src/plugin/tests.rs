@@ -7,17 +7,12 @@ use serde_json::json;
 const SECRET: &str = "unit-test-secret-0123456789-abcdef";
 
 fn plugin(extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
     let mut cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": SECRET}, "common": {"matchUsernameToSubject": true}}});
     for (k, v) in extra.as_object().unwrap() {
         cfg["options"][k] = v.clone();
     }
-    let file = dir.path().join("jwt.json");
-    std::fs::write(&file, cfg.to_string()).unwrap();
-    let b = FakeBroker::default();
-    let p = Plugin::load(&b, &file).unwrap();
-    (p, b, dir)
+    fake::load(&cfg)
 }
 
 fn tok(sub: &str, exp: f64) -> String {

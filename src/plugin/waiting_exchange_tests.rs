@@ -54,15 +54,10 @@ fn issued(sub: &str) -> (u16, String) {
 }
 
 fn plugin(url: &str, defers: bool) -> (Plugin, FakeBroker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": SECRET}, "common": {"matchUsernameToSubject": true},
             "credentialsExchange": {"tokenEndpoint": url, "timeoutMs": 2000}}});
-    let file = dir.path().join("jwt.json");
-    std::fs::write(&file, cfg.to_string()).unwrap();
-    let b = FakeBroker { defers, ..Default::default() };
-    let p = Plugin::load(&b, &file).unwrap();
-    (p, b, dir)
+    fake::load_with(&cfg, FakeBroker { defers, ..Default::default() })
 }
 
 fn tick_until(p: &Plugin, b: &FakeBroker, done: impl Fn() -> bool) -> bool {

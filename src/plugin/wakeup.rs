@@ -35,17 +35,12 @@ mod tests {
     const NOW: f64 = 1_800_000_000.0;
 
     fn plugin(options: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
         let mut cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
             "options": {"modes": {"local": SECRET}}});
         for (k, v) in options.as_object().unwrap() {
             cfg["options"][k] = v.clone();
         }
-        let file = dir.path().join("jwt.json");
-        std::fs::write(&file, cfg.to_string()).unwrap();
-        let b = FakeBroker::default();
-        let p = Plugin::load(&b, &file).unwrap();
-        (p, b, dir)
+        fake::load(&cfg)
     }
 
     fn tok(sub: &str, exp: f64) -> String {
