@@ -20,7 +20,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::broker::{Broker, Options};
-use support::mqtt::{connect_packet, read_packet, Connect};
+use support::mqtt::{connect_packet, publish_packet, read_packet, Connect};
 use support::tokens::{self, HS_SECRET};
 
 const ISS: &str = "https://idp.bench";
@@ -139,26 +139,7 @@ fn main() {
             let claims = json!({"iss": ISS, "aud": "bench-relay", "iat": tokens::now(), "jti": format!("bench-{k}"),
                 "sub": format!("dev-{i}"), "events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
             let token = sign("logout+jwt", &claims);
-            let mut body = Vec::new();
-            body.extend_from_slice(&(TOPIC.len() as u16).to_be_bytes());
-            body.extend_from_slice(TOPIC.as_bytes());
-            body.extend_from_slice(&((k % 65535) as u16 + 1).to_be_bytes());
-            body.extend_from_slice(token.as_bytes());
-            let mut p = vec![0x32];
-            let mut len = body.len();
-            loop {
-                let mut b = (len % 128) as u8;
-                len /= 128;
-                if len > 0 {
-                    b |= 0x80;
-                }
-                p.push(b);
-                if len == 0 {
-                    break;
-                }
-            }
-            p.extend_from_slice(&body);
-            p
+            publish_packet(false, TOPIC, Some((k % 65535) as u16 + 1), token.as_bytes())
         })
         .collect();
     let answers = std::thread::spawn(move || {

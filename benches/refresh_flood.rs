@@ -39,29 +39,6 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// A QoS 0 PUBLISH of `payload` to the control topic (MQTT 3.1.1).
-fn publish_packet(payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&(CONTROL.len() as u16).to_be_bytes());
-    body.extend_from_slice(CONTROL.as_bytes());
-    body.extend_from_slice(payload);
-    let mut pkt = vec![0x30];
-    let mut n = body.len();
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        pkt.push(b);
-        if n == 0 {
-            break;
-        }
-    }
-    pkt.extend_from_slice(&body);
-    pkt
-}
-
 /// Sends `n` refreshes and waits (bounded) until all are answered: (answered, refused too soon).
 fn flood(s: &mut TcpStream, answers: &AtomicUsize, too_soon: &AtomicUsize, pkt: &[u8], n: usize) -> (usize, usize) {
     let target = answers.load(Ordering::Relaxed) + n;
@@ -116,7 +93,7 @@ fn run(min_interval_ms: u64, n: usize, max_kib: u64) -> Result<String, String> {
         }
         c2.store(true, Ordering::Relaxed);
     });
-    let pkt = publish_packet(token.as_bytes());
+    let pkt = mqtt::publish_packet(false, CONTROL, None, token.as_bytes());
     let pid = b.pid();
     flood(&mut s, &answers, &too_soon, &pkt, WARM_UP);
     std::thread::sleep(Duration::from_millis(300));

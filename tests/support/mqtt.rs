@@ -243,17 +243,25 @@ pub fn subscribe(s: &mut TcpStream, v5: bool, filter: &str) -> u8 {
 }
 
 /// PUBLISH at QoS 0.
-pub fn publish(s: &mut TcpStream, v5: bool, topic: &str, payload: &[u8]) -> std::io::Result<()> {
+/// A PUBLISH packet: QoS 0 without `packet_id`, QoS 1 with it.
+pub fn publish_packet(v5: bool, topic: &str, packet_id: Option<u16>, payload: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     put_str(&mut body, topic.as_bytes());
+    if let Some(id) = packet_id {
+        body.extend_from_slice(&id.to_be_bytes());
+    }
     if v5 {
         body.push(0);
     }
     body.extend_from_slice(payload);
-    let mut pkt = vec![0x30];
+    let mut pkt = vec![if packet_id.is_some() { 0x32 } else { 0x30 }];
     put_varint(&mut pkt, body.len());
     pkt.extend_from_slice(&body);
-    s.write_all(&pkt)
+    pkt
+}
+
+pub fn publish(s: &mut TcpStream, v5: bool, topic: &str, payload: &[u8]) -> std::io::Result<()> {
+    s.write_all(&publish_packet(v5, topic, None, payload))
 }
 
 /// The next PUBLISH received within `timeout`: (topic, payload). Other packets are skipped.
@@ -310,17 +318,7 @@ pub fn wait_closed(s: &mut TcpStream, timeout: Duration) -> Option<Duration> {
 /// PUBLISH at QoS 1 and wait for the PUBACK: its reason code (MQTT 5; 0 for 3.1.1 PUBACKs).
 /// 0x10 "no matching subscribers" is a success and reads as 0.
 pub fn publish_qos1(s: &mut TcpStream, v5: bool, topic: &str, payload: &[u8]) -> Option<u8> {
-    let mut body = Vec::new();
-    put_str(&mut body, topic.as_bytes());
-    body.extend_from_slice(&7u16.to_be_bytes());
-    if v5 {
-        body.push(0);
-    }
-    body.extend_from_slice(payload);
-    let mut pkt = vec![0x32];
-    put_varint(&mut pkt, body.len());
-    pkt.extend_from_slice(&body);
-    s.write_all(&pkt).ok()?;
+    s.write_all(&publish_packet(v5, topic, Some(7), payload)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     loop {
         let (t, b) = read_packet(s).ok()?;
