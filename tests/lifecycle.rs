@@ -10,22 +10,14 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 use support::broker::{Broker, Options};
 use support::mqtt::{self, ConnectV5, Outcome};
-use support::tokens::{self, token, HS_SECRET};
+use support::tokens::{self, token};
 
 const CONTROL: &str = "$CONTROL/jwt-auth/v1";
 const RESPONSE: &str = "$CONTROL/jwt-auth/v1/response";
 const INVALID: &str = "$CONTROL/jwt-auth/v1/invalid";
 
 fn config(options: Value) -> String {
-    let mut o = json!({"modes": {"local": HS_SECRET}, "common": {"matchUsernameToSubject": true}});
-    for (k, v) in options.as_object().unwrap() {
-        if k == "common" {
-            o["common"].as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
-        } else {
-            o[k] = v.clone();
-        }
-    }
-    json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": o}).to_string()
+    tokens::hs256_config(&options)
 }
 
 fn broker(options: Value) -> Broker {

@@ -14,15 +14,7 @@ const CONTROL: &str = "$CONTROL/jwt-auth/v1";
 const RESPONSE: &str = "$CONTROL/jwt-auth/v1/response";
 
 fn broker(extra_options: Value) -> Broker {
-    let mut options = json!({"modes": {"local": HS_SECRET}, "common": {"matchUsernameToSubject": true}});
-    for (k, v) in extra_options.as_object().unwrap() {
-        if k == "common" {
-            options["common"].as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
-        } else {
-            options[k] = v.clone();
-        }
-    }
-    Broker::start(&json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": options}).to_string())
+    Broker::start(&tokens::hs256_config(&extra_options))
 }
 
 /// A token for `sub` expiring `secs` from now (whole seconds, as exp is).

@@ -105,3 +105,17 @@ pub fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
     out.extend(body);
     out
 }
+
+/// A jwt.json with the HS256 test secret and `matchUsernameToSubject`, plus `options` (keys of
+/// `options.common` merge into it; the others replace).
+pub fn hs256_config(options: &Value) -> String {
+    let mut o = json!({"modes": {"local": HS_SECRET}, "common": {"matchUsernameToSubject": true}});
+    for (k, v) in options.as_object().unwrap() {
+        if k == "common" {
+            o["common"].as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
+        } else {
+            o[k] = v.clone();
+        }
+    }
+    json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": o}).to_string()
+}
