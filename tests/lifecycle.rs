@@ -213,7 +213,10 @@ fn leeway_is_one_deadline_for_connect_acl_and_kick() {
     let exp = tokens::now() - 1;
     let t = token(Algorithm::HS256, "dev-l", json!({"exp": exp}));
     let mut s = connect(&b, &ConnectV5 { client_id: "dev-l", password: Some(t.as_bytes()), ..Default::default() });
-    std::thread::sleep(Duration::from_millis(1200));
+    // exp is whole seconds, so exp + leeway is 1–2 s away: look 0.6 s before it (the old code
+    // kicked at the first tick, ~0.1 s after CONNECT).
+    let deadline = (exp + 3) as f64;
+    std::thread::sleep(Duration::from_secs_f64((deadline - 0.6 - now_f()).max(0.3)));
     assert!(mqtt::ping(&mut s), "kicked before exp + leeway:\n{}", b.log());
     assert!(mqtt::wait_closed(&mut s, Duration::from_secs(4)).is_some(), "not kicked at exp + leeway");
     let late = now_f() - (exp + 3) as f64;
