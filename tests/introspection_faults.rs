@@ -103,7 +103,7 @@ fn faults_under_load_fail_closed_without_stalling_and_recover() {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(b.log().contains("revocation check failed"), "{}", b.log());
+    assert!(b.wait_log("revocation check failed", Duration::from_secs(3)), "{}", b.log());
 }
 
 #[test]

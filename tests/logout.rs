@@ -209,7 +209,7 @@ fn a_fleet_behind_haproxy_the_relay_ends_the_device_on_whichever_broker_holds_it
     assert!(mqtt::wait_closed(&mut devices[target].0, Duration::from_secs(2)).is_some());
     let took = started.elapsed();
     assert!(took <= Duration::from_secs(1), "dev-4 gone {took:?} after the POST");
-    assert!(brokers[devices[target].1].log().contains("back-channel logout of sub dev-4"));
+    assert!(brokers[devices[target].1].wait_log("back-channel logout of sub dev-4", Duration::from_secs(3)));
     for (i, (s, _)) in devices.iter_mut().enumerate().filter(|(i, _)| *i != target) {
         assert!(alive(s), "dev-{i} stays");
     }
@@ -460,5 +460,6 @@ fn the_relay_answers_503_when_a_broker_acknowledges_but_does_not_apply_the_logou
     let relay = Relay::start(&[with.port, without.port], &args);
     let token = logout_token(&logout_claims(Some("x"), None, "unapplied"));
     assert_eq!(post(relay.port, "application/x-www-form-urlencoded", &logout_form(&token)), 503, "{}", relay.log());
-    assert!(relay.log().contains("no answer from the plugin"), "{}", relay.log());
+    // The relay's log is read by a thread: wait for the line rather than sampling it once.
+    assert!(relay.wait_log(|l| l.contains("no answer from the plugin"), Duration::from_secs(3)), "{}", relay.log());
 }

@@ -67,8 +67,12 @@ fn ending_the_provider_session_ends_the_devices_mqtt_session_within_a_second() {
     }
     assert!(closed.is_some(), "device still connected\n{}\n--- relay ---\n{}", broker.log(), relay.log());
     assert!(took <= Duration::from_secs(1), "the device's session ended {took:?} after the sign-out");
-    assert!(relay.log().contains("200 published to 1/1 broker(s)"), "{}", relay.log());
-    assert!(broker.log().contains("back-channel logout of sub alice sid "), "{}", broker.log());
+    assert!(
+        relay.wait_log(|l| l.contains("200 published to 1/1 broker(s)"), Duration::from_secs(3)),
+        "{}",
+        relay.log()
+    );
+    assert!(broker.wait_log("back-channel logout of sub alice sid ", Duration::from_secs(3)), "{}", broker.log());
     // Its token is from before the logout: refused from now on.
     assert_eq!(mqtt::connect_v5(broker.port, &c).1, Outcome::Connack(0x87));
 }
