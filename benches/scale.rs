@@ -19,7 +19,8 @@
 //! Environment: SCALE_N (comma-separated, default "100000,1000000"), SCALE_M, SCALE_KICKS (default
 //! 1), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
 //! `subs` claims). Every loop is bounded in count; the kick loop also in time.
-use mqtt_jwt_auth::plugin::{Broker, ClientRef, Level, Plugin};
+use mqtt_jwt_auth::host::{Broker, ClientRef, Level};
+use mqtt_jwt_auth::plugin::Plugin;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
@@ -189,7 +190,7 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
             plugin.tick(&host, now);
         }
         let r = plugin.basic_auth(&host, ClientRef(i), None, Some(t.as_bytes()), now);
-        assert_eq!(r, mqtt_jwt_auth::plugin::AuthResult::Accept, "client {i}");
+        assert_eq!(r, mqtt_jwt_auth::host::AuthResult::Accept, "client {i}");
     }
     plugin.tick(&host, now);
     let bytes_per_session = if n > 0 { (LIVE.load(Relaxed) - before) as f64 / n as f64 } else { 0.0 };

@@ -12,6 +12,7 @@ pub mod diagnose;
 pub mod engine;
 pub mod exchange;
 pub mod hashers;
+pub mod host;
 pub mod introspect;
 pub mod keys;
 pub mod logout;

@@ -1,7 +1,7 @@
 //! Log lines from background threads, queued for the broker thread: mosquitto's log function (like
 //! every mosquitto_* function) may only be called on the broker thread, which drains this queue from
 //! its callbacks (TICK, and BASIC_AUTH where TICK does not fire).
-use crate::plugin::Level;
+use crate::host::Level;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ impl Notices {
         }
         let mut out: Vec<_> = q.lines.drain(..).collect();
         if q.dropped > 0 {
-            let note = format!("{}: {} background log line(s) dropped", crate::plugin::LOG_PREFIX, q.dropped);
+            let note = format!("{}: {} background log line(s) dropped", crate::host::LOG_PREFIX, q.dropped);
             out.insert(0, (Level::Warning, note));
             q.dropped = 0;
         }

@@ -5,7 +5,7 @@
 //! messages on the broker thread; time is always a parameter.
 use crate::acl::Permissions;
 use crate::hashers::HandleKeyed;
-use crate::plugin::ClientRef;
+use crate::host::ClientRef;
 use crate::refusal::Reason;
 use crate::verify::Token;
 use std::cmp::Reverse;

@@ -65,7 +65,7 @@ fn options(args: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 fn now() -> i64 {
-    mqtt_jwt_auth::plugin::now_seconds() as i64
+    mqtt_jwt_auth::host::now_seconds() as i64
 }
 
 fn mint(args: &[String]) -> Result<String, String> {
@@ -215,7 +215,7 @@ fn verify(args: &[String]) -> Result<(String, bool), String> {
         let why = "not shaped like a JWT, and options.common.nonJwtCredentials is \"defer\"";
         return Ok((format!("decision: passed on to other plugins (dynamic-security, password_file): {why}"), false));
     }
-    let now = mqtt_jwt_auth::plugin::now_seconds();
+    let now = mqtt_jwt_auth::host::now_seconds();
     let r = diagnose(&engine, token, client_id.as_deref(), username.as_deref(), now);
     let mut out = match &r.decision {
         Ok(_) => "decision: accepted".to_string(),

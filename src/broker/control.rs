@@ -4,7 +4,7 @@
 //! callback hands each message to the instance that holds the publishing client's session.
 //! Broker thread only (init, cleanup and callbacks all run there); the lock is for Rust's sake.
 use super::{api, ffi, Mosquitto};
-use crate::plugin::{Broker, Level, LOG_PREFIX};
+use crate::host::{Broker, Level, LOG_PREFIX};
 use parking_lot::Mutex;
 use std::ffi::{c_int, CStr, CString};
 

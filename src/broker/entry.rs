@@ -3,7 +3,8 @@
 use super::v2_1::{reload_answer, sleep_ms, tick_answer, ERR_AUTH_DELAYED, EVT_CLIENT_OFFLINE};
 use super::{api, ffi, Mosquitto};
 use crate::acl::Decision;
-use crate::plugin::{AuthResult, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use crate::host::{AuthResult, Broker, ClientRef, Level, LOG_PREFIX};
+use crate::plugin::Plugin;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -270,7 +271,7 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
                 String::from_utf8_lossy(username.as_deref().unwrap_or_default())
             );
         }
-        let now = crate::plugin::now_seconds();
+        let now = crate::host::now_seconds();
         auth_code(st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now))
     })
 }
@@ -297,7 +298,7 @@ unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, u
             unsafe { std::slice::from_raw_parts(ed.data_in.cast::<u8>(), ed.data_in_len as usize) }
         };
         let client = ClientRef(ed.client as usize);
-        auth_code(st.plugin.ext_auth_start(&Mosquitto, client, method, data, crate::plugin::now_seconds()))
+        auth_code(st.plugin.ext_auth_start(&Mosquitto, client, method, data, crate::host::now_seconds()))
     })
 }
 
@@ -324,7 +325,7 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
             unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
         };
         let topic = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()).unwrap_or_default();
-        st.plugin.control_message(&Mosquitto, client, topic, payload, crate::plugin::now_seconds());
+        st.plugin.control_message(&Mosquitto, client, topic, payload, crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -339,7 +340,7 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
             panic!("fault injection for topic {topic:?}");
         }
         let client = ClientRef(ed.client as usize);
-        let now = crate::plugin::now_seconds();
+        let now = crate::host::now_seconds();
         match st.plugin.acl_check(&Mosquitto, client, ed.access, topic, ed.qos, ed.retain, now) {
             Decision::Allow => ERR_SUCCESS,
             Decision::Deny => ERR_ACL_DENIED,
@@ -352,7 +353,7 @@ unsafe extern "C" fn on_tick(_event: c_int, event_data: *mut c_void, userdata: *
     guarded("tick", ERR_SUCCESS, || {
         // SAFETY: our State.
         let plugin = &unsafe { state(userdata) }.plugin;
-        let now = crate::plugin::now_seconds();
+        let now = crate::host::now_seconds();
         plugin.tick(&Mosquitto, now);
         if api::optional().is_2_1() && !event_data.is_null() {
             // SAFETY: mosquitto passes its tick event. 2.1.2's include/mosquitto/broker.h has the
@@ -370,7 +371,7 @@ unsafe extern "C" fn on_disconnect(_event: c_int, event_data: *mut c_void, userd
     guarded("disconnect", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its disconnect event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::plugin::now_seconds());
+        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -382,7 +383,7 @@ unsafe extern "C" fn on_client_offline(_event: c_int, event_data: *mut c_void, u
         // SAFETY: mosquitto 2.1.2 passes struct mosquitto_evt_client_offline, which has the layout of
         // mosquitto_evt_disconnect (future, client, reason, future2; include/mosquitto/broker.h).
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::plugin::now_seconds());
+        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -391,7 +392,7 @@ unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata
     let answer = reload_answer();
     guarded("reload", answer, || {
         // SAFETY: our State.
-        unsafe { state(userdata) }.plugin.reload(&Mosquitto, crate::plugin::now_seconds());
+        unsafe { state(userdata) }.plugin.reload(&Mosquitto, crate::host::now_seconds());
         answer
     })
 }

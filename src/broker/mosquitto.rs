@@ -1,6 +1,6 @@
 //! The real [`Broker`]: mosquitto's functions, called on the broker thread only.
 use super::{api, ffi};
-use crate::plugin::{Broker, ClientRef, Level};
+use crate::host::{Broker, ClientRef, Level};
 use std::ffi::{c_int, CStr, CString};
 
 pub struct Mosquitto;

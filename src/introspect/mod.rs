@@ -12,8 +12,8 @@ mod worker;
 pub use request::{Answer, Checker, Verdict};
 
 use crate::cache::Digest;
+use crate::host::LOG_PREFIX;
 use crate::notices::Notices;
-use crate::plugin::LOG_PREFIX;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 use super::verdicts::Verdicts;
 use super::{Answer, Done, Outcome, Priority, Verdict};
 use crate::cache::Digest;
-use crate::plugin::ClientRef;
+use crate::host::ClientRef;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 use super::fetch::{Fetched, Fetcher, RemoteSpec};
 use super::schedule::Schedule;
 use super::KeySet;
+use crate::host::{Level, LOG_PREFIX};
 use crate::notices::Notices;
-use crate::plugin::{Level, LOG_PREFIX};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

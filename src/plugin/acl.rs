@@ -1,7 +1,8 @@
 //! MOSQ_EVT_ACL_CHECK: answered from the permissions compiled at authentication. Registered only
 //! when `options.authorization` is configured at start-up (without it mosquitto's default applies).
-use super::{Broker, ClientRef, Plugin};
+use super::Plugin;
 use crate::acl::{Access, Decision};
+use crate::host::{Broker, ClientRef};
 use crate::session::Gate;
 
 impl Plugin {

@@ -2,28 +2,17 @@
 //! with our method, and the re-check mosquitto runs for every client after a reload.
 use super::identity::Who;
 use super::revocation::GateAnswer;
-use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::{log_refusal, Plugin};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
 use crate::engine::Engine;
+use crate::host::{AuthResult, Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::{Deadlines, End, Phase, Session};
 use crate::verify::Token;
 use std::borrow::Cow;
 use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthResult {
-    Accept,
-    Refuse,
-    /// Not ours (another enhanced-auth method, or credentials that are not a JWT under
-    /// nonJwtCredentials "defer"): let other plugins answer.
-    Defer,
-    /// Answered later, from TICK (mosquitto 2.1's MOSQ_ERR_AUTH_DELAYED): the revocation
-    /// endpoint is being asked.
-    Delayed,
-}
 
 /// Which question an authentication answer was to: it picks the counter and the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,10 @@
 //! BASIC_AUTH with `options.credentialsExchange`: a password that is not a JWT is exchanged for an
 //! access token (src/exchange.rs), which then goes through the normal verification. Blocking on a
 //! cache miss: see the README before enabling it.
-use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::Plugin;
 use crate::engine::Engine;
 use crate::exchange::{looks_like_jwt, Exchanger};
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use std::borrow::Cow;

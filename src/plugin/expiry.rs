@@ -1,7 +1,8 @@
 //! Time-driven work on the broker thread: expiry kicks, expiry notices, kicks of revoked sessions,
 //! and the live-session count in the log. Runs from TICK, and from other callbacks when TICK is
 //! not firing (mosquitto 2.0.0–2.0.14 with per_listener_settings never sends it).
-use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::Plugin;
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::session::{End, EventKind, Phase};
 use serde_json::json;

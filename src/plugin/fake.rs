@@ -1,5 +1,5 @@
 //! A fake of the broker interface for unit tests: records logs, usernames, kicks and messages.
-use super::{Broker, ClientRef, Level};
+use crate::host::{Broker, ClientRef, Level};
 use std::cell::RefCell;
 use std::collections::HashMap;
 

@@ -2,9 +2,10 @@
 //! JWT are passed on under `nonJwtCredentials: "defer"`; a client id held by a live connection of
 //! another identity is refused under `clientIdTakeover: "sameIdentity"`, so one token holder cannot
 //! kick another device (or a password client) off its id.
-use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::Plugin;
 use crate::config::{ClientIdTakeover, NonJwtCredentials};
 use crate::engine::Engine;
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;

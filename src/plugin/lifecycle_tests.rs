@@ -6,6 +6,7 @@
 use super::fake::FakeBroker;
 use super::*;
 use crate::acl::Decision;
+use crate::host::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::collections::HashMap;

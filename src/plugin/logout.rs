@@ -2,8 +2,9 @@
 //! (typically `mqtt-jwt logout-relay`) — the identity provider's signature is the authority. A
 //! verified logout ends every live session it covers (invalidity notice, then the kick), and until
 //! `rememberSeconds` pass it refuses CONNECT and refresh with tokens issued at or before it.
-use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::{log_refusal, Plugin};
 use crate::engine::Engine;
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logout::Logout;
 use crate::logsafe::clean;
 use crate::metrics::{get as metrics, Metrics};

@@ -2,6 +2,7 @@
 //! what it refuses afterwards.
 use super::fake::FakeBroker;
 use super::*;
+use crate::host::*;
 use crate::logout::BACKCHANNEL_EVENT;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};

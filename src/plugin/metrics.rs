@@ -1,7 +1,8 @@
 //! Publishing the counters of src/metrics.rs: retained messages under `options.metrics.topicPrefix`
 //! every `intervalSeconds`, and a summary line in the log every `logIntervalSeconds`. Runs from TICK
 //! on the broker thread (mosquitto's publish may not be called from other threads).
-use super::{Broker, Level, Plugin, LOG_PREFIX};
+use super::Plugin;
+use crate::host::{Broker, Level, LOG_PREFIX};
 use std::collections::HashMap;
 
 #[derive(Default)]
@@ -67,6 +68,7 @@ pub(super) fn count_answer(kind: super::auth::Answer, result: &Result<(), crate:
 mod tests {
     use super::super::fake::FakeBroker;
     use super::super::*;
+    use crate::host::AuthResult;
     use serde_json::json;
 
     #[test]

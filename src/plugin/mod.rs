@@ -37,46 +37,7 @@ use parking_lot::{Mutex, RwLock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use auth::AuthResult;
-
-pub const LOG_PREFIX: &str = "jwt-auth";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
-}
-
-/// An opaque handle on a connected client, valid for the duration of one callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientRef(pub usize);
-
-/// What the handlers need from the broker. The real one wraps mosquitto's functions (src/broker/).
-pub trait Broker {
-    fn log(&self, level: Level, msg: &str);
-    fn client_id(&self, c: ClientRef) -> Option<String>;
-    fn client_address(&self, c: ClientRef) -> Option<String>;
-    fn client_username(&self, c: ClientRef) -> Option<String>;
-    /// Replaces the connection's username; false if the broker refused (out of memory).
-    fn set_username(&self, c: ClientRef, name: &str) -> bool;
-    /// Disconnects a client (never the one whose callback is running).
-    fn kick(&self, client_id: &str, with_will: bool) -> bool;
-    /// Queues a message for one client only, whatever its subscriptions.
-    fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool;
-    /// Publishes to every subscriber (QoS 0), as the broker itself: clients cannot publish to `$SYS`.
-    fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool;
-    /// Whether BASIC_AUTH may answer "later" ([`AuthResult::Delayed`], mosquitto 2.1).
-    fn can_defer_auth(&self) -> bool;
-    /// Answers a delayed CONNECT by client id (broker thread only; an id the broker no longer
-    /// holds is ignored). True when, after a positive answer, `client` is the connection that
-    /// now holds the id; `client` is only compared, never used.
-    fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool;
-    /// Whether the connection asked for a clean start (no session resumed, no messages queued).
-    fn client_clean_start(&self, c: ClientRef) -> bool;
-}
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 
 pub struct Plugin {
     config_file: PathBuf,
@@ -104,10 +65,6 @@ pub struct Plugin {
     waiting: Mutex<waiting::Waiting>,
     /// Exchanges running on threads for waiting CONNECTs, and their answers.
     exchanges: waiting_exchange::Threads,
-}
-
-pub fn now_seconds() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 fn load_engine(file: &Path) -> Result<(Engine, Vec<String>), FileError> {

@@ -1,8 +1,9 @@
 //! In-band token refresh: MQTT v5 re-authentication (see auth.rs) and, for clients that cannot
 //! re-authenticate, a new token published to the control topic. Both replace the session's token,
 //! claims and deadline when the new token names the same identity.
-use super::{log_refusal, Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::{log_refusal, Plugin};
 use crate::engine::Engine;
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::End;

@@ -2,10 +2,11 @@
 //! inline check), following each live session's token, and the pass (from TICK and BASIC_AUTH)
 //! that takes the workers' answers, ends revoked sessions through the kick schedule, and submits
 //! the checks that are due: first checks always, re-checks within a budget the workers can answer.
-use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::Plugin;
 use crate::cache::{digest, Digest};
 use crate::config::{OnError, Policy as Blocking, Revocation};
 use crate::engine::Engine;
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
 use crate::introspect::{Done, Introspector, Job, Outcome, Priority, Submitted, Verdict};
 use crate::refusal::{Reason, Refused};
@@ -181,7 +182,7 @@ impl Plugin {
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
     pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session, gate: GateAnswer) {
         let Some(intro) = &engine.introspector else { return };
-        let now = super::now_seconds();
+        let now = crate::host::now_seconds();
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
         let Some(token) = s.token.clone() else { return };
         let d = digest(&token);

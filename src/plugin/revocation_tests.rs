@@ -5,6 +5,7 @@ use super::super::fake::FakeBroker;
 use super::super::*;
 use super::State;
 use crate::cache::digest;
+use crate::host::*;
 use crate::introspect::{Introspector, Verdict};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;

@@ -1,6 +1,7 @@
 //! Handler logic against the fake broker: sessions, kicks, refresh and reload re-checks.
 use super::fake::FakeBroker;
 use super::*;
+use crate::host::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 

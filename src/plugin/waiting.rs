@@ -6,9 +6,9 @@
 //! with the id of a delayed one before any plugin sees it). A client that goes away while delayed
 //! raises no event at all (context__disconnect returns early for it), so an insert for an id already
 //! here means the older entry's connection is gone: it is replaced, never completed.
-use super::ClientRef;
 use crate::cache::Digest;
 use crate::exchange::Exchanged;
+use crate::host::ClientRef;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;
 use std::collections::HashMap;

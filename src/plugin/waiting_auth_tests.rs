@@ -4,6 +4,7 @@
 use super::fake::FakeBroker;
 use super::revocation::tests::{plugin, tick_until, tok, Endpoint};
 use super::*;
+use crate::host::*;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 

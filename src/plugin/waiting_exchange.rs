@@ -7,9 +7,10 @@
 use super::auth::Answer;
 use super::revocation::GateAnswer;
 use super::waiting::{Entry, Work};
-use super::{Broker, ClientRef, Level, Plugin, LOG_PREFIX};
+use super::Plugin;
 use crate::engine::Engine;
 use crate::exchange::{Exchanged, Exchanger};
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;

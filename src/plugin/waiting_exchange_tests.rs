@@ -4,6 +4,7 @@
 //! 2.0 exchange inline.
 use super::fake::FakeBroker;
 use super::*;
+use crate::host::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};

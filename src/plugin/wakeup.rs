@@ -28,6 +28,7 @@ impl Plugin {
 mod tests {
     use super::super::fake::FakeBroker;
     use super::super::*;
+    use crate::host::AuthResult;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
