@@ -104,6 +104,9 @@ test('sign in, live messages, renewal past exp, sign out, back-channel logout en
     assert.equal(warned.length, 1, `expiry notices: ${JSON.stringify(later.notices)}`);
     assert.ok(Number.isInteger(warned[0].expiresIn) && Number.isInteger(warned[0].exp));
 
+    // Sign out right after a renewal: the token in force then has most of its life left, so only
+    // the logout can end the session in the seconds that follow, never its expiry.
+    await waitApp((n) => window.appState.renewals > n, later.renewals, (ttl + 5) * 1000);
     // The token in force now (oidc-client-ts keeps the user in sessionStorage): refused after the logout.
     const oldToken = await page.evaluate(() => {
       const key = Object.keys(sessionStorage).find((k) => k.startsWith('oidc.user:'));
