@@ -187,6 +187,22 @@ fn every_relative_link_resolves() {
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
+/// Long explanations belong in lists or sub-sections, not in table cells nobody can read.
+#[test]
+fn table_rows_stay_short() {
+    let long: Vec<String> = documents()
+        .iter()
+        .flat_map(|(path, text)| {
+            prose(text)
+                .into_iter()
+                .filter(|l| l.starts_with('|') && l.chars().count() > 400)
+                .map(move |l| format!("{}: {}...", path.display(), l.chars().take(60).collect::<String>()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(long.is_empty(), "table rows over 400 characters: {long:?}");
+}
+
 #[test]
 fn anchors_follow_github() {
     let a = anchors("## Keys over HTTP(S)\n## Migrating from the Pro plugin's jwt.json\n## A\n## A\n");
