@@ -3,6 +3,7 @@
 mod authorization;
 mod identity;
 mod jwks;
+pub mod keys;
 mod logout;
 mod ops;
 #[cfg(test)]
