@@ -3,8 +3,8 @@
 //! verified logout ends every live session it covers (invalidity notice, then the kick), and until
 //! `rememberSeconds` pass it refuses CONNECT and refresh with tokens issued at or before it.
 use super::{log_refusal, Plugin};
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logout::Logout;
 use crate::logsafe::clean;
 use crate::metrics::{get as metrics, Metrics};
@@ -57,7 +57,7 @@ impl Plugin {
     }
 
     /// The replay check, after the signature (unverified junk must not fill the memory).
-    fn first_use(&self, engine: &Engine, l: Logout, now: f64) -> Result<Logout, Refused> {
+    fn first_use(&self, engine: &Loaded, l: Logout, now: f64) -> Result<Logout, Refused> {
         let max_age = engine.config.logout.as_ref().map_or(0, |c| c.max_age_seconds) as f64;
         let until = l.iat + max_age + engine.verifier.leeway + 1.0;
         let (first, forgotten) = self.logouts.lock().first_use(&l, until, now);
@@ -69,7 +69,7 @@ impl Plugin {
     }
 
     /// Ends the covered sessions and remembers the logout; the number of sessions ending.
-    fn apply_logout(&self, engine: &Engine, l: &Logout, now: f64) -> usize {
+    fn apply_logout(&self, engine: &Loaded, l: &Logout, now: f64) -> usize {
         let remember = engine.config.logout.as_ref().map_or(0, |c| c.remember_seconds) as f64;
         let forgotten = self.logouts.lock().remember(l, now + remember, now);
         metrics().logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
@@ -82,7 +82,7 @@ impl Plugin {
 
     /// CONNECT and refresh: a token issued at or before a remembered logout of its subject or
     /// provider session is refused.
-    pub(super) fn logout_gate(&self, engine: &Engine, t: &Token, now: f64) -> Result<(), Refused> {
+    pub(super) fn logout_gate(&self, engine: &Loaded, t: &Token, now: f64) -> Result<(), Refused> {
         if engine.config.logout.is_none() {
             return Ok(());
         }

@@ -29,7 +29,7 @@ mod waiting_exchange_tests;
 mod wakeup;
 
 use crate::config::{Config, FileError};
-use crate::engine::Engine;
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::Refused;
 use crate::session::Sessions;
@@ -41,14 +41,14 @@ use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 
 pub struct Plugin {
     config_file: PathBuf,
-    engine: RwLock<Arc<Engine>>,
+    engine: RwLock<Arc<Loaded>>,
     sessions: Mutex<Sessions>,
     /// Until when BASIC_AUTH calls are mosquitto re-checking connected clients after a reload.
     recheck_until: Mutex<f64>,
     expiry: Mutex<expiry::Clock>,
     /// A reloaded configuration whose remote keys are still on their way: the running one keeps
     /// serving (mosquitto re-checks every connected client right after a reload) until they arrive.
-    pending: Mutex<Option<Arc<Engine>>>,
+    pending: Mutex<Option<Arc<Loaded>>>,
     /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
     control_topic: Option<String>,
     /// `options.logout.topic` at start-up (a second MOSQ_EVT_CONTROL registration).
@@ -67,12 +67,12 @@ pub struct Plugin {
     exchanges: waiting_exchange::Threads,
 }
 
-fn load_engine(file: &Path) -> Result<(Engine, Vec<String>), FileError> {
+fn load_engine(file: &Path) -> Result<(Loaded, Vec<String>), FileError> {
     let config = Config::load(file)?;
-    Engine::new(config).map_err(|error| FileError { file: file.to_path_buf(), error })
+    Loaded::new(config).map_err(|error| FileError { file: file.to_path_buf(), error })
 }
 
-fn key_summary(engine: &Engine) -> String {
+fn key_summary(engine: &Loaded) -> String {
     let mut parts = Vec::new();
     for e in &engine.keys.entries {
         let keys = e.keys();
@@ -146,7 +146,7 @@ impl Plugin {
         })
     }
 
-    pub fn engine(&self) -> Arc<Engine> {
+    pub fn engine(&self) -> Arc<Loaded> {
         self.engine.read().clone()
     }
 
@@ -258,7 +258,7 @@ impl Plugin {
     }
 }
 
-fn log_notices(broker: &dyn Broker, engine: &Engine) {
+fn log_notices(broker: &dyn Broker, engine: &Loaded) {
     for (level, line) in engine.notices.drain() {
         broker.log(level, &line);
     }

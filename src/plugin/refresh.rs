@@ -2,8 +2,8 @@
 //! re-authenticate, a new token published to the control topic. Both replace the session's token,
 //! claims and deadline when the new token names the same identity.
 use super::{log_refusal, Plugin};
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::End;
@@ -16,7 +16,7 @@ impl Plugin {
     /// [`Reason::RefreshTooSoon`] (refused before any crypto; the session goes on).
     pub(super) fn refresh_session(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         token: &str,

@@ -14,7 +14,7 @@ use crate::verify::{Token, Verifier};
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-pub struct Engine {
+pub struct Loaded {
     /// Unique per loaded configuration (an address could be reused after a reload frees one).
     pub generation: u64,
     pub config: Config,
@@ -29,7 +29,7 @@ pub struct Engine {
     pub exchange: Option<crate::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
-    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Engine::slim`]).
+    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
     keep: Keep,
     /// The issuers seen so far, shared by every token and session of that issuer.
     issuers: Mutex<Vec<Arc<str>>>,
@@ -63,10 +63,10 @@ pub struct Identity {
     pub set_username: Option<String>,
 }
 
-impl Engine {
+impl Loaded {
     /// Builds an engine without any network I/O (remote key sources fetch once [`KeyRing::start`]
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
-    pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
+    pub fn new(config: Config) -> Result<(Loaded, Vec<String>), ConfigError> {
         let notices = Notices::default();
         let (keys, mut warnings) = build_ring(&config, &notices)?;
         warnings.extend(config.revocation.iter().flat_map(|r| r.warnings()));
@@ -110,7 +110,7 @@ impl Engine {
             )
         };
         let issuers = Mutex::new(Vec::new());
-        let engine = Engine {
+        let engine = Loaded {
             generation,
             config,
             verifier,
