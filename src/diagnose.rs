@@ -3,7 +3,7 @@
 //! category that the README's troubleshooting table repeats.
 use crate::loaded::Loaded;
 use crate::refusal::{Reason, Refused};
-use crate::verify::Token;
+use crate::token::Token;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 

@@ -65,7 +65,7 @@ fn rs256() -> Loaded {
 }
 
 #[track_caller]
-fn accepted(e: &Loaded, token: &str) -> std::sync::Arc<mqtt_jwt_auth::verify::Token> {
+fn accepted(e: &Loaded, token: &str) -> std::sync::Arc<mqtt_jwt_auth::token::Token> {
     match e.authenticate(token, now()) {
         Ok(t) => t,
         Err(r) => panic!("refused ({r}): {token}"),

@@ -11,7 +11,6 @@ mod ops_tests;
 mod revocation;
 pub(crate) mod walk;
 
-pub use authorization::AuthorizationConfig;
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
 pub use lifecycle::{ExpiryNotice, InvalidNotice, Refresh};
 pub use logout::LogoutConfig;
@@ -23,6 +22,7 @@ pub use revocation::{
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
 
+use crate::acl::AuthorizationConfig;
 use crate::alg::Alg;
 use jwks::{parse_issuer_keys, parse_jwks, resolve_discovery};
 use serde_json::Value;

@@ -10,7 +10,8 @@ use crate::logsafe::clean;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
-use crate::verify::{Token, Verifier};
+use crate::token::Token;
+use crate::verify::Verifier;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
@@ -237,7 +238,7 @@ impl Loaded {
         token: &str,
         f: impl FnOnce(&crate::keys::KeySet) -> Result<T, Refused>,
     ) -> Result<T, Refused> {
-        let entry = self.keys.select(token)?;
+        let entry = self.keys.select(|| crate::verify::unverified_issuer(token))?;
         let keys = entry.keys();
         f(&keys).map_err(|mut r| {
             match r.reason {

@@ -10,7 +10,7 @@ use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::{Deadlines, End, Phase, Session};
-use crate::verify::Token;
+use crate::token::Token;
 use std::borrow::Cow;
 use std::sync::Arc;
 

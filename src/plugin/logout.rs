@@ -10,7 +10,7 @@ use crate::logsafe::clean;
 use crate::metrics::{get as metrics, Metrics};
 use crate::refusal::{Reason, Refused};
 use crate::session::End;
-use crate::verify::Token;
+use crate::token::Token;
 use serde_json::json;
 
 impl Plugin {

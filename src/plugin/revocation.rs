@@ -11,7 +11,7 @@ use crate::introspect::{Done, Introspector, Job, Outcome, Priority, Submitted, V
 use crate::loaded::Loaded;
 use crate::refusal::{Reason, Refused};
 use crate::session::{End, Session};
-use crate::verify::Token;
+use crate::token::Token;
 use std::sync::Arc;
 use std::time::Instant;
 
