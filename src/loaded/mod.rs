@@ -7,6 +7,7 @@ use crate::introspect::request::{Checker, Kind, Url};
 use crate::introspect::Introspector;
 use crate::keys::{build_ring, KeyRing, Source};
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
@@ -68,10 +69,16 @@ impl Loaded {
     /// Builds an engine without any network I/O (remote key sources fetch once [`KeyRing::start`]
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
     pub fn new(config: Config) -> Result<(Loaded, Vec<String>), ConfigError> {
+        Loaded::with_metrics(config, Arc::default())
+    }
+
+    /// Like [`Loaded::new`], counting into the plugin's `metrics` (they outlive reloads).
+    pub fn with_metrics(config: Config, metrics: Arc<Metrics>) -> Result<(Loaded, Vec<String>), ConfigError> {
         let notices = Notices::default();
-        let (keys, mut warnings) = build_ring(&config, &notices)?;
+        let (keys, mut warnings) = build_ring(&config, &notices, &metrics)?;
         warnings.extend(config.revocation.iter().flat_map(|r| r.warnings()));
-        let introspector = config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices)).transpose()?;
+        let introspector =
+            config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices, &metrics)).transpose()?;
         let c = &config.common;
         let verifier = Verifier {
             algorithms: config.algorithms.clone(),
@@ -93,7 +100,7 @@ impl Loaded {
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
+        let exchange = config.credentials_exchange.clone().map(|x| crate::exchange::Exchanger::new(x, metrics.clone()));
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
@@ -323,7 +330,12 @@ fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
 
 /// The revocation endpoint and its workers (not started yet). No network I/O here: a discovered
 /// endpoint is read from the key sources' discovery when a check runs.
-fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Result<Introspector, ConfigError> {
+fn build_introspector(
+    r: &Revocation,
+    keys: &KeyRing,
+    notices: &Notices,
+    metrics: &Arc<Metrics>,
+) -> Result<Introspector, ConfigError> {
     let timeout = std::time::Duration::from_millis(r.timeout_ms);
     let checker = match &r.endpoint {
         RevocationEndpoint::Plain(p) => {
@@ -355,7 +367,7 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
             Checker::introspection(i, secret(&i.client_secret)?, url, timeout)
         }
     };
-    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
+    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone(), metrics.clone()))
 }
 
 fn secret(m: &KeyMaterial) -> Result<String, ConfigError> {

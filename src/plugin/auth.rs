@@ -183,7 +183,7 @@ impl Plugin {
     }
 
     fn answer(&self, broker: &dyn Broker, client: ClientRef, kind: Answer, result: Result<(), Refused>) -> AuthResult {
-        super::metrics::count_answer(kind, &result);
+        self.count_answer(kind, &result);
         match result {
             Ok(()) => AuthResult::Accept,
             Err(r) => {

@@ -31,7 +31,7 @@ impl Plugin {
         if let Some(token) = ex.cached(username, password, now) {
             // A cached token whose keys have gone since is exchanged again, not refused.
             if engine.authenticate(&token, now).is_ok() {
-                crate::metrics::Metrics::inc(&crate::metrics::get().exchange_cache_hits);
+                crate::metrics::Metrics::inc(&self.metrics.exchange_cache_hits);
                 return Ok(Some(Cow::Owned(token)));
             }
             ex.forget(username, password);

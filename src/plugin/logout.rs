@@ -7,7 +7,7 @@ use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logout::Logout;
 use crate::logsafe::clean;
-use crate::metrics::{get as metrics, Metrics};
+use crate::metrics::Metrics;
 use crate::refusal::{Reason, Refused};
 use crate::session::End;
 use crate::token::Token;
@@ -24,7 +24,7 @@ impl Plugin {
             .and_then(|t| if t.is_empty() { Err(Refused::new(Reason::NoToken, "empty payload")) } else { Ok(t) })
             .and_then(|t| engine.verify_logout(t, now))
             .and_then(|l| self.first_use(&engine, l, now));
-        let m = metrics();
+        let m = &self.metrics;
         let answer = match &result {
             Ok(l) => {
                 Metrics::inc(&m.logouts_accepted);
@@ -61,7 +61,7 @@ impl Plugin {
         let max_age = engine.config.logout.as_ref().map_or(0, |c| c.max_age_seconds) as f64;
         let until = l.iat + max_age + engine.verifier.leeway + 1.0;
         let (first, forgotten) = self.logouts.lock().first_use(&l, until, now);
-        metrics().logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
         if !first {
             return Err(Refused::new(Reason::LogoutReplayed, "this jti was used before"));
         }
@@ -72,7 +72,7 @@ impl Plugin {
     fn apply_logout(&self, engine: &Loaded, l: &Logout, now: f64) -> usize {
         let remember = engine.config.logout.as_ref().map_or(0, |c| c.remember_seconds) as f64;
         let forgotten = self.logouts.lock().remember(l, now + remember, now);
-        metrics().logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
         let ended = self.sessions.lock().logged_out(l);
         for c in &ended {
             self.end_session(*c, End::LoggedOut, now);

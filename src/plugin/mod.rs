@@ -31,6 +31,7 @@ mod wakeup;
 use crate::config::{Config, FileError};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::refusal::Refused;
 use crate::session::Sessions;
 use parking_lot::{Mutex, RwLock};
@@ -58,7 +59,10 @@ pub struct Plugin {
     authorizes: bool,
     /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
     revocation: Mutex<revocation::State>,
-    metrics: Mutex<metrics::Publisher>,
+    /// What was published under `$SYS` and when (src/plugin/metrics.rs).
+    publisher: Mutex<metrics::Publisher>,
+    /// The counters: this plugin's only instance, shared with every loaded configuration's threads.
+    metrics: Arc<Metrics>,
     /// Connections passed on to other plugins (nonJwtCredentials "defer").
     deferred: Mutex<identity::Deferred>,
     /// CONNECTs answered later (2.1) while the revocation endpoint is asked.
@@ -67,9 +71,9 @@ pub struct Plugin {
     exchanges: waiting_exchange::Threads,
 }
 
-fn load_engine(file: &Path) -> Result<(Loaded, Vec<String>), FileError> {
+fn load_engine(file: &Path, metrics: &Arc<Metrics>) -> Result<(Loaded, Vec<String>), FileError> {
     let config = Config::load(file)?;
-    Loaded::new(config).map_err(|error| FileError { file: file.to_path_buf(), error })
+    Loaded::with_metrics(config, metrics.clone()).map_err(|error| FileError { file: file.to_path_buf(), error })
 }
 
 fn key_summary(engine: &Loaded) -> String {
@@ -94,7 +98,8 @@ impl Plugin {
     /// problem. With remote keys and `lazyConnect: false`, waits for the first fetch (mosquitto is
     /// not serving yet) and fails when it fails; with `lazyConnect: true` it starts without them.
     pub fn load(broker: &dyn Broker, config_file: &Path) -> Result<Plugin, FileError> {
-        let (engine, warnings) = load_engine(config_file)?;
+        let metrics = Arc::new(Metrics::new());
+        let (engine, warnings) = load_engine(config_file, &metrics)?;
         for w in warnings {
             broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", config_file.display()));
         }
@@ -139,7 +144,8 @@ impl Plugin {
             logouts: Mutex::new(crate::logout::Memory::default()),
             authorizes,
             revocation: Mutex::new(revocation::State::default()),
-            metrics: Mutex::new(metrics::Publisher::default()),
+            publisher: Mutex::new(metrics::Publisher::default()),
+            metrics,
             deferred: Mutex::new(identity::Deferred::default()),
             waiting: Mutex::new(waiting::Waiting::default()),
             exchanges: waiting_exchange::Threads::default(),
@@ -184,7 +190,7 @@ impl Plugin {
         // mosquitto re-runs BASIC_AUTH for every client right after this: those calls re-check each
         // session's current token (see auth.rs).
         *self.recheck_until.lock() = now + 30.0;
-        let (engine, warnings) = match load_engine(&self.config_file) {
+        let (engine, warnings) = match load_engine(&self.config_file, &self.metrics) {
             Ok(e) => e,
             Err(e) => {
                 let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");

@@ -30,7 +30,7 @@ impl Plugin {
         }
         let min_interval = engine.config.refresh.min_interval_ms as f64 / 1000.0;
         if session.last_refresh.is_some_and(|last| now - last < min_interval) {
-            crate::metrics::Metrics::inc(&crate::metrics::get().refresh_refused);
+            crate::metrics::Metrics::inc(&self.metrics.refresh_refused);
             return Err(Refused::new(
                 Reason::RefreshTooSoon,
                 format!("less than {} ms after the last refresh", engine.config.refresh.min_interval_ms),
@@ -44,7 +44,7 @@ impl Plugin {
                 let gate = self.revocation_gate(engine, token, &t, now, None)?;
                 Ok((fresh, gate))
             });
-        let m = crate::metrics::get();
+        let m = &self.metrics;
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
         let (mut fresh, gate) = verified?;
         fresh.refreshed = true;

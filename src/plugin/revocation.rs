@@ -277,7 +277,7 @@ impl Plugin {
         if shed == 0 {
             return;
         }
-        crate::metrics::get().introspection_rechecks_shed.fetch_add(shed, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.introspection_rechecks_shed.fetch_add(shed, std::sync::atomic::Ordering::Relaxed);
         let mut st = self.revocation.lock();
         st.shed_unreported += shed;
         if now < st.next_shed_warning {

@@ -131,10 +131,10 @@ impl Plugin {
                 None => continue,
             };
             match result {
-                Ok(()) => super::metrics::count_answer(Answer::Connect, &Ok(())),
+                Ok(()) => self.count_answer(Answer::Connect, &Ok(())),
                 Err(r) => {
                     broker.log(Level::Notice, &format!("{LOG_PREFIX}: refused client {id} from {addr}: {r}"));
-                    super::metrics::count_answer(Answer::Connect, &Err(r));
+                    self.count_answer(Answer::Connect, &Err(r));
                 }
             }
         }

@@ -137,7 +137,7 @@ impl Plugin {
             return Ok(false);
         }
         self.open_accepted(engine, broker, e.client, &e.client_id, p.session, p.gate, p.set, now);
-        super::metrics::count_answer(Answer::Connect, &Ok(()));
+        self.count_answer(Answer::Connect, &Ok(()));
         Ok(true)
     }
 
