@@ -7,10 +7,12 @@ use crate::cache::Digest;
 use crate::config::{ExchangeConfig, Grant, TokenEndpoint};
 use crate::keys::http;
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Without an exp (validateExpiration false) or expires_in, a result is kept this long.
@@ -23,6 +25,7 @@ pub struct Exchanger {
     /// The token endpoint, once discovery has named it.
     endpoint: Mutex<Option<String>>,
     cache: Mutex<HashMap<Digest, (f64, String)>>,
+    metrics: Arc<Metrics>,
 }
 
 /// An access token and how long the provider says it lasts.
@@ -38,7 +41,7 @@ pub fn looks_like_jwt(s: &str) -> bool {
 }
 
 impl Exchanger {
-    pub fn new(config: ExchangeConfig) -> Exchanger {
+    pub fn new(config: ExchangeConfig, metrics: Arc<Metrics>) -> Exchanger {
         let mut salt = [0u8; 32];
         // A failing system RNG leaves a zero salt: still keyed per process, never a plain hash.
         let _ = aws_lc_rs::rand::fill(&mut salt);
@@ -47,7 +50,7 @@ impl Exchanger {
             TokenEndpoint::Url(u) => Some(u.clone()),
             TokenEndpoint::Discovery(_) => None,
         };
-        Exchanger { config, agent, salt, endpoint: Mutex::new(endpoint), cache: Mutex::new(HashMap::new()) }
+        Exchanger { config, agent, salt, endpoint: Mutex::new(endpoint), cache: Mutex::new(HashMap::new()), metrics }
     }
 
     fn key(&self, username: &str, password: &str) -> Digest {
@@ -153,11 +156,11 @@ impl Exchanger {
         }
         let started = std::time::Instant::now();
         let result = self.post(&endpoint, &form);
-        let m = crate::metrics::get();
-        crate::metrics::Metrics::inc(&m.exchange_calls);
+        let m = &self.metrics;
+        Metrics::inc(&m.exchange_calls);
         m.exchange_latency.record(started.elapsed());
         if result.is_err() {
-            crate::metrics::Metrics::inc(&m.exchange_failures);
+            Metrics::inc(&m.exchange_failures);
         }
         result
     }

@@ -1,5 +1,16 @@
 //! mqtt-jwt-auth: a mosquitto 2.0 plugin that authenticates MQTT clients with JWTs.
-//! Everything outside `broker` is safe, pure Rust testable without a broker.
+//!
+//! Layers, each importing only from the ones below it (tests/layers.rs checks every `crate::` path):
+//! - `broker`: the FFI edge, the only `unsafe`; entry points and mosquitto's callbacks.
+//! - `plugin`: the event handlers, safe and driven through the [`host::Broker`] trait, so they are
+//!   tested with a fake broker.
+//! - `loaded` (one loaded configuration), `session`, `diagnose`; below them `logout`,
+//!   `introspect`, `exchange`, then the pure core: `verify`, `keys`, `config`, `acl`, `cache`.
+//! - leaves: `host` (types shared with the broker edge), `token`, `notices`, `metrics` and helpers.
+//!
+//! What is true outside `broker`: no `unsafe` and no mosquitto call. Not all of it is pure: key
+//! refresh, introspection and the credentials exchange run threads and HTTP (src/keys/remote.rs,
+//! src/introspect/, src/exchange.rs), and loading the configuration reads files and the environment.
 #![deny(unsafe_code)]
 
 pub mod acl;
@@ -9,12 +20,12 @@ pub mod broker;
 pub mod cache;
 pub mod config;
 pub mod diagnose;
-pub mod engine;
 pub mod exchange;
 pub mod hashers;
 pub mod host;
 pub mod introspect;
 pub mod keys;
+pub mod loaded;
 pub mod logout;
 pub mod logsafe;
 pub mod metrics;
@@ -24,4 +35,5 @@ pub mod plugin;
 pub mod refusal;
 pub mod session;
 pub mod shape;
+pub mod token;
 pub mod verify;

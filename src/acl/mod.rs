@@ -17,7 +17,7 @@ pub mod template;
 pub mod topic;
 
 pub use compile::compile;
-pub use spec::{parse_qos, Action, Condition, RuleSpec};
+pub use spec::{parse_qos, Action, AuthorizationConfig, Condition, RuleSpec};
 
 use topic::{covers, is_valid_filter, is_valid_topic, matches, strip_share};
 

@@ -4,26 +4,26 @@ mod authorization;
 mod identity;
 mod jwks;
 pub mod keys;
+mod lifecycle;
 mod logout;
 mod ops;
 #[cfg(test)]
 mod ops_tests;
 mod revocation;
-mod session;
 pub(crate) mod walk;
 
-pub use authorization::AuthorizationConfig;
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
+pub use lifecycle::{ExpiryNotice, InvalidNotice, Refresh};
 pub use logout::LogoutConfig;
 pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
-pub use session::{ExpiryNotice, InvalidNotice, Refresh};
 
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
 
+use crate::acl::AuthorizationConfig;
 use crate::alg::Alg;
 use jwks::{parse_issuer_keys, parse_jwks, resolve_discovery};
 use serde_json::Value;
@@ -199,9 +199,10 @@ impl Config {
             }
             None => DEFAULT_CACHE_ENTRIES,
         };
-        let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
-        let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
-        let invalid_notice = options.object("invalidNotice")?.map(session::parse_invalid_notice).transpose()?.flatten();
+        let refresh = options.object("refresh")?.map(lifecycle::parse_refresh).transpose()?.unwrap_or_default();
+        let expiry_notice = options.object("expiryNotice")?.map(lifecycle::parse_expiry_notice).transpose()?.flatten();
+        let invalid_notice =
+            options.object("invalidNotice")?.map(lifecycle::parse_invalid_notice).transpose()?.flatten();
         let mut authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
         if let Some(a) = authorization.as_mut() {
             a.trust_client_id |= identity::client_id_bound(&common);

@@ -8,9 +8,9 @@ use super::auth::Answer;
 use super::revocation::GateAnswer;
 use super::waiting::{Entry, Work};
 use super::Plugin;
-use crate::engine::Engine;
 use crate::exchange::{Exchanged, Exchanger};
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;
@@ -92,7 +92,7 @@ impl Plugin {
     /// (for its revocation answer).
     pub(super) fn finish_exchange(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         e: Entry,
         got: Result<Exchanged, Refused>,
@@ -137,7 +137,7 @@ impl Plugin {
             return Ok(false);
         }
         self.open_accepted(engine, broker, e.client, &e.client_id, p.session, p.gate, p.set, now);
-        super::metrics::count_answer(Answer::Connect, &Ok(()));
+        self.count_answer(Answer::Connect, &Ok(()));
         Ok(true)
     }
 
@@ -146,7 +146,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn open_accepted(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         client_id: &str,

@@ -7,14 +7,16 @@ use crate::introspect::request::{Checker, Kind, Url};
 use crate::introspect::Introspector;
 use crate::keys::{build_ring, KeyRing, Source};
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
-use crate::verify::{Token, Verifier};
+use crate::token::Token;
+use crate::verify::Verifier;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-pub struct Engine {
+pub struct Loaded {
     /// Unique per loaded configuration (an address could be reused after a reload frees one).
     pub generation: u64,
     pub config: Config,
@@ -29,7 +31,7 @@ pub struct Engine {
     pub exchange: Option<crate::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
-    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Engine::slim`]).
+    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
     keep: Keep,
     /// The issuers seen so far, shared by every token and session of that issuer.
     issuers: Mutex<Vec<Arc<str>>>,
@@ -63,14 +65,20 @@ pub struct Identity {
     pub set_username: Option<String>,
 }
 
-impl Engine {
+impl Loaded {
     /// Builds an engine without any network I/O (remote key sources fetch once [`KeyRing::start`]
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
-    pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
+    pub fn new(config: Config) -> Result<(Loaded, Vec<String>), ConfigError> {
+        Loaded::with_metrics(config, Arc::default())
+    }
+
+    /// Like [`Loaded::new`], counting into the plugin's `metrics` (they outlive reloads).
+    pub fn with_metrics(config: Config, metrics: Arc<Metrics>) -> Result<(Loaded, Vec<String>), ConfigError> {
         let notices = Notices::default();
-        let (keys, mut warnings) = build_ring(&config, &notices)?;
+        let (keys, mut warnings) = build_ring(&config, &notices, &metrics)?;
         warnings.extend(config.revocation.iter().flat_map(|r| r.warnings()));
-        let introspector = config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices)).transpose()?;
+        let introspector =
+            config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices, &metrics)).transpose()?;
         let c = &config.common;
         let verifier = Verifier {
             algorithms: config.algorithms.clone(),
@@ -92,7 +100,7 @@ impl Engine {
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
+        let exchange = config.credentials_exchange.clone().map(|x| crate::exchange::Exchanger::new(x, metrics.clone()));
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
@@ -110,7 +118,7 @@ impl Engine {
             )
         };
         let issuers = Mutex::new(Vec::new());
-        let engine = Engine {
+        let engine = Loaded {
             generation,
             config,
             verifier,
@@ -237,7 +245,7 @@ impl Engine {
         token: &str,
         f: impl FnOnce(&crate::keys::KeySet) -> Result<T, Refused>,
     ) -> Result<T, Refused> {
-        let entry = self.keys.select(token)?;
+        let entry = self.keys.select(|| crate::verify::unverified_issuer(token))?;
         let keys = entry.keys();
         f(&keys).map_err(|mut r| {
             match r.reason {
@@ -322,7 +330,12 @@ fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
 
 /// The revocation endpoint and its workers (not started yet). No network I/O here: a discovered
 /// endpoint is read from the key sources' discovery when a check runs.
-fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Result<Introspector, ConfigError> {
+fn build_introspector(
+    r: &Revocation,
+    keys: &KeyRing,
+    notices: &Notices,
+    metrics: &Arc<Metrics>,
+) -> Result<Introspector, ConfigError> {
     let timeout = std::time::Duration::from_millis(r.timeout_ms);
     let checker = match &r.endpoint {
         RevocationEndpoint::Plain(p) => {
@@ -354,7 +367,7 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
             Checker::introspection(i, secret(&i.client_secret)?, url, timeout)
         }
     };
-    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
+    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone(), metrics.clone()))
 }
 
 fn secret(m: &KeyMaterial) -> Result<String, ConfigError> {
