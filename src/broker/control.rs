@@ -42,7 +42,7 @@ pub unsafe fn register(
                 "{LOG_PREFIX}: control topic {name} is registered by another instance of this plugin \
                  (per_listener_settings): sharing it"
             );
-            Mosquitto.log(Level::Warning, &msg);
+            Mosquitto::on_broker_thread().log(Level::Warning, &msg);
             Ok(false)
         }
         ERR_ALREADY_EXISTS => {
@@ -50,11 +50,12 @@ pub unsafe fn register(
                 "{LOG_PREFIX}: cannot start: control topic {name} is registered by another plugin; set \
                  {option} to another topic"
             );
-            Mosquitto.log(Level::Error, &msg);
+            Mosquitto::on_broker_thread().log(Level::Error, &msg);
             Err(rc)
         }
         rc => {
-            Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register control topic {name}: error {rc}"));
+            Mosquitto::on_broker_thread()
+                .log(Level::Error, &format!("{LOG_PREFIX}: cannot register control topic {name}: error {rc}"));
             Err(rc)
         }
     }

@@ -72,7 +72,7 @@ fn guarded(what: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c_int {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: internal error in {what}: {msg}"));
+            Mosquitto::on_broker_thread().log(Level::Error, &format!("{LOG_PREFIX}: internal error in {what}: {msg}"));
             on_panic
         }
     }
@@ -113,6 +113,7 @@ pub extern "C" fn mosquitto_plugin_init(
         Err(_) => return ERR_UNKNOWN,
     };
     guarded("plugin init", ERR_UNKNOWN, || {
+        let broker = Mosquitto::on_broker_thread();
         let mut config_file: Option<PathBuf> = None;
         let mut panic_username = None;
         let mut panic_topic = None;
@@ -131,7 +132,7 @@ pub extern "C" fn mosquitto_plugin_init(
             }
         }
         let Some(config_file) = config_file else {
-            Mosquitto.log(
+            broker.log(
                 Level::Error,
                 &format!("{LOG_PREFIX}: cannot start: plugin_opt_config_file is not set (it names the jwt.json)"),
             );
@@ -140,12 +141,12 @@ pub extern "C" fn mosquitto_plugin_init(
         // Key refresh threads may still be inside an HTTP request when mosquitto unloads plugins at
         // exit; keeping the library mapped means they never run unmapped code.
         if !super::pin::pin_self() {
-            Mosquitto.log(Level::Warning, &format!("{LOG_PREFIX}: could not pin the plugin library in memory"));
+            broker.log(Level::Warning, &format!("{LOG_PREFIX}: could not pin the plugin library in memory"));
         }
-        let plugin = match Plugin::load(&Mosquitto, &config_file) {
+        let plugin = match Plugin::load(&broker, &config_file) {
             Ok(p) => p,
             Err(e) => {
-                Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot start: {e}"));
+                broker.log(Level::Error, &format!("{LOG_PREFIX}: cannot start: {e}"));
                 return ERR_INVAL;
             }
         };
@@ -179,7 +180,7 @@ pub extern "C" fn mosquitto_plugin_init(
                 (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast())
             };
             if rc != ERR_SUCCESS {
-                Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
+                broker.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
                 // SAFETY: registered callbacks are removed before the state is freed.
                 unsafe { cleanup_state(state) };
                 return rc;
@@ -272,7 +273,13 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
             );
         }
         let now = crate::host::now_seconds();
-        auth_code(st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now))
+        auth_code(st.plugin.basic_auth(
+            &Mosquitto::on_broker_thread(),
+            client,
+            username.as_deref(),
+            password.as_deref(),
+            now,
+        ))
     })
 }
 
@@ -298,7 +305,13 @@ unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, u
             unsafe { std::slice::from_raw_parts(ed.data_in.cast::<u8>(), ed.data_in_len as usize) }
         };
         let client = ClientRef(ed.client as usize);
-        auth_code(st.plugin.ext_auth_start(&Mosquitto, client, method, data, crate::host::now_seconds()))
+        auth_code(st.plugin.ext_auth_start(
+            &Mosquitto::on_broker_thread(),
+            client,
+            method,
+            data,
+            crate::host::now_seconds(),
+        ))
     })
 }
 
@@ -325,7 +338,7 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
             unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
         };
         let topic = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()).unwrap_or_default();
-        st.plugin.control_message(&Mosquitto, client, topic, payload, crate::host::now_seconds());
+        st.plugin.control_message(&Mosquitto::on_broker_thread(), client, topic, payload, crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -341,7 +354,7 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
         }
         let client = ClientRef(ed.client as usize);
         let now = crate::host::now_seconds();
-        match st.plugin.acl_check(&Mosquitto, client, ed.access, topic, ed.qos, ed.retain, now) {
+        match st.plugin.acl_check(&Mosquitto::on_broker_thread(), client, ed.access, topic, ed.qos, ed.retain, now) {
             Decision::Allow => ERR_SUCCESS,
             Decision::Deny => ERR_ACL_DENIED,
             Decision::Defer => ERR_DEFER,
@@ -354,7 +367,7 @@ unsafe extern "C" fn on_tick(_event: c_int, event_data: *mut c_void, userdata: *
         // SAFETY: our State.
         let plugin = &unsafe { state(userdata) }.plugin;
         let now = crate::host::now_seconds();
-        plugin.tick(&Mosquitto, now);
+        plugin.tick(&Mosquitto::on_broker_thread(), now);
         if api::optional().is_2_1() && !event_data.is_null() {
             // SAFETY: mosquitto passes its tick event. 2.1.2's include/mosquitto/broker.h has the
             // same layout as 2.0.11's, with `next_ns` renamed `next_ms` (2.0 never reads either).
@@ -371,7 +384,7 @@ unsafe extern "C" fn on_disconnect(_event: c_int, event_data: *mut c_void, userd
     guarded("disconnect", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its disconnect event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::host::now_seconds());
+        st.plugin.disconnect(&Mosquitto::on_broker_thread(), ClientRef(ed.client as usize), crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -383,7 +396,7 @@ unsafe extern "C" fn on_client_offline(_event: c_int, event_data: *mut c_void, u
         // SAFETY: mosquitto 2.1.2 passes struct mosquitto_evt_client_offline, which has the layout of
         // mosquitto_evt_disconnect (future, client, reason, future2; include/mosquitto/broker.h).
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::host::now_seconds());
+        st.plugin.disconnect(&Mosquitto::on_broker_thread(), ClientRef(ed.client as usize), crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -392,7 +405,7 @@ unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata
     let answer = reload_answer();
     guarded("reload", answer, || {
         // SAFETY: our State.
-        unsafe { state(userdata) }.plugin.reload(&Mosquitto, crate::host::now_seconds());
+        unsafe { state(userdata) }.plugin.reload(&Mosquitto::on_broker_thread(), crate::host::now_seconds());
         answer
     })
 }

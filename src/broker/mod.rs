@@ -7,4 +7,4 @@ mod mosquitto;
 mod pin;
 mod v2_1;
 
-pub use mosquitto::Mosquitto;
+use mosquitto::Mosquitto;

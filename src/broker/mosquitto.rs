@@ -2,8 +2,35 @@
 use super::{api, ffi};
 use crate::host::{Broker, ClientRef, Level};
 use std::ffi::{c_int, CStr, CString};
+use std::marker::PhantomData;
 
-pub struct Mosquitto;
+/// The broker, for the callback running on its thread. No broker function locks, so the handle
+/// is neither Send nor Sync (the raw-pointer marker): a worker thread cannot be given one, and
+/// only the entry points of src/broker/ make one (the constructor is private to it).
+pub struct Mosquitto {
+    _broker_thread: PhantomData<*const ()>,
+}
+
+impl Mosquitto {
+    /// Entry points only: the caller runs on the broker thread (a callback, init or cleanup).
+    pub(super) fn on_broker_thread() -> Mosquitto {
+        Mosquitto { _broker_thread: PhantomData }
+    }
+}
+
+// Compile-time proof that the handle stays on its thread: with `Send` (or `Sync`) implemented,
+// both impls below would apply and the item lookup would be ambiguous.
+const _: fn() = || {
+    trait AmbiguousIfShared<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfShared<()> for T {}
+    struct IfSend;
+    impl<T: ?Sized + Send> AmbiguousIfShared<IfSend> for T {}
+    struct IfSync;
+    impl<T: ?Sized + Sync> AmbiguousIfShared<IfSync> for T {}
+    <Mosquitto as AmbiguousIfShared<_>>::check();
+};
 
 fn level_code(level: Level) -> c_int {
     (match level {
