@@ -262,7 +262,7 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
     guarded("basic auth", ERR_AUTH, || {
         // SAFETY: mosquitto passes its basic-auth event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_basic_auth), state(userdata)) };
-        let client = ClientRef(ed.client as usize);
+        let client = ClientRef::from_host(ed.client as usize);
         // Copy both before the handler may call set_username, which frees ed.username.
         let username = bytes(ed.username).map(<[u8]>::to_vec);
         let password = bytes(ed.password).map(<[u8]>::to_vec);
@@ -304,7 +304,7 @@ unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, u
             // SAFETY: data_in holds data_in_len bytes for the callback.
             unsafe { std::slice::from_raw_parts(ed.data_in.cast::<u8>(), ed.data_in_len as usize) }
         };
-        let client = ClientRef(ed.client as usize);
+        let client = ClientRef::from_host(ed.client as usize);
         auth_code(st.plugin.ext_auth_start(
             &Mosquitto::on_broker_thread(),
             client,
@@ -319,7 +319,7 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
     guarded("control message", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its control event and our State.
         let (ed, mut st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_control), state(userdata)) };
-        let client = ClientRef(ed.client as usize);
+        let client = ClientRef::from_host(ed.client as usize);
         // A shared registration (2.1, several instances): the instance that holds the client's session.
         if let Some(topic) = bytes(ed.topic).and_then(|t| CString::new(t).ok()) {
             let holder = super::control::members(&topic).into_iter().find(|&p| {
@@ -352,7 +352,7 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
         if st.panic_topic.as_deref() == Some(topic.as_bytes()) {
             panic!("fault injection for topic {topic:?}");
         }
-        let client = ClientRef(ed.client as usize);
+        let client = ClientRef::from_host(ed.client as usize);
         let now = crate::host::now_seconds();
         match st.plugin.acl_check(&Mosquitto::on_broker_thread(), client, ed.access, topic, ed.qos, ed.retain, now) {
             Decision::Allow => ERR_SUCCESS,
@@ -384,7 +384,11 @@ unsafe extern "C" fn on_disconnect(_event: c_int, event_data: *mut c_void, userd
     guarded("disconnect", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its disconnect event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto::on_broker_thread(), ClientRef(ed.client as usize), crate::host::now_seconds());
+        st.plugin.disconnect(
+            &Mosquitto::on_broker_thread(),
+            ClientRef::from_host(ed.client as usize),
+            crate::host::now_seconds(),
+        );
         ERR_SUCCESS
     })
 }
@@ -396,7 +400,11 @@ unsafe extern "C" fn on_client_offline(_event: c_int, event_data: *mut c_void, u
         // SAFETY: mosquitto 2.1.2 passes struct mosquitto_evt_client_offline, which has the layout of
         // mosquitto_evt_disconnect (future, client, reason, future2; include/mosquitto/broker.h).
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto::on_broker_thread(), ClientRef(ed.client as usize), crate::host::now_seconds());
+        st.plugin.disconnect(
+            &Mosquitto::on_broker_thread(),
+            ClientRef::from_host(ed.client as usize),
+            crate::host::now_seconds(),
+        );
         ERR_SUCCESS
     })
 }

@@ -1,6 +1,6 @@
 //! The real [`Broker`]: mosquitto's functions, called on the broker thread only.
 use super::{api, ffi};
-use crate::host::{Broker, ClientRef, Level};
+use crate::host::{Broker, ClientKey, ClientRef, Level};
 use std::ffi::{c_int, CStr, CString};
 use std::marker::PhantomData;
 
@@ -55,8 +55,8 @@ fn owned(p: *const std::ffi::c_char) -> Option<String> {
     Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
-pub fn client_ptr(c: ClientRef) -> *mut ffi::mosquitto {
-    c.0 as *mut ffi::mosquitto
+fn client_ptr(c: ClientRef) -> *mut ffi::mosquitto {
+    c.host_addr() as *mut ffi::mosquitto
 }
 
 impl Broker for Mosquitto {
@@ -148,17 +148,54 @@ impl Broker for Mosquitto {
         api::optional().can_defer_auth()
     }
 
-    fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool {
+    fn complete_auth(&self, client: ClientKey, client_id: &str, ok: bool) -> Option<ClientRef<'_>> {
         let o = api::optional();
         let (Some(complete), Some(lookup)) = (o.mosquitto_complete_basic_auth, o.mosquitto_client) else {
-            return false;
+            return None;
         };
         let id = cstring(client_id);
         let rc = if ok { ffi::mosq_err_t_MOSQ_ERR_SUCCESS } else { ffi::mosq_err_t_MOSQ_ERR_AUTH };
         // SAFETY: broker thread (TICK); mosquitto looks the id up among delayed CONNECTs and
         // ignores one it does not hold. The id string outlives the call.
         unsafe { complete(id.as_ptr(), rc as c_int) };
-        // SAFETY: a lookup by id; the pointer returned is compared, never dereferenced.
-        ok && unsafe { lookup(id.as_ptr()) } == client_ptr(client)
+        if !ok {
+            return None;
+        }
+        // SAFETY: a lookup by id on the broker thread; the connected client it returns (or NULL)
+        // stays valid for this callback.
+        let holder = ClientRef::from_host(unsafe { lookup(id.as_ptr()) } as usize);
+        (holder.host_addr() != 0 && holder.key() == client).then_some(holder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A handle the real broker dereferences must come from mosquitto: apart from this layer only
+    /// the test hosts (the unit-test fake, the in-process benchmark) may make one.
+    #[test]
+    fn client_handles_are_made_only_by_broker_implementations() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let allowed = ["src/broker/", "src/host.rs", "src/plugin/fake.rs"];
+        let mut stack = vec![root.join("src")];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                // Unit tests of the handlers play the broker's part through the fake's numbers.
+                let test_file =
+                    rel.starts_with("src/plugin/") && (rel.ends_with("_tests.rs") || rel.ends_with("/tests.rs"));
+                let ok = allowed.iter().any(|a| rel.starts_with(a)) || test_file;
+                if text.contains("ClientRef::from_host") && !ok {
+                    offenders.push(rel);
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "ClientRef::from_host outside the broker layer and test hosts: {offenders:?}");
     }
 }

@@ -21,7 +21,7 @@ impl Plugin {
         self.expire_fallback(broker, now, client);
         let Some(access) = Access::from_mosquitto(access) else { return Decision::Deny };
         let sessions = self.sessions.lock();
-        let Some(s) = sessions.get(client) else { return Decision::Defer };
+        let Some(s) = sessions.get(client.key()) else { return Decision::Defer };
         // Past the deadline, ending (expired, revoked, refused refresh) or gone: denied at once,
         // before any kick lands; a gone session keeps its rules for the will check only.
         if s.acl_gate(access == Access::Write, now) == Gate::Deny {

@@ -2,7 +2,7 @@
 //! and the live-session count in the log. Runs from TICK, and from other callbacks when TICK is
 //! not firing (mosquitto 2.0.0–2.0.14 with per_listener_settings never sends it).
 use super::Plugin;
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::session::{End, EventKind, Phase};
 use serde_json::json;
@@ -49,8 +49,8 @@ impl Plugin {
     pub fn expire_fallback(&self, broker: &dyn Broker, now: f64, busy: ClientRef) {
         let quiet = now - self.expiry.lock().last_tick > TICK_SILENCE;
         if quiet {
-            self.sessions.lock().drop_gone(Some(busy));
-            self.run_due(broker, now, Some(busy));
+            self.sessions.lock().drop_gone(Some(busy.key()));
+            self.run_due(broker, now, Some(busy.key()));
         }
     }
 
@@ -59,16 +59,16 @@ impl Plugin {
     /// session stays, gone, until the next tick drops it.
     pub fn disconnect(&self, broker: &dyn Broker, client: ClientRef, now: f64) {
         let with_will = self.engine().config.common.kick_expired_clients_with_will;
-        self.sessions.lock().disconnected(client, with_will, now);
-        self.untrack_revocation(client);
-        self.forget_deferred(client);
+        self.sessions.lock().disconnected(client.key(), with_will, now);
+        self.untrack_revocation(client.key());
+        self.forget_deferred(client.key());
         self.expire_fallback(broker, now, client);
     }
 
     /// The plugin ends a live session for `why`: ACL checks deny from now on; the invalidity
     /// notice (when configured, for any reason but expiry) goes out at once and the kick follows on a
     /// later pass, never from inside the client's own callback.
-    pub(super) fn end_session(&self, client: ClientRef, why: End, now: f64) {
+    pub(super) fn end_session(&self, client: ClientKey, why: End, now: f64) {
         let engine = self.engine();
         let notify = engine.config.invalid_notice.is_some() && why != End::Expired;
         let grace = notify || matches!(why, End::RefreshRefused(_));
@@ -76,7 +76,7 @@ impl Plugin {
         self.sessions.lock().end(client, why, now, kick_at, notify);
     }
 
-    fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientRef>) {
+    fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientKey>) {
         let started = std::time::Instant::now();
         loop {
             let due = self.sessions.lock().due(now, BATCH, busy);

@@ -49,7 +49,7 @@ fn logout_token(claims: &Value) -> String {
     sign(Header { typ: Some("logout+jwt".into()), ..Header::default() }, claims)
 }
 
-fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str, token: &str, now: f64) -> (ClientRef, AuthResult) {
+fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str, token: &str, now: f64) -> (ClientRef<'static>, AuthResult) {
     let c = b.client(n, id);
     (c, p.basic_auth(b, c, None, Some(token.as_bytes()), now))
 }
@@ -79,7 +79,7 @@ fn a_logout_by_subject_ends_every_session_of_it_within_a_second_and_nothing_else
         p.control_message(&b, relay, TOPIC, logout_token(&logout_claims(Some("alice"), None, "j1")).as_bytes(), NOW);
         assert_eq!(answers(&b, "relay"), vec![json!({"result": "ok", "ended": 2})]);
         // ACLs deny at once; the notice goes out on the next pass, the kick right after it.
-        assert_eq!(p.acl_check(&b, ClientRef(1), 1, "t", 0, false, NOW), crate::acl::Decision::Deny);
+        assert_eq!(p.acl_check(&b, ClientRef::from_host(1), 1, "t", 0, false, NOW), crate::acl::Decision::Deny);
         p.tick(&b, NOW + 0.05);
         let notices: Vec<_> =
             b.published.borrow().iter().filter(|(_, t, _)| t.ends_with("/invalid")).cloned().collect();
@@ -89,10 +89,10 @@ fn a_logout_by_subject_ends_every_session_of_it_within_a_second_and_nothing_else
         p.tick(&b, NOW + 0.35);
         assert_eq!(kicked(&b), vec![("laptop".into(), with_will), ("phone".into(), with_will)]);
         assert!(crate::metrics::get().snapshot(0).get("kicks/logged-out") >= before + 2);
-        p.disconnect(&b, ClientRef(1), NOW + 0.4);
-        p.disconnect(&b, ClientRef(2), NOW + 0.4);
+        p.disconnect(&b, ClientRef::from_host(1), NOW + 0.4);
+        p.disconnect(&b, ClientRef::from_host(2), NOW + 0.4);
         // The will check after the kick follows kickExpiredClientsWithWill.
-        let will = p.acl_check(&b, ClientRef(1), 2, "status/phone", 0, false, NOW + 0.4);
+        let will = p.acl_check(&b, ClientRef::from_host(1), 2, "status/phone", 0, false, NOW + 0.4);
         assert_eq!(will == crate::acl::Decision::Deny, !with_will);
         assert_eq!(p.live_sessions(), 2, "bob and the relay stay");
     }

@@ -155,7 +155,7 @@ impl Plugin {
     }
 
     pub fn has_session(&self, c: ClientRef) -> bool {
-        self.sessions.lock().get(c).is_some()
+        self.sessions.lock().get(c.key()).is_some()
     }
 
     /// The topic of the MOSQ_EVT_CONTROL callback to register (fixed at start: reloads cannot change it).

@@ -6,7 +6,7 @@ use super::Plugin;
 use crate::cache::{digest, Digest};
 use crate::config::{OnError, Policy as Blocking, Revocation};
 use crate::engine::Engine;
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, Level, LOG_PREFIX};
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
 use crate::introspect::{Done, Introspector, Job, Outcome, Priority, Submitted, Verdict};
 use crate::refusal::{Reason, Refused};
@@ -180,7 +180,7 @@ impl Plugin {
     }
 
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
-    pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session, gate: GateAnswer) {
+    pub(super) fn track_revocation(&self, engine: &Engine, client: ClientKey, s: &Session, gate: GateAnswer) {
         let Some(intro) = &engine.introspector else { return };
         let now = crate::host::now_seconds();
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
@@ -229,7 +229,7 @@ impl Plugin {
         self.revocation.lock().tracker.as_ref().is_some_and(|t| t.tracked() > 0)
     }
 
-    pub(super) fn untrack_revocation(&self, client: ClientRef) {
+    pub(super) fn untrack_revocation(&self, client: ClientKey) {
         if let Some(tr) = self.revocation.lock().tracker.as_mut() {
             tr.untrack(client);
         }
@@ -321,7 +321,7 @@ impl Plugin {
 
     /// Never kicks here (this may run inside the client's own callback): TICK does it. `client_id`
     /// guards against a client pointer that now belongs to another connection.
-    fn end_revoked(&self, client: ClientRef, client_id: &str, now: f64, why: End) {
+    fn end_revoked(&self, client: ClientKey, client_id: &str, now: f64, why: End) {
         let ours = self.sessions.lock().get(client).is_some_and(|s| &*s.client_id == client_id);
         if ours {
             self.end_session(client, why, now);

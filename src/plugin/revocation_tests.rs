@@ -149,7 +149,7 @@ fn checked(p: &Plugin, token: &str) -> Option<Verdict> {
 }
 
 /// A connected client whose token has been answered active once.
-fn checked_client(p: &Plugin, b: &FakeBroker, n: usize, id: &str) -> (ClientRef, String) {
+fn checked_client(p: &Plugin, b: &FakeBroker, n: usize, id: &str) -> (ClientRef<'static>, String) {
     let c = b.client(n, id);
     let t = tok(id);
     assert_eq!(p.basic_auth(b, c, Some(id.as_bytes()), Some(t.as_bytes()), now_seconds()), AuthResult::Accept);

@@ -18,7 +18,7 @@ use super::Plugin;
 use crate::cache::Digest;
 use crate::config::OnError;
 use crate::engine::Engine;
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, Level, LOG_PREFIX};
 use crate::introspect::{Done, Outcome, Verdict};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
@@ -44,7 +44,7 @@ impl Plugin {
         &self,
         engine: &Engine,
         broker: &dyn Broker,
-        at: (ClientRef, String),
+        at: (ClientKey, String),
         session: Session,
         digest: Digest,
         rename_after: Option<String>,

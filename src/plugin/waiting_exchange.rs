@@ -10,7 +10,7 @@ use super::waiting::{Entry, Work};
 use super::Plugin;
 use crate::engine::Engine;
 use crate::exchange::{Exchanged, Exchanger};
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;
@@ -66,7 +66,7 @@ impl Plugin {
             return false;
         }
         let entry = Entry {
-            client,
+            client: client.key(),
             client_id: broker.client_id(client).unwrap_or_default(),
             address: broker.client_address(client).unwrap_or_else(|| "-".into()),
             work: Work::Exchange { ticket, username: username.to_string(), password: password.to_string() },
@@ -148,7 +148,7 @@ impl Plugin {
         &self,
         engine: &Engine,
         broker: &dyn Broker,
-        client: ClientRef,
+        client: ClientKey,
         client_id: &str,
         session: crate::session::Session,
         gate: GateAnswer,
@@ -157,16 +157,16 @@ impl Plugin {
     ) {
         self.forget_deferred(client);
         self.open_session(engine, client, session, now, gate);
-        if !broker.complete_auth(client, client_id, true) {
+        let Some(connected) = broker.complete_auth(client, client_id, true) else {
             self.sessions.lock().close(client);
             self.untrack_revocation(client);
             let msg = format!("{LOG_PREFIX}: client {}: went away while its CONNECT waited", clean(client_id, 64));
             broker.log(Level::Debug, &msg);
             return;
-        }
-        // complete_auth said this pointer is the connected client now: it may be used again.
+        };
+        // The waiting connection is the one holding the id now: its handle for this callback.
         if let Some(name) = rename_after {
-            if !broker.set_username(client, &name) {
+            if !broker.set_username(connected, &name) {
                 // Fail closed: TICK is not this client's own callback, so it may be kicked here.
                 broker.log(
                     Level::Warning,
