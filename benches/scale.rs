@@ -19,6 +19,7 @@
 //! Environment: SCALE_N (comma-separated, default "100000,1000000"), SCALE_M, SCALE_KICKS (default
 //! 1), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
 //! `subs` claims). Every loop is bounded in count; the kick loop also in time.
+use mqtt_jwt_auth::acl::Access;
 use mqtt_jwt_auth::host::{Broker, ClientKey, ClientRef, Level};
 use mqtt_jwt_auth::plugin::Plugin;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -218,7 +219,15 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
             let r = (rng % live as u64) as usize;
             let client = if r < n { r } else { measured.start + r - n };
             // MOSQ_ACL_WRITE = 2
-            plugin.acl_check(&host, ClientRef::from_host(client), 2, &topics[k % topics.len()], 1, false, now);
+            plugin.acl_check(
+                &host,
+                ClientRef::from_host(client),
+                Access::Write,
+                &topics[k % topics.len()],
+                1,
+                false,
+                now,
+            );
         }
         samples[1].push(per_us(c, checks));
         let ticks = 2000;

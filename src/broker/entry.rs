@@ -1,29 +1,14 @@
 //! mosquitto_plugin_version / init / cleanup and the event callbacks. Every callback catches
 //! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
-use super::v2_1::{reload_answer, sleep_ms, tick_answer, ERR_AUTH_DELAYED, EVT_CLIENT_OFFLINE};
+use super::v2_1::{reload_answer, sleep_ms, tick_answer, EVT_CLIENT_OFFLINE};
 use super::{api, ffi, Mosquitto};
-use crate::acl::Decision;
-use crate::host::{AuthResult, Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::plugin::Plugin;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-const ERR_SUCCESS: c_int = ffi::mosq_err_t_MOSQ_ERR_SUCCESS;
-const ERR_AUTH: c_int = ffi::mosq_err_t_MOSQ_ERR_AUTH;
-const ERR_DEFER: c_int = ffi::mosq_err_t_MOSQ_ERR_PLUGIN_DEFER;
-const ERR_ACL_DENIED: c_int = ffi::mosq_err_t_MOSQ_ERR_ACL_DENIED;
-const ERR_INVAL: c_int = ffi::mosq_err_t_MOSQ_ERR_INVAL;
-const ERR_UNKNOWN: c_int = ffi::mosq_err_t_MOSQ_ERR_UNKNOWN;
-
-use ffi::mosquitto_plugin_event as evt;
-const EVT_BASIC_AUTH: c_int = evt::MOSQ_EVT_BASIC_AUTH as c_int;
-const EVT_RELOAD: c_int = evt::MOSQ_EVT_RELOAD as c_int;
-const EVT_TICK: c_int = evt::MOSQ_EVT_TICK as c_int;
-const EVT_DISCONNECT: c_int = evt::MOSQ_EVT_DISCONNECT as c_int;
-const EVT_EXT_AUTH_START: c_int = evt::MOSQ_EVT_EXT_AUTH_START as c_int;
-const EVT_CONTROL: c_int = evt::MOSQ_EVT_CONTROL as c_int;
-const EVT_ACL_CHECK: c_int = evt::MOSQ_EVT_ACL_CHECK as c_int;
+use super::codes::*;
 
 /// The plugin's name and version for mosquitto_plugin_set_info (2.1).
 const VERSION: &std::ffi::CStr =
@@ -283,16 +268,6 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
     })
 }
 
-fn auth_code(r: AuthResult) -> c_int {
-    match r {
-        AuthResult::Accept => ERR_SUCCESS,
-        AuthResult::Refuse => ERR_AUTH,
-        AuthResult::Defer => ERR_DEFER,
-        // Only when the broker said it can (Broker::can_defer_auth): 2.1.
-        AuthResult::Delayed => ERR_AUTH_DELAYED,
-    }
-}
-
 unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
     guarded("enhanced auth", ERR_AUTH, || {
         // SAFETY: mosquitto passes its extended-auth event and our State.
@@ -354,11 +329,8 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
         }
         let client = ClientRef::from_host(ed.client as usize);
         let now = crate::host::now_seconds();
-        match st.plugin.acl_check(&Mosquitto::on_broker_thread(), client, ed.access, topic, ed.qos, ed.retain, now) {
-            Decision::Allow => ERR_SUCCESS,
-            Decision::Deny => ERR_ACL_DENIED,
-            Decision::Defer => ERR_DEFER,
-        }
+        let Some(access) = access(ed.access) else { return ERR_ACL_DENIED };
+        acl_code(st.plugin.acl_check(&Mosquitto::on_broker_thread(), client, access, topic, ed.qos, ed.retain, now))
     })
 }
 

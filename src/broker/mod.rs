@@ -1,5 +1,6 @@
 //! The only unsafe code: mosquitto bindings, safe wrappers and the extern "C" entry points.
 mod api;
+mod codes;
 mod control;
 mod entry;
 mod ffi;

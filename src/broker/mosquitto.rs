@@ -1,4 +1,5 @@
 //! The real [`Broker`]: mosquitto's functions, called on the broker thread only.
+use super::codes::{level_code, ERR_SUCCESS};
 use super::{api, ffi};
 use crate::host::{Broker, ClientKey, ClientRef, Level};
 use std::ffi::{c_int, CStr, CString};
@@ -31,16 +32,6 @@ const _: fn() = || {
     impl<T: ?Sized + Sync> AmbiguousIfShared<IfSync> for T {}
     <Mosquitto as AmbiguousIfShared<_>>::check();
 };
-
-fn level_code(level: Level) -> c_int {
-    (match level {
-        Level::Debug => ffi::MOSQ_LOG_DEBUG,
-        Level::Info => ffi::MOSQ_LOG_INFO,
-        Level::Notice => ffi::MOSQ_LOG_NOTICE,
-        Level::Warning => ffi::MOSQ_LOG_WARNING,
-        Level::Error => ffi::MOSQ_LOG_ERR,
-    }) as c_int
-}
 
 fn cstring(s: &str) -> CString {
     // Interior NULs cannot come from our own text; replace rather than drop the line.
@@ -89,7 +80,7 @@ impl Broker for Mosquitto {
         let Some(api) = api::get() else { return false };
         let id = cstring(client_id);
         // SAFETY: called on the broker thread, never for the client whose callback is running.
-        unsafe { (api.mosquitto_kick_client_by_clientid)(id.as_ptr(), with_will) == ffi::mosq_err_t_MOSQ_ERR_SUCCESS }
+        unsafe { (api.mosquitto_kick_client_by_clientid)(id.as_ptr(), with_will) == ERR_SUCCESS }
     }
 
     fn publish_to(&self, client_id: &str, topic: &str, payload: &[u8]) -> bool {
@@ -108,7 +99,7 @@ impl Broker for Mosquitto {
                 std::ptr::null_mut(),
             )
         };
-        rc == ffi::mosq_err_t_MOSQ_ERR_SUCCESS
+        rc == ERR_SUCCESS
     }
 
     fn publish(&self, topic: &str, payload: &[u8], retain: bool) -> bool {
@@ -128,14 +119,14 @@ impl Broker for Mosquitto {
                 std::ptr::null_mut(),
             )
         };
-        rc == ffi::mosq_err_t_MOSQ_ERR_SUCCESS
+        rc == ERR_SUCCESS
     }
 
     fn set_username(&self, c: ClientRef, name: &str) -> bool {
         let Some(api) = api::get() else { return false };
         let name = cstring(name);
         // SAFETY: mosquitto copies the name; the client pointer is the callback's.
-        unsafe { (api.mosquitto_set_username)(client_ptr(c), name.as_ptr()) == ffi::mosq_err_t_MOSQ_ERR_SUCCESS }
+        unsafe { (api.mosquitto_set_username)(client_ptr(c), name.as_ptr()) == ERR_SUCCESS }
     }
 
     fn client_clean_start(&self, c: ClientRef) -> bool {
@@ -154,7 +145,7 @@ impl Broker for Mosquitto {
             return None;
         };
         let id = cstring(client_id);
-        let rc = if ok { ffi::mosq_err_t_MOSQ_ERR_SUCCESS } else { ffi::mosq_err_t_MOSQ_ERR_AUTH };
+        let rc = if ok { ERR_SUCCESS } else { super::codes::ERR_AUTH };
         // SAFETY: broker thread (TICK); mosquitto looks the id up among delayed CONNECTs and
         // ignores one it does not hold. The id string outlives the call.
         unsafe { complete(id.as_ptr(), rc as c_int) };

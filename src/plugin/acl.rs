@@ -12,14 +12,13 @@ impl Plugin {
         &self,
         broker: &dyn Broker,
         client: ClientRef,
-        access: i32,
+        access: Access,
         topic: &str,
         qos: u8,
         retain: bool,
         now: f64,
     ) -> Decision {
         self.expire_fallback(broker, now, client);
-        let Some(access) = Access::from_mosquitto(access) else { return Decision::Deny };
         let sessions = self.sessions.lock();
         let Some(s) = sessions.get(client.key()) else { return Decision::Defer };
         // Past the deadline, ending (expired, revoked, refused refresh) or gone: denied at once,

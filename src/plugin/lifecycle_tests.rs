@@ -5,6 +5,7 @@
 //! and clock jumps. After each step the invariants of the lifecycle must hold.
 use super::fake::FakeBroker;
 use super::*;
+use crate::acl::Access;
 use crate::acl::Decision;
 use crate::host::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -54,7 +55,7 @@ fn settle_kicks(p: &Plugin, b: &FakeBroker, m: &mut Model, now: f64) {
         let Some(ptr) = m.conns.iter().find(|(_, (cid, ..))| *cid == id).map(|(k, _)| *k) else { continue };
         m.conns.remove(&ptr);
         p.disconnect(b, ClientRef::from_host(ptr), now);
-        let _ = p.acl_check(b, ClientRef::from_host(ptr), 2, "wills/x", 0, false, now);
+        let _ = p.acl_check(b, ClientRef::from_host(ptr), Access::Write, "wills/x", 0, false, now);
     }
 }
 
@@ -81,7 +82,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                         // mosquitto closes the old connection with this id: DISCONNECT, will check.
                         if let Some(old) = m.conns.iter().find(|(_, (cid, ..))| cid == id).map(|(k, _)| *k) {
                             m.conns.remove(&old);
-                            let _ = p.acl_check(&b, ClientRef::from_host(old), 2, "wills/x", 0, false, now);
+                            let _ = p.acl_check(&b, ClientRef::from_host(old), Access::Write, "wills/x", 0, false, now);
                             p.disconnect(&b, ClientRef::from_host(old), now);
                         }
                         m.conns.insert(ptr, (id.to_string(), exp, sub.to_string()));
@@ -138,7 +139,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                     if let Some(&ptr) = m.conns.keys().nth(r.below(m.conns.len().max(1) as u64) as usize) {
                         m.conns.remove(&ptr);
                         p.disconnect(&b, ClientRef::from_host(ptr), now);
-                        let _ = p.acl_check(&b, ClientRef::from_host(ptr), 2, "wills/x", 0, false, now);
+                        let _ = p.acl_check(&b, ClientRef::from_host(ptr), Access::Write, "wills/x", 0, false, now);
                     }
                 }
                 7 => {
@@ -172,7 +173,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
             drop(sessions);
             for (&ptr, (_, exp, _)) in &m.conns {
                 let c = ClientRef::from_host(ptr);
-                let allowed = p.acl_check(&b, c, 2, "data/x", 0, false, now) == Decision::Allow;
+                let allowed = p.acl_check(&b, c, Access::Write, "data/x", 0, false, now) == Decision::Allow;
                 let s = p.sessions.lock().get(c.key()).cloned();
                 if allowed {
                     // Against the model's own clock: the token in force, plus the leeway.
