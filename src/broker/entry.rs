@@ -3,10 +3,10 @@
 use super::v2_1::{reload_answer, sleep_ms, tick_answer, EVT_CLIENT_OFFLINE};
 use super::{api, ffi, Mosquitto};
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::plugin::options::{Faults, Options};
 use crate::plugin::Plugin;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 
 use super::codes::*;
 
@@ -30,10 +30,8 @@ struct State {
     offline: bool,
     /// Whether ACL_CHECK was registered (options.authorization at start-up).
     acl: bool,
-    /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
-    panic_username: Option<Vec<u8>>,
-    /// Debug builds only: a topic whose ACL check panics (plugin_opt_test_panic_topic).
-    panic_topic: Option<Vec<u8>>,
+    /// Debug builds only: injected panics (plugin_opt_test_panic_*).
+    faults: Faults,
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
@@ -99,23 +97,14 @@ pub extern "C" fn mosquitto_plugin_init(
     };
     guarded("plugin init", ERR_UNKNOWN, || {
         let broker = Mosquitto::on_broker_thread();
-        let mut config_file: Option<PathBuf> = None;
-        let mut panic_username = None;
-        let mut panic_topic = None;
-        if !options.is_null() && option_count > 0 {
+        let opts: &[ffi::mosquitto_opt] = if options.is_null() || option_count <= 0 {
+            &[]
+        } else {
             // SAFETY: mosquitto passes option_count options with NUL-terminated key/value.
-            let opts = unsafe { std::slice::from_raw_parts(options, option_count as usize) };
-            for o in opts {
-                let (Some(k), Some(v)) = (bytes(o.key), bytes(o.value)) else { continue };
-                if k == b"config_file" {
-                    config_file = Some(PathBuf::from(String::from_utf8_lossy(v).into_owned()));
-                } else if k == b"test_panic_username" && cfg!(debug_assertions) {
-                    panic_username = Some(v.to_vec());
-                } else if k == b"test_panic_topic" && cfg!(debug_assertions) {
-                    panic_topic = Some(v.to_vec());
-                }
-            }
-        }
+            unsafe { std::slice::from_raw_parts(options, option_count as usize) }
+        };
+        let Options { config_file, faults } =
+            Options::parse(opts.iter().filter_map(|o| Some((bytes(o.key)?, bytes(o.value)?))));
         let Some(config_file) = config_file else {
             broker.log(
                 Level::Error,
@@ -152,8 +141,7 @@ pub extern "C" fn mosquitto_plugin_init(
             control_topics,
             control_registered: Vec::new(),
             offline: v2_1,
-            panic_username,
-            panic_topic,
+            faults,
         }));
         // SAFETY: state was just created above and is not shared yet.
         let acl = unsafe { (*state).acl }.then_some((EVT_ACL_CHECK, on_acl_check as Callback));
@@ -251,12 +239,7 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
         // Copy both before the handler may call set_username, which frees ed.username.
         let username = bytes(ed.username).map(<[u8]>::to_vec);
         let password = bytes(ed.password).map(<[u8]>::to_vec);
-        if st.panic_username.is_some() && username == st.panic_username {
-            panic!(
-                "fault injection for client username {:?}",
-                String::from_utf8_lossy(username.as_deref().unwrap_or_default())
-            );
-        }
+        st.faults.at_basic_auth(username.as_deref());
         let now = crate::host::now_seconds();
         auth_code(st.plugin.basic_auth(
             &Mosquitto::on_broker_thread(),
@@ -324,9 +307,7 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
         // SAFETY: mosquitto passes its ACL event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_acl_check), state(userdata)) };
         let Some(topic) = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()) else { return ERR_ACL_DENIED };
-        if st.panic_topic.as_deref() == Some(topic.as_bytes()) {
-            panic!("fault injection for topic {topic:?}");
-        }
+        st.faults.at_acl_check(topic);
         let client = ClientRef::from_host(ed.client as usize);
         let now = crate::host::now_seconds();
         let Some(access) = access(ed.access) else { return ERR_ACL_DENIED };

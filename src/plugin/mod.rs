@@ -15,6 +15,7 @@ mod logout;
 #[cfg(test)]
 mod logout_tests;
 mod metrics;
+pub mod options;
 mod refresh;
 mod revocation;
 #[cfg(test)]
