@@ -19,7 +19,7 @@ impl Plugin {
         now: f64,
     ) -> Decision {
         self.expire_fallback(broker, now, client);
-        let sessions = self.sessions.lock();
+        let sessions = self.sessions.borrow_mut();
         let Some(s) = sessions.get(client.key()) else { return Decision::Defer };
         // Past the deadline, ending (expired, revoked, refused refresh) or gone: denied at once,
         // before any kick lands; a gone session keeps its rules for the will check only.

@@ -103,7 +103,7 @@ impl Plugin {
         self.revocation_pass(broker, now);
         self.expire_fallback(broker, now, client);
         let engine = self.engine();
-        if now < *self.recheck_until.lock() {
+        if now < self.recheck_until.get() {
             if let Some(result) = self.recheck(&engine, broker, client, password, now) {
                 return result;
             }
@@ -153,7 +153,7 @@ impl Plugin {
         // A session of this connection (live or ending) means re-authentication.
         let known = self
             .sessions
-            .lock()
+            .borrow_mut()
             .get(client.key())
             .is_some_and(|s| id.as_deref() == Some(&*s.client_id) && !matches!(s.phase(), Phase::Gone { .. }));
         let token = match utf8(data) {
@@ -295,7 +295,7 @@ impl Plugin {
             notice_before: engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64),
         };
         let tracked = engine.introspector.is_some().then(|| session.clone());
-        self.sessions.lock().open(client, session, deadlines, now);
+        self.sessions.borrow_mut().open(client, session, deadlines, now);
         if let Some(s) = tracked {
             self.track_revocation(engine, client, &s, gate);
         }
@@ -314,7 +314,7 @@ impl Plugin {
         now: f64,
     ) -> Option<AuthResult> {
         let id = broker.client_id(client)?;
-        let session = self.sessions.lock().get(client.key()).filter(|s| *s.client_id == *id).cloned()?;
+        let session = self.sessions.borrow_mut().get(client.key()).filter(|s| *s.client_id == *id).cloned()?;
         // Not kept: the token in force is the CONNECT password, which mosquitto passes in again.
         let current = match &session.token {
             Some(t) => Ok(&**t),

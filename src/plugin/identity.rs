@@ -89,13 +89,13 @@ impl Plugin {
             return Some(Err(r));
         }
         // A new CONNECT on this connection: nothing of ours may answer its ACL checks.
-        if self.sessions.lock().close(client.key()).is_some() {
+        if self.sessions.borrow_mut().close(client.key()).is_some() {
             self.untrack_revocation(client.key());
         }
         // During a reload's re-check mosquitto also asks for offline persistent sessions: only
         // connections that are live are recorded (those already are).
-        if now >= *self.recheck_until.lock() {
-            self.deferred.lock().insert(client.key(), id.clone());
+        if now >= self.recheck_until.get() {
+            self.deferred.borrow_mut().insert(client.key(), id.clone());
         }
         broker.log(
             Level::Debug,
@@ -120,10 +120,10 @@ impl Plugin {
             Err(Refused::new(Reason::ClientIdInUse, format!("held by a connection of another identity ({holder})")))
         };
         // Between two connections of other plugins, those plugins decide (MQTT's takeover).
-        if who.is_some() && self.deferred.lock().holder(id).is_some_and(|c| c != client) {
+        if who.is_some() && self.deferred.borrow_mut().holder(id).is_some_and(|c| c != client) {
             return in_use("a client of another plugin");
         }
-        let sessions = self.sessions.lock();
+        let sessions = self.sessions.borrow_mut();
         match sessions.holder_of(id) {
             Some((c, _)) if c == client => Ok(()),
             Some((_, s)) if who.is_some_and(|w| w.same(Who::of(s))) => Ok(()),
@@ -134,7 +134,7 @@ impl Plugin {
 
     /// A session is opening on `client`: it is no longer a connection of other plugins.
     pub(super) fn forget_deferred(&self, client: ClientKey) {
-        self.deferred.lock().remove(client);
+        self.deferred.borrow_mut().remove(client);
     }
 }
 

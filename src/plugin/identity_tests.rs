@@ -125,7 +125,7 @@ fn password_clients_and_devices_cannot_take_each_others_ids() {
     assert_eq!(auth(&p, &b, b.client(6, "console"), Some(&tok(json!({"sub": "x"})))), AuthResult::Refuse);
     p.disconnect(&b, console2, NOW);
     assert_eq!(auth(&p, &b, b.client(7, "console"), Some(&tok(json!({"sub": "x"})))), AuthResult::Accept);
-    assert_eq!(p.deferred.lock().len(), 0);
+    assert_eq!(p.deferred.borrow_mut().len(), 0);
 }
 
 #[test]

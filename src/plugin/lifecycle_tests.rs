@@ -104,7 +104,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                         2 => "x.y.z".to_string(),
                         _ => tok(&id, &id, exp),
                     };
-                    let before = p.sessions.lock().get(ClientRef::from_host(ptr).key()).map(|s| s.phase());
+                    let before = p.sessions.borrow_mut().get(ClientRef::from_host(ptr).key()).map(|s| s.phase());
                     let ok = if r.below(2) == 0 {
                         p.control(&b, ClientRef::from_host(ptr), t.as_bytes(), now);
                         b.published.borrow().last().is_some_and(|(_, _, body)| {
@@ -160,7 +160,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                 _ => now += r.below(8) as f64,
             }
             // Invariants.
-            let sessions = p.sessions.lock();
+            let sessions = p.sessions.borrow_mut();
             for (&ptr, (id, ..)) in &m.conns {
                 let c = ClientRef::from_host(ptr);
                 let Some(s) = sessions.get(c.key()) else { continue };
@@ -174,7 +174,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
             for (&ptr, (_, exp, _)) in &m.conns {
                 let c = ClientRef::from_host(ptr);
                 let allowed = p.acl_check(&b, c, Access::Write, "data/x", 0, false, now) == Decision::Allow;
-                let s = p.sessions.lock().get(c.key()).cloned();
+                let s = p.sessions.borrow_mut().get(c.key()).cloned();
                 if allowed {
                     // Against the model's own clock: the token in force, plus the leeway.
                     assert!(now < exp + LEEWAY, "seed {seed} step {step}: allowed past exp + leeway");
@@ -190,7 +190,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
         }
         p.tick(&b, now + 0.1);
         let left = {
-            let s = p.sessions.lock();
+            let s = p.sessions.borrow_mut();
             s.len() + s.gone()
         };
         assert_eq!(left, 0, "seed {seed}: sessions left");

@@ -22,7 +22,7 @@ impl Plugin {
         token: &str,
         now: f64,
     ) -> Result<Option<f64>, Refused> {
-        let Some(session) = self.sessions.lock().get(client.key()).cloned() else {
+        let Some(session) = self.sessions.borrow_mut().get(client.key()).cloned() else {
             return Err(Refused::new(Reason::Internal, "no session for this connection"));
         };
         if !session.is_live() {

@@ -14,7 +14,8 @@ use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Exchange requests in flight at once; beyond, a CONNECT is exchanged inline as on 2.0.
@@ -25,8 +26,10 @@ type Answers = Arc<Mutex<Vec<(u64, Result<Exchanged, Refused>)>>>;
 #[derive(Default)]
 pub(super) struct Threads {
     answers: Answers,
+    /// Shared with the threads: each takes one slot and frees it when done.
     running: Arc<AtomicUsize>,
-    next: AtomicU64,
+    /// Broker thread only.
+    next: Cell<u64>,
 }
 
 impl Plugin {
@@ -51,7 +54,8 @@ impl Plugin {
         }
         // Discovery, then the token request: each bounded by timeoutMs.
         let deadline = now + 2.0 * ex.config.timeout_ms as f64 / 1000.0;
-        let ticket = th.next.fetch_add(1, Ordering::Relaxed);
+        let ticket = th.next.get();
+        th.next.set(ticket + 1);
         let (answers, running, e) = (th.answers.clone(), th.running.clone(), engine.clone());
         let (u, p) = (username.to_string(), password.to_string());
         let spawned = std::thread::Builder::new().name("jwt-exchange".into()).spawn(move || {
@@ -75,14 +79,14 @@ impl Plugin {
             settled: None,
         };
         // can_wait found room on this thread just before.
-        let _ = self.waiting.lock().insert(entry);
+        let _ = self.waiting.borrow_mut().insert(entry);
         true
     }
 
     /// TICK: the threads' answers to the CONNECTs waiting for them.
     pub(super) fn take_exchange_answers(&self) {
         let answers = std::mem::take(&mut *self.exchanges.answers.lock());
-        let mut w = self.waiting.lock();
+        let mut w = self.waiting.borrow_mut();
         for (ticket, got) in answers {
             w.exchanged(ticket, got);
         }
@@ -158,7 +162,7 @@ impl Plugin {
         self.forget_deferred(client);
         self.open_session(engine, client, session, now, gate);
         let Some(connected) = broker.complete_auth(client, client_id, true) else {
-            self.sessions.lock().close(client);
+            self.sessions.borrow_mut().close(client);
             self.untrack_revocation(client);
             let msg = format!("{LOG_PREFIX}: client {}: went away while its CONNECT waited", clean(client_id, 64));
             broker.log(Level::Debug, &msg);
@@ -172,7 +176,7 @@ impl Plugin {
                     Level::Warning,
                     &format!("{LOG_PREFIX}: client {}: the broker could not set the username", clean(client_id, 64)),
                 );
-                self.sessions.lock().close(client);
+                self.sessions.borrow_mut().close(client);
                 self.untrack_revocation(client);
                 broker.kick(client_id, false);
             }
