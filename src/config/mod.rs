@@ -1,20 +1,24 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
 mod authorization;
+mod exchange;
+#[cfg(test)]
+mod exchange_tests;
 mod identity;
 mod jwks;
 mod logout;
-mod ops;
+mod metrics;
 #[cfg(test)]
-mod ops_tests;
+mod metrics_tests;
 mod revocation;
 mod session;
 pub(crate) mod walk;
 
 pub use authorization::AuthorizationConfig;
+pub use exchange::{ExchangeConfig, Grant, TokenEndpoint};
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
 pub use logout::LogoutConfig;
-pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
+pub use metrics::MetricsConfig;
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
@@ -205,9 +209,9 @@ impl Config {
         if let Some(a) = authorization.as_mut() {
             a.trust_client_id |= identity::client_id_bound(&common);
         }
-        let metrics = options.object("metrics")?.map(ops::parse_metrics).transpose()?.flatten();
+        let metrics = options.object("metrics")?.map(metrics::parse_metrics).transpose()?.flatten();
         let credentials_exchange =
-            options.object("credentialsExchange")?.map(|o| ops::parse_exchange(o, &common)).transpose()?.flatten();
+            options.object("credentialsExchange")?.map(|o| exchange::parse_exchange(o, &common)).transpose()?.flatten();
         let logout = options.object("logout")?.map(logout::parse_logout).transpose()?.flatten();
         if logout.as_ref().is_some_and(|l| Some(&l.topic) == refresh.control_topic.as_ref()) {
             return Err(ConfigError::new(
