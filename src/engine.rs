@@ -2,7 +2,7 @@
 //! identity rules. Replaced whole on reload, so a cached verdict never outlives the rules that
 //! produced it; the cache is also emptied whenever a key source swaps in a new set.
 use crate::cache::{digest, VerifiedCache};
-use crate::config::{Config, ConfigError, KeyMaterial, Revocation, RevocationEndpoint, TokenSource};
+use crate::config::{Config, ConfigError, Revocation, RevocationEndpoint, TokenSource};
 use crate::introspect::request::{Checker, Kind, Url};
 use crate::introspect::Introspector;
 use crate::keys::{build_ring, KeyRing, Source};
@@ -92,7 +92,7 @@ impl Engine {
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new);
+        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new).transpose()?;
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
@@ -351,20 +351,9 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
                     Url::Discovered(discovered)
                 }
             };
-            Checker::introspection(i, secret(&i.client_secret)?, url, timeout)
+            let secret = i.client_secret.resolve("options.revocation.introspection.clientSecret")?;
+            Checker::introspection(i, secret.value, url, timeout)
         }
     };
     Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
-}
-
-fn secret(m: &KeyMaterial) -> Result<String, ConfigError> {
-    let at = "options.revocation.introspection.clientSecret";
-    match m {
-        KeyMaterial::Plain(s) => Ok(s.clone()),
-        KeyMaterial::Env(var) => std::env::var(var)
-            .map_err(|_| ConfigError::new(format!("{at}.env"), format!("environment variable {var} is not set"))),
-        KeyMaterial::File(p) => std::fs::read_to_string(p)
-            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|e| ConfigError::new(format!("{at}.filePath"), format!("cannot read {}: {e}", p.display()))),
-    }
 }

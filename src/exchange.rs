@@ -4,7 +4,7 @@
 //! must answer synchronously in mosquitto 2.0), so results are cached until the token's exp, keyed by a
 //! salted SHA-256 of the credentials: neither the password nor an unsalted hash of it is kept.
 use crate::cache::Digest;
-use crate::config::{ExchangeConfig, Grant, TokenEndpoint};
+use crate::config::{ConfigError, ExchangeConfig, Grant, TokenEndpoint};
 use crate::keys::http;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
@@ -20,6 +20,8 @@ pub struct Exchanger {
     pub config: ExchangeConfig,
     agent: ureq::Agent,
     salt: [u8; 32],
+    /// The password grant's client secret, read from wherever the configuration keeps it.
+    client_secret: Option<String>,
     /// The token endpoint, once discovery has named it.
     endpoint: Mutex<Option<String>>,
     cache: Mutex<HashMap<Digest, (f64, String)>>,
@@ -38,7 +40,8 @@ pub fn looks_like_jwt(s: &str) -> bool {
 }
 
 impl Exchanger {
-    pub fn new(config: ExchangeConfig) -> Exchanger {
+    /// Fails when the password grant's client secret cannot be read (env unset, file unreadable).
+    pub fn new(config: ExchangeConfig) -> Result<Exchanger, ConfigError> {
         let mut salt = [0u8; 32];
         // A failing system RNG leaves a zero salt: still keyed per process, never a plain hash.
         let _ = aws_lc_rs::rand::fill(&mut salt);
@@ -47,7 +50,14 @@ impl Exchanger {
             TokenEndpoint::Url(u) => Some(u.clone()),
             TokenEndpoint::Discovery(_) => None,
         };
-        Exchanger { config, agent, salt, endpoint: Mutex::new(endpoint), cache: Mutex::new(HashMap::new()) }
+        let client_secret = match &config.grant {
+            Grant::Password { client_secret: Some(s), .. } => {
+                Some(s.resolve("options.credentialsExchange.clientSecret")?.value)
+            }
+            _ => None,
+        };
+        let (endpoint, cache) = (Mutex::new(endpoint), Mutex::new(HashMap::new()));
+        Ok(Exchanger { config, agent, salt, client_secret, endpoint, cache })
     }
 
     fn key(&self, username: &str, password: &str) -> Digest {
@@ -133,14 +143,14 @@ impl Exchanger {
             Grant::ClientCredentials => {
                 vec![("grant_type", "client_credentials"), ("client_id", username), ("client_secret", password)]
             }
-            Grant::Password { client_id, client_secret } => {
+            Grant::Password { client_id, .. } => {
                 let mut f = vec![
                     ("grant_type", "password"),
                     ("username", username),
                     ("password", password),
                     ("client_id", client_id.as_str()),
                 ];
-                if let Some(s) = client_secret {
+                if let Some(s) = &self.client_secret {
                     f.push(("client_secret", s.as_str()));
                 }
                 f

@@ -1,7 +1,7 @@
 //! `options.credentialsExchange`: a username and password exchanged at the token endpoint for an
 //! access token.
 use super::walk::{ConfigError, Obj, Result};
-use super::{Common, TokenSource};
+use super::{Common, Secret, TokenSource};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenEndpoint {
@@ -15,7 +15,7 @@ pub enum Grant {
     /// The MQTT username is the OAuth client id, the password its secret.
     ClientCredentials,
     /// Resource-owner password grant, as the configured client.
-    Password { client_id: String, client_secret: Option<String> },
+    Password { client_id: String, client_secret: Option<Secret> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub fn parse_exchange(mut o: Obj, common: &Common) -> Result<Option<ExchangeConf
         }
     };
     let client_id = o.string("clientId")?.map(str::to_string);
-    let client_secret = o.string("clientSecret")?.map(str::to_string);
+    let client_secret = super::secret::parse(&mut o, "clientSecret")?;
     let grant = match o.string("grant")? {
         None | Some("client_credentials") => {
             if client_id.is_some() || client_secret.is_some() {

@@ -11,6 +11,7 @@ mod metrics;
 #[cfg(test)]
 mod metrics_tests;
 mod revocation;
+mod secret;
 mod session;
 pub(crate) mod walk;
 
@@ -22,6 +23,7 @@ pub use metrics::MetricsConfig;
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
+pub use secret::{Resolved, Secret};
 pub use session::{ExpiryNotice, InvalidNotice, Refresh};
 
 pub use walk::ConfigError;
@@ -43,7 +45,8 @@ pub struct Config {
     pub algorithms: Vec<Alg>,
     pub mode: Mode,
     pub lazy_connect: bool,
-    pub local: Option<KeyMaterial>,
+    /// Where the static key (shared secret or PEM public key) comes from.
+    pub local: Option<Secret>,
     pub jwks: Option<JwksSource>,
     /// `options.issuerKeys`: each issuer with its own key source; the token's `iss` picks one.
     pub issuer_keys: Vec<IssuerKeys>,
@@ -67,14 +70,6 @@ pub struct Config {
 pub enum Mode {
     Local,
     Jwks,
-}
-
-/// Where a static key (shared secret or PEM public key) comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyMaterial {
-    Plain(String),
-    Env(String),
-    File(PathBuf),
 }
 
 /// Where a JWK set comes from: exactly one of `file_path`, `uri`, `discovery` is set.
@@ -293,27 +288,8 @@ fn parse_algorithms(top: &mut Obj) -> Result<Vec<Alg>> {
     Ok(algs)
 }
 
-fn parse_local(modes: &mut Obj) -> Result<Option<KeyMaterial>> {
-    let path = modes.key_path("local");
-    match modes.get("local") {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(KeyMaterial::Plain(s.clone()))),
-        Some(v @ Value::Object(_)) => {
-            let mut o = Obj::new(&path, v)?;
-            let plain = o.string("plain")?;
-            let env = o.string("env")?;
-            let file = o.string("filePath")?;
-            o.finish()?;
-            match (plain, env, file) {
-                (Some(p), None, None) => Ok(Some(KeyMaterial::Plain(p.to_string()))),
-                (None, Some(e), None) => Ok(Some(KeyMaterial::Env(e.to_string()))),
-                (None, None, Some(f)) => Ok(Some(KeyMaterial::File(f.into()))),
-                (None, None, None) => Err(ConfigError::new(path, "needs one of plain, env, filePath")),
-                _ => Err(ConfigError::new(path, "give only one of plain, env, filePath")),
-            }
-        }
-        Some(v) => Err(modes.wrong("local", "a string or an object {plain | env | filePath}", v)),
-    }
+fn parse_local(modes: &mut Obj) -> Result<Option<Secret>> {
+    secret::parse(modes, "local")
 }
 
 fn parse_common(mut o: Obj) -> Result<Common> {
