@@ -32,6 +32,8 @@ pub struct Exchanger {
 pub struct Exchanged {
     pub token: String,
     pub expires_in: Option<f64>,
+    /// How long the request took (discovery included), for the log.
+    pub took: Duration,
 }
 
 /// A compact JWS: three base64url parts, a JSON header (`eyJ` is `{"`). Anything else is a password.
@@ -137,6 +139,7 @@ impl Exchanger {
     /// `timeoutMs`. Refusals by the provider are `credentials-refused`; anything else `exchange-failed`.
     pub fn exchange(&self, username: &str, password: &str) -> Result<Exchanged, Refused> {
         let failed = |d: String| Refused::new(Reason::ExchangeFailed, d);
+        let begun = std::time::Instant::now();
         let endpoint = self.token_endpoint().map_err(failed)?;
         let c = &self.config;
         let mut form: Vec<(&str, &str)> = match &c.grant {
@@ -162,7 +165,7 @@ impl Exchanger {
             }
         }
         let started = std::time::Instant::now();
-        let result = self.post(&endpoint, &form);
+        let result = self.post(&endpoint, &form).map(|e| Exchanged { took: begun.elapsed(), ..e });
         let m = crate::metrics::get();
         crate::metrics::Metrics::inc(&m.exchange_calls);
         m.exchange_latency.record(started.elapsed());
@@ -211,7 +214,11 @@ impl Exchanger {
                 "the access token is not a JWT (configure the provider to issue JWT access tokens)".into(),
             ));
         }
-        Ok(Exchanged { token: token.to_string(), expires_in: doc.get("expires_in").and_then(Value::as_f64) })
+        Ok(Exchanged {
+            token: token.to_string(),
+            expires_in: doc.get("expires_in").and_then(Value::as_f64),
+            took: Duration::ZERO,
+        })
     }
 }
 

@@ -43,9 +43,14 @@ pub struct Job {
     /// session holds the token any more.
     pub exp: Option<f64>,
     pub priority: Priority,
-    /// No answer by then counts as a failure (time spent queued included); a re-check still queued
-    /// then is shed instead.
-    pub deadline: Instant,
+}
+
+/// A job as queued: no answer by `deadline` (the configured timeout from its submission, time
+/// spent queued included) counts as a failure; a re-check still queued then is shed instead.
+/// Stamped by [`Introspector::submit`], so the broker thread's handlers never read the clock.
+struct Queued {
+    job: Job,
+    deadline: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +83,8 @@ pub enum Submitted {
 
 #[derive(Default)]
 struct Queue {
-    first: VecDeque<Job>,
-    rechecks: VecDeque<Job>,
+    first: VecDeque<Queued>,
+    rechecks: VecDeque<Queued>,
     /// Tokens queued or in flight.
     pending: HashSet<Digest>,
     results: Vec<Done>,
@@ -192,15 +197,16 @@ impl Introspector {
 
     /// Broker thread: never blocks beyond the queue lock (held by workers only to pop or push).
     pub fn submit(&self, job: Job) -> Submitted {
+        let deadline = Instant::now() + self.shared.timeout;
         let mut q = self.shared.queue.lock();
         if q.pending.contains(&job.digest) {
             self.shared.counters.coalesced.fetch_add(1, Ordering::Relaxed);
             if job.priority == Priority::First {
                 // A new session waits on a token that is queued for a re-check: move it up.
-                if let Some(i) = q.rechecks.iter().position(|j| j.digest == job.digest) {
+                if let Some(i) = q.rechecks.iter().position(|j| j.job.digest == job.digest) {
                     if let Some(mut j) = q.rechecks.remove(i) {
-                        j.priority = Priority::First;
-                        j.deadline = j.deadline.min(job.deadline);
+                        j.job.priority = Priority::First;
+                        j.deadline = j.deadline.min(deadline);
                         q.first.push_back(j);
                     }
                 }
@@ -217,8 +223,8 @@ impl Introspector {
         }
         q.pending.insert(job.digest);
         match job.priority {
-            Priority::First => q.first.push_back(job),
-            Priority::Recheck => q.rechecks.push_back(job),
+            Priority::First => q.first.push_back(Queued { job, deadline }),
+            Priority::Recheck => q.rechecks.push_back(Queued { job, deadline }),
         }
         drop(q);
         self.shared.wake.notify_one();

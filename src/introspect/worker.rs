@@ -22,7 +22,7 @@ pub(super) fn measured(s: &Shared, took: Duration) {
 
 pub(super) fn work(s: Arc<Shared>) {
     loop {
-        let job = {
+        let super::Queued { job, deadline } = {
             let mut q = s.queue.lock();
             loop {
                 if s.stop.load(Ordering::Acquire) {
@@ -34,7 +34,7 @@ pub(super) fn work(s: Arc<Shared>) {
                 s.wake.wait(&mut q);
             }
         };
-        let left = job.deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         let outcome = if left < Duration::from_millis(1) {
             if job.priority == Priority::Recheck {
                 s.counters.shed.fetch_add(1, Ordering::Relaxed);
