@@ -3,10 +3,10 @@
 //! produced it; the cache is also emptied whenever a key source swaps in a new set.
 use crate::cache::{digest, VerifiedCache};
 use crate::config::{Config, ConfigError, Revocation, RevocationEndpoint, TokenSource};
-use crate::introspect::request::{Checker, Kind, Url};
-use crate::introspect::Introspector;
 use crate::keys::{build_ring, KeyRing, Source};
 use crate::logsafe::clean;
+use crate::net::introspect::request::{Checker, Kind, Url};
+use crate::net::introspect::Introspector;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
@@ -26,7 +26,7 @@ pub struct Engine {
     /// Revocation checks (options.revocation): worker threads, started with the key sources.
     pub introspector: Option<Introspector>,
     /// `options.credentialsExchange`: its token cache lives and dies with this configuration.
-    pub exchange: Option<crate::exchange::Exchanger>,
+    pub exchange: Option<crate::net::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
     /// Which claims a verified token keeps beyond sub, iss and the times (see [`Engine::slim`]).
@@ -92,7 +92,7 @@ impl Engine {
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        let exchange = config.credentials_exchange.clone().map(crate::exchange::Exchanger::new).transpose()?;
+        let exchange = config.credentials_exchange.clone().map(crate::net::exchange::Exchanger::new).transpose()?;
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {

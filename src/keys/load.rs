@@ -1,12 +1,11 @@
 //! Builds the key sources a configuration names: a static key (`mode: local`), a JWK set file, or
 //! a remote JWK set (uri or discovery), alone or one per issuer. Nothing here touches the network:
 //! remote sources start empty and fetch once [`KeyRing::start`] runs their threads.
-use super::fetch::RemoteSpec;
-use super::remote::RemoteKeys;
 use super::ring::{Entry, KeyRing, Source};
 use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, Origin, SigKey, VerifyKey};
 use crate::alg::{Alg, KeyKind};
 use crate::config::{Config, ConfigError, JwksSource, Mode, Resolved, Secret};
+use crate::net::keys::{RemoteKeys, RemoteSpec};
 use crate::notices::Notices;
 use std::sync::Arc;
 use std::time::Duration;

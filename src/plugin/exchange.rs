@@ -3,9 +3,9 @@
 //! cache miss: see the README before enabling it.
 use super::Plugin;
 use crate::engine::Engine;
-use crate::exchange::{looks_like_jwt, Exchanger};
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
+use crate::net::exchange::{looks_like_jwt, Exchanger};
 use crate::refusal::{Reason, Refused};
 use std::borrow::Cow;
 

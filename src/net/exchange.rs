@@ -5,8 +5,8 @@
 //! salted SHA-256 of the credentials: neither the password nor an unsalted hash of it is kept.
 use crate::cache::Digest;
 use crate::config::{ConfigError, ExchangeConfig, Grant, TokenEndpoint};
-use crate::keys::http;
 use crate::logsafe::clean;
+use crate::net::http;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -120,7 +120,7 @@ impl Exchanger {
             return Ok(u);
         }
         let TokenEndpoint::Discovery(issuer) = &self.config.endpoint else { unreachable!("set in new") };
-        let url = crate::keys::discovery::discovery_url(issuer);
+        let url = crate::net::discovery::discovery_url(issuer);
         let resp = http::get(&self.agent, &url, Duration::from_millis(self.config.timeout_ms))
             .map_err(|e| format!("discovery {url}: {e}"))?;
         let doc: Value = serde_json::from_str(&resp.body).map_err(|_| format!("discovery {url}: not JSON"))?;

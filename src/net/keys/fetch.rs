@@ -1,8 +1,9 @@
 //! One fetch of a remote key source: discovery when configured, then the JWK set, parsed and checked
 //! against the configured algorithms. Runs on the source's background thread.
-use super::discovery::{discovery_url, parse_discovery, Discovered};
-use super::{http, parse_jwk_set, KeySet, Origin};
 use crate::alg::Alg;
+use crate::keys::{parse_jwk_set, KeySet, Origin};
+use crate::net::discovery::{discovery_url, parse_discovery, Discovered};
+use crate::net::http;
 use std::time::Duration;
 
 /// Cache headers never make a source fetch more often than its minimum refresh interval, nor

@@ -3,8 +3,8 @@
 //! it never waits on the thread, and the thread never calls mosquitto (it queues log lines).
 use super::fetch::{Fetched, Fetcher, RemoteSpec};
 use super::schedule::Schedule;
-use super::KeySet;
 use crate::host::{Level, LOG_PREFIX};
+use crate::keys::KeySet;
 use crate::notices::Notices;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Condvar, Mutex};

@@ -1,7 +1,8 @@
 //! The worker loop: first checks before re-checks, a re-check that waited past its deadline is shed
 //! (not asked, not a failure), the latency average that sets the re-check budget.
-use super::{Done, Outcome, Priority, Shared, LOG_PREFIX};
+use super::{Shared, LOG_PREFIX};
 use crate::host::Level;
+use crate::introspect::{Done, Outcome, Priority};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! authentication, or the operator's custom request. Runs on worker threads (or on the broker
 //! thread under the explicit blocking policy). Errors never carry the token or the secret.
 use crate::config::{BodyEncoding, Introspection, Plain, TOKEN_PLACEHOLDER};
+use crate::introspect::{Answer, Verdict};
 use arc_swap::ArcSwapOption;
 use base64::Engine as _;
 use serde_json::Value;
@@ -10,15 +11,6 @@ use std::time::Duration;
 
 /// An introspection answer is small; anything far larger is not one.
 const MAX_BODY: u64 = 64 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Active,
-    Inactive,
-}
-
-/// Err: no usable answer (connection error, timeout, HTTP error, garbage), described for the log.
-pub type Answer = Result<Verdict, String>;
 
 /// Where the endpoint is: configured, or discovered (per issuer; None = the only source).
 pub enum Url {
