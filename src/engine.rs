@@ -92,7 +92,10 @@ impl Engine {
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        let exchange = config.credentials_exchange.clone().map(crate::net::exchange::Exchanger::new).transpose()?;
+        let exchange = match &config.credentials_exchange {
+            Some(x) => Some(crate::net::exchange::Exchanger::new(x.clone(), shared_discovery(x, &keys))?),
+            None => None,
+        };
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
@@ -337,7 +340,7 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
                         .iter()
                         .filter_map(|e| match &e.source {
                             Source::Remote(rk) if rk.spec().discovery.is_some() => {
-                                Some((e.issuer.clone(), rk.introspection_endpoint()))
+                                Some((e.issuer.clone(), rk.discovered()))
                             }
                             _ => None,
                         })
@@ -356,4 +359,16 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
         }
     };
     Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
+}
+
+/// The discovery document a key source reads for the exchange's issuer: one fetch serves both.
+fn shared_discovery(
+    x: &crate::config::ExchangeConfig,
+    keys: &KeyRing,
+) -> Option<Arc<arc_swap::ArcSwapOption<crate::net::discovery::Discovered>>> {
+    let crate::config::TokenEndpoint::Discovery(issuer) = &x.endpoint else { return None };
+    keys.entries.iter().find_map(|e| match &e.source {
+        Source::Remote(rk) if rk.spec().discovery.as_ref() == Some(issuer) => Some(rk.discovered()),
+        _ => None,
+    })
 }

@@ -96,7 +96,7 @@ impl KeyRing {
             });
             if let Some(r) = same {
                 new.seed(r.keys());
-                new.introspection_endpoint().store(r.introspection_endpoint().load_full());
+                new.discovered().store(r.discovered().load_full());
             }
         }
     }

@@ -6,11 +6,14 @@
 use crate::cache::Digest;
 use crate::config::{ConfigError, ExchangeConfig, Grant, TokenEndpoint};
 use crate::logsafe::clean;
+use crate::net::discovery::{self, Discovered};
 use crate::net::http;
 use crate::refusal::{Reason, Refused};
+use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Without an exp (validateExpiration false) or expires_in, a result is kept this long.
@@ -24,6 +27,8 @@ pub struct Exchanger {
     client_secret: Option<String>,
     /// The token endpoint, once discovery has named it.
     endpoint: Mutex<Option<String>>,
+    /// The discovery document of the key source for the same issuer, when there is one.
+    discovered: Option<Arc<ArcSwapOption<Discovered>>>,
     cache: Mutex<HashMap<Digest, (f64, String)>>,
 }
 
@@ -43,7 +48,11 @@ pub fn looks_like_jwt(s: &str) -> bool {
 
 impl Exchanger {
     /// Fails when the password grant's client secret cannot be read (env unset, file unreadable).
-    pub fn new(config: ExchangeConfig) -> Result<Exchanger, ConfigError> {
+    /// `discovered`: the discovery document a key source of the same issuer keeps up to date.
+    pub fn new(
+        config: ExchangeConfig,
+        discovered: Option<Arc<ArcSwapOption<Discovered>>>,
+    ) -> Result<Exchanger, ConfigError> {
         let mut salt = [0u8; 32];
         // A failing system RNG leaves a zero salt: still keyed per process, never a plain hash.
         let _ = aws_lc_rs::rand::fill(&mut salt);
@@ -59,7 +68,7 @@ impl Exchanger {
             _ => None,
         };
         let (endpoint, cache) = (Mutex::new(endpoint), Mutex::new(HashMap::new()));
-        Ok(Exchanger { config, agent, salt, client_secret, endpoint, cache })
+        Ok(Exchanger { config, agent, salt, client_secret, endpoint, discovered, cache })
     }
 
     fn key(&self, username: &str, password: &str) -> Digest {
@@ -120,16 +129,17 @@ impl Exchanger {
             return Ok(u);
         }
         let TokenEndpoint::Discovery(issuer) = &self.config.endpoint else { unreachable!("set in new") };
-        let url = crate::net::discovery::discovery_url(issuer);
-        let resp = http::get(&self.agent, &url, Duration::from_millis(self.config.timeout_ms))
-            .map_err(|e| format!("discovery {url}: {e}"))?;
-        let doc: Value = serde_json::from_str(&resp.body).map_err(|_| format!("discovery {url}: not JSON"))?;
-        if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
-            return Err(format!("discovery {url}: the document names another issuer"));
-        }
-        let endpoint = match doc.get("token_endpoint").and_then(Value::as_str) {
-            Some(u) if u.starts_with("https://") || u.starts_with("http://") => u.to_string(),
-            _ => return Err(format!("discovery {url}: no http(s) token_endpoint")),
+        // The key source of the same issuer may have read the document already.
+        let known = self.discovered.as_ref().and_then(|d| d.load_full()).filter(|d| d.token_endpoint.is_some());
+        let doc = match known {
+            Some(d) => d,
+            None => Arc::new(
+                discovery::fetch(&self.agent, issuer, Duration::from_millis(self.config.timeout_ms))
+                    .map_err(|e| format!("discovery {e}"))?,
+            ),
+        };
+        let Some(endpoint) = doc.token_endpoint.clone() else {
+            return Err(format!("discovery {}: no http(s) token_endpoint", discovery::discovery_url(issuer)));
         };
         *self.endpoint.lock() = Some(endpoint.clone());
         Ok(endpoint)
@@ -189,7 +199,7 @@ impl Exchanger {
         let body = resp
             .body_mut()
             .with_config()
-            .limit(1 << 20)
+            .limit(http::DOCUMENT_LIMIT)
             .read_to_string()
             .map_err(|e| failed(format!("token endpoint: {}", clean(&e.to_string(), 200))))?;
         let doc: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -224,3 +234,6 @@ impl Exchanger {
 
 #[cfg(test)]
 mod tests;
+mod threads;
+
+pub use threads::Threads;

@@ -64,7 +64,7 @@ pub struct Plugin {
     /// CONNECTs answered later (2.1) while the revocation endpoint is asked.
     waiting: Mutex<waiting::Waiting>,
     /// Exchanges running on threads for waiting CONNECTs, and their answers.
-    exchanges: waiting_exchange::Threads,
+    exchanges: crate::net::exchange::Threads,
 }
 
 fn load_engine(file: &Path) -> Result<(Engine, Vec<String>), FileError> {
@@ -142,7 +142,7 @@ impl Plugin {
             metrics: Mutex::new(metrics::Publisher::default()),
             deferred: Mutex::new(identity::Deferred::default()),
             waiting: Mutex::new(waiting::Waiting::default()),
-            exchanges: waiting_exchange::Threads::default(),
+            exchanges: crate::net::exchange::Threads::default(),
         })
     }
 

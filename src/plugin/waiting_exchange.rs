@@ -13,21 +13,6 @@ use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::net::exchange::{Exchanged, Exchanger};
 use crate::refusal::{Reason, Refused};
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-
-/// Exchange requests in flight at once; beyond, a CONNECT is exchanged inline as on 2.0.
-const MAX_THREADS: usize = 32;
-
-type Answers = Arc<Mutex<Vec<(u64, Result<Exchanged, Refused>)>>>;
-
-#[derive(Default)]
-pub(super) struct Threads {
-    answers: Answers,
-    running: Arc<AtomicUsize>,
-    next: AtomicU64,
-}
 
 impl Plugin {
     /// Starts the exchange on a thread when the CONNECT can wait for it. False: exchange inline.
@@ -44,27 +29,12 @@ impl Plugin {
         }
         let engine = self.engine();
         let Some(ex) = &engine.exchange else { return false };
-        let th = &self.exchanges;
-        if th.running.fetch_add(1, Ordering::AcqRel) >= MAX_THREADS {
-            th.running.fetch_sub(1, Ordering::AcqRel);
-            return false;
-        }
         // Discovery, then the token request: each bounded by timeoutMs.
         let deadline = now + 2.0 * ex.config.timeout_ms as f64 / 1000.0;
-        let ticket = th.next.fetch_add(1, Ordering::Relaxed);
-        let (answers, running, e) = (th.answers.clone(), th.running.clone(), engine.clone());
-        let (u, p) = (username.to_string(), password.to_string());
-        let spawned = std::thread::Builder::new().name("jwt-exchange".into()).spawn(move || {
-            if let Some(ex) = &e.exchange {
-                let got = ex.exchange(&u, &p);
-                answers.lock().push((ticket, got));
-            }
-            running.fetch_sub(1, Ordering::AcqRel);
-        });
-        if spawned.is_err() {
-            th.running.fetch_sub(1, Ordering::AcqRel);
+        let (u, p, e) = (username.to_string(), password.to_string(), engine.clone());
+        let Some(ticket) = self.exchanges.start(move || e.exchange.as_ref().map(|ex| ex.exchange(&u, &p))) else {
             return false;
-        }
+        };
         let entry = Entry {
             client,
             client_id: broker.client_id(client).unwrap_or_default(),
@@ -81,7 +51,7 @@ impl Plugin {
 
     /// TICK: the threads' answers to the CONNECTs waiting for them.
     pub(super) fn take_exchange_answers(&self) {
-        let answers = std::mem::take(&mut *self.exchanges.answers.lock());
+        let answers = self.exchanges.take();
         let mut w = self.waiting.lock();
         for (ticket, got) in answers {
             w.exchanged(ticket, got);

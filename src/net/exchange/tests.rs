@@ -46,7 +46,7 @@ fn exchanger(extra: serde_json::Value, url: &str) -> Exchanger {
     }
     let cfg = serde_json::json!({"version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": "s"}, "credentialsExchange": ex}});
-    Exchanger::new(Config::parse(&cfg.to_string()).unwrap().credentials_exchange.unwrap()).unwrap()
+    Exchanger::new(Config::parse(&cfg.to_string()).unwrap().credentials_exchange.unwrap(), None).unwrap()
 }
 
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";

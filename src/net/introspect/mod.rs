@@ -75,15 +75,7 @@ pub struct Introspector {
 
 impl Introspector {
     pub fn new(checker: Checker, timeout: Duration, capacity: usize, workers: usize, notices: Notices) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            // Never follow a redirect: it would carry the token and the client credentials to
-            // wherever it points, and let that place vouch for revoked tokens.
-            .max_redirects(0)
-            .user_agent(concat!("mqtt-jwt-auth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = crate::net::http::agent(timeout);
         let fingerprint = checker.fingerprint();
         let shared = Shared {
             queue: Mutex::new(Queue::default()),
