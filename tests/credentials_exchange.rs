@@ -41,6 +41,8 @@ fn client_id_and_secret_are_exchanged_for_a_token_and_cached() {
     assert!(b.wait_log("exchanges 2 (failed 1, cached 1,", Duration::from_secs(5)), "{}", b.log());
     // The secret never reaches the log.
     assert!(!b.log().contains(CLIENT_SECRET));
+    // The key source's discovery document named the token endpoint too: one request for both.
+    assert_eq!(idp.stat("discovery"), 1);
 }
 
 #[test]

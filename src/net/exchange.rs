@@ -145,6 +145,13 @@ impl Exchanger {
         Ok(endpoint)
     }
 
+    /// `mqtt-jwt check`: the HTTP status the endpoint answers a GET with. Any answer proves the
+    /// endpoint is there; no credentials are sent.
+    pub fn probe(&self, endpoint: &str) -> Result<u16, String> {
+        let resp = self.agent.get(endpoint).call().map_err(|e| e.to_string())?;
+        Ok(resp.status().as_u16())
+    }
+
     /// Asks the token endpoint for an access token for these credentials. Blocking, bounded by
     /// `timeoutMs`. Refusals by the provider are `credentials-refused`; anything else `exchange-failed`.
     pub fn exchange(&self, username: &str, password: &str) -> Result<Exchanged, Refused> {
