@@ -1,5 +1,5 @@
 //! Verification keys: static keys (shared secret or PEM), JWK sets from files or fetched over
-//! HTTP(S) (directly or by OIDC discovery) on background threads; kid selection. Also the signer
+//! HTTP(S) (by src/net/keys, on background threads); kid selection. Also the signer
 //! for `mqtt-jwt mint` and the tests (`signer.rs`), which the plugin never calls.
 mod der;
 mod jwk;

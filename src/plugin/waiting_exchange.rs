@@ -1,5 +1,6 @@
 //! The credentials exchange on mosquitto 2.1: instead of a blocking request to the token endpoint
-//! on the broker thread, BASIC_AUTH answers MOSQ_ERR_AUTH_DELAYED and a thread asks; TICK then
+//! on the broker thread, BASIC_AUTH answers MOSQ_ERR_AUTH_DELAYED and a thread asks
+//! (src/net/exchange/threads.rs); TICK then
 //! verifies the token and admits the client as any other (the revocation gate may make it wait once
 //! more). Only for a clean-start CONNECT: the username its token binds can be set only after the
 //! broker accepted it (the client pointer may dangle before), and a clean start has no queued
