@@ -4,13 +4,14 @@
 //! - `broker`: the FFI edge, the only `unsafe`; entry points and mosquitto's callbacks.
 //! - `plugin`: the event handlers, safe and driven through the [`host::Broker`] trait, so they are
 //!   tested with a fake broker.
-//! - `loaded` (one loaded configuration), `session`, `diagnose`; below them `logout`,
-//!   `introspect`, `exchange`, then the pure core: `verify`, `keys`, `config`, `acl`, `cache`.
+//! - `loaded` (one loaded configuration), `session`, `diagnose`; `net` (threads and HTTP: key
+//!   refresh, discovery, introspection workers, the credentials exchange), which talks to the
+//!   handlers only through queues; below them `logout`, `introspect`, then the pure core:
+//!   `verify`, `keys`, `config`, `acl`, `cache`.
 //! - leaves: `host` (types shared with the broker edge), `token`, `notices`, `metrics` and helpers.
 //!
-//! What is true outside `broker`: no `unsafe` and no mosquitto call. Not all of it is pure: key
-//! refresh, introspection and the credentials exchange run threads and HTTP (src/keys/remote.rs,
-//! src/introspect/, src/exchange.rs), and loading the configuration reads files and the environment.
+//! What is true outside `broker`: no `unsafe` and no mosquitto call. Not all of it is pure: `net`
+//! runs threads and HTTP, and loading the configuration reads files and the environment.
 #![deny(unsafe_code)]
 
 pub mod acl;
@@ -20,7 +21,6 @@ pub mod broker;
 pub mod cache;
 pub mod config;
 pub mod diagnose;
-pub mod exchange;
 pub mod hashers;
 pub mod host;
 pub mod introspect;
@@ -29,6 +29,7 @@ pub mod loaded;
 pub mod logout;
 pub mod logsafe;
 pub mod metrics;
+pub mod net;
 pub mod notices;
 pub mod pattern;
 pub mod plugin;

@@ -41,6 +41,8 @@ fn client_id_and_secret_are_exchanged_for_a_token_and_cached() {
     assert!(b.wait_log("exchanges 2 (failed 1, cached 1,", Duration::from_secs(5)), "{}", b.log());
     // The secret never reaches the log.
     assert!(!b.log().contains(CLIENT_SECRET));
+    // The key source's discovery document named the token endpoint too: one request for both.
+    assert_eq!(idp.stat("discovery"), 1);
 }
 
 #[test]
@@ -69,4 +71,45 @@ fn an_unreachable_token_endpoint_refuses_within_the_timeout() {
         Duration::from_secs(5)
     ));
     assert!(b.is_alive());
+}
+
+/// The password grant as the broker's own OAuth client (Authlib, tests/authserver): the client
+/// secret comes from the environment or from a file, never from jwt.json itself.
+#[test]
+fn the_password_grant_reads_its_client_secret_from_env_or_a_file() {
+    use support::authserver::{self, AuthServer, USER_PASSWORD};
+    use support::broker::{keys_dir, Options};
+    let a = AuthServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client-secret");
+    std::fs::write(&file, format!("{}\n", authserver::CLIENT_SECRET)).unwrap();
+    let env = "MQTT_JWT_TEST_EXCHANGE_SECRET";
+    for (n, secret) in [json!({"env": env}), json!({"filePath": file})].into_iter().enumerate() {
+        let cfg = json!({"version": 1, "algorithm": "ES256", "mode": "local", "options": {
+            "modes": {"local": {"filePath": keys_dir().join("ec256.pub.pem")}},
+            "common": {"audience": "mqtt", "matchUsernameToSubject": true},
+            "credentialsExchange": {"tokenEndpoint": format!("{}/token", a.issuer), "grant": "password",
+                "clientId": authserver::CLIENT_ID, "clientSecret": secret}}});
+        let opts = Options { env: vec![(env.into(), authserver::CLIENT_SECRET.into())], ..Default::default() };
+        let b = Broker::start_with(&cfg.to_string(), opts).unwrap_or_else(|log| panic!("did not start:\n{log}"));
+        let user = format!("user-{n}");
+        let ok = mqtt::connect_with_password(b.port, &format!("pw-{n}"), Some(&user), USER_PASSWORD);
+        assert_eq!(ok, Outcome::Connack(0), "{}", b.log());
+        assert!(b.wait_log(&format!("u'{user}'"), Duration::from_secs(5)), "{}", b.log());
+        let wrong = mqtt::connect_with_password(b.port, &format!("bad-{n}"), Some(&user), "not-the-password");
+        assert_eq!(wrong, Outcome::Connack(5), "{}", b.log());
+        assert!(!b.log().contains(authserver::CLIENT_SECRET), "{}", b.log());
+    }
+    // Unset, the broker refuses to start and names the key.
+    let cfg = json!({"version": 1, "algorithm": "ES256", "mode": "local", "options": {
+        "modes": {"local": {"filePath": keys_dir().join("ec256.pub.pem")}},
+        "credentialsExchange": {"tokenEndpoint": format!("{}/token", a.issuer), "grant": "password",
+            "clientId": authserver::CLIENT_ID, "clientSecret": {"env": "MQTT_JWT_TEST_UNSET_SECRET"}}}});
+    let log = Broker::start_with(&cfg.to_string(), Options::default()).err().expect("must not start");
+    assert!(
+        log.contains(
+            "options.credentialsExchange.clientSecret.env: environment variable MQTT_JWT_TEST_UNSET_SECRET is not set"
+        ),
+        "{log}"
+    );
 }

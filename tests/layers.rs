@@ -24,17 +24,18 @@ const RANKS: &[(&str, u8)] = &[
     ("config", 3),
     ("keys", 4),
     ("verify", 5),
-    // Checks and calls beside verification (logout tokens, introspection, credentials exchange).
+    // Checks beside verification (logout tokens, revocation verdicts).
     ("logout", 6),
     ("introspect", 6),
-    ("exchange", 6),
-    // One loaded configuration, and what reads it.
-    ("loaded", 7),
-    ("session", 8),
-    ("diagnose", 8),
+    // Threads and HTTP: key refresh, discovery, introspection workers, the credentials exchange.
+    ("net", 7),
+    // One loaded configuration (its key sources among it), and what reads it.
+    ("loaded", 8),
+    ("session", 9),
+    ("diagnose", 9),
     // Event handlers (safe, driven through the `host::Broker` trait), then the FFI edge.
-    ("plugin", 9),
-    ("broker", 10),
+    ("plugin", 10),
+    ("broker", 11),
 ];
 
 fn rank(m: &str) -> Option<u8> {

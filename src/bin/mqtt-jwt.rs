@@ -6,8 +6,9 @@ mod relay;
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::diagnose::{diagnose, hint};
-use mqtt_jwt_auth::keys::{encode_jws, Signer, Source};
+use mqtt_jwt_auth::keys::{encode_jws, Signer};
 use mqtt_jwt_auth::loaded::Loaded;
+use mqtt_jwt_auth::loaded::Source;
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 
@@ -160,16 +161,8 @@ fn operations(path: &str, engine: &Loaded) -> Result<String, String> {
     if let Some(ex) = &engine.exchange {
         let at = "options.credentialsExchange";
         let endpoint = ex.token_endpoint().map_err(|e| format!("{path}: {at}: {e}"))?;
-        // Any HTTP answer proves the endpoint is there; no credentials are sent (a GET).
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(std::time::Duration::from_millis(ex.config.timeout_ms)))
-            .http_status_as_error(false)
-            .build();
-        let status = ureq::Agent::from(agent)
-            .get(&endpoint)
-            .call()
-            .map_err(|e| format!("{path}: {at}: token endpoint {endpoint} unreachable: {e}"))?
-            .status();
+        let status =
+            ex.probe(&endpoint).map_err(|e| format!("{path}: {at}: token endpoint {endpoint} unreachable: {e}"))?;
         let grant = match ex.config.grant {
             mqtt_jwt_auth::config::Grant::ClientCredentials => "client_credentials",
             mqtt_jwt_auth::config::Grant::Password { .. } => "password",
@@ -177,8 +170,7 @@ fn operations(path: &str, engine: &Loaded) -> Result<String, String> {
         out.push_str(&format!(
             "\n  credentials exchange: grant {grant}, token endpoint {endpoint} (answers: HTTP {}), timeout {} ms \
              (blocks the broker while it runs)",
-            status.as_u16(),
-            ex.config.timeout_ms
+            status, ex.config.timeout_ms
         ));
     }
     if let Some(m) = &c.metrics {

@@ -132,6 +132,9 @@ pub const KEYS: &[&str] = &[
     "options.credentialsExchange.grant",
     "options.credentialsExchange.clientId",
     "options.credentialsExchange.clientSecret",
+    "options.credentialsExchange.clientSecret.plain",
+    "options.credentialsExchange.clientSecret.env",
+    "options.credentialsExchange.clientSecret.filePath",
     "options.credentialsExchange.scope",
     "options.credentialsExchange.audience",
     "options.credentialsExchange.resource",
@@ -202,7 +205,11 @@ mod tests {
         let plain = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
             "modes": {"local": "secret-0123456789-0123456789-0123"},
             "revocation": {"plain": {"uri": "https://r", "requestParameters": {}, "response": {}}}}});
-        for cfg in [full, plain] {
+        let exchange = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
+            "modes": {"local": "secret-0123456789-0123456789-0123"},
+            "credentialsExchange": {"tokenEndpoint": "https://t", "grant": "password",
+                "clientId": "c", "clientSecret": secret}}});
+        for cfg in [full, plain, exchange] {
             let _ = Config::parse(&cfg.to_string());
         }
     }

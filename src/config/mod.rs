@@ -1,24 +1,30 @@
 //! jwt.json → validated [`Config`]. The Pro Mosquitto JWT plugin's schema is the base; additions live
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
 mod authorization;
+mod exchange;
+#[cfg(test)]
+mod exchange_tests;
 mod identity;
 mod jwks;
 pub mod keys;
 mod lifecycle;
 mod logout;
-mod ops;
+mod metrics;
 #[cfg(test)]
-mod ops_tests;
+mod metrics_tests;
 mod revocation;
+mod secret;
 pub(crate) mod walk;
 
+pub use exchange::{ExchangeConfig, Grant, TokenEndpoint};
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
 pub use lifecycle::{ExpiryNotice, InvalidNotice, Refresh};
 pub use logout::LogoutConfig;
-pub use ops::{ExchangeConfig, Grant, MetricsConfig, TokenEndpoint};
+pub use metrics::MetricsConfig;
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
+pub use secret::{Resolved, Secret};
 
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
@@ -40,7 +46,8 @@ pub struct Config {
     pub algorithms: Vec<Alg>,
     pub mode: Mode,
     pub lazy_connect: bool,
-    pub local: Option<KeyMaterial>,
+    /// Where the static key (shared secret or PEM public key) comes from.
+    pub local: Option<Secret>,
     pub jwks: Option<JwksSource>,
     /// `options.issuerKeys`: each issuer with its own key source; the token's `iss` picks one.
     pub issuer_keys: Vec<IssuerKeys>,
@@ -64,14 +71,6 @@ pub struct Config {
 pub enum Mode {
     Local,
     Jwks,
-}
-
-/// Where a static key (shared secret or PEM public key) comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyMaterial {
-    Plain(String),
-    Env(String),
-    File(PathBuf),
 }
 
 /// Where a JWK set comes from: exactly one of `file_path`, `uri`, `discovery` is set.
@@ -207,9 +206,9 @@ impl Config {
         if let Some(a) = authorization.as_mut() {
             a.trust_client_id |= identity::client_id_bound(&common);
         }
-        let metrics = options.object("metrics")?.map(ops::parse_metrics).transpose()?.flatten();
+        let metrics = options.object("metrics")?.map(metrics::parse_metrics).transpose()?.flatten();
         let credentials_exchange =
-            options.object("credentialsExchange")?.map(|o| ops::parse_exchange(o, &common)).transpose()?.flatten();
+            options.object("credentialsExchange")?.map(|o| exchange::parse_exchange(o, &common)).transpose()?.flatten();
         let logout = options.object("logout")?.map(logout::parse_logout).transpose()?.flatten();
         if logout.as_ref().is_some_and(|l| Some(&l.topic) == refresh.control_topic.as_ref()) {
             return Err(ConfigError::new(
@@ -291,27 +290,8 @@ fn parse_algorithms(top: &mut Obj) -> Result<Vec<Alg>> {
     Ok(algs)
 }
 
-fn parse_local(modes: &mut Obj) -> Result<Option<KeyMaterial>> {
-    let path = modes.key_path("local");
-    match modes.get("local") {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(KeyMaterial::Plain(s.clone()))),
-        Some(v @ Value::Object(_)) => {
-            let mut o = Obj::new(&path, v)?;
-            let plain = o.string("plain")?;
-            let env = o.string("env")?;
-            let file = o.string("filePath")?;
-            o.finish()?;
-            match (plain, env, file) {
-                (Some(p), None, None) => Ok(Some(KeyMaterial::Plain(p.to_string()))),
-                (None, Some(e), None) => Ok(Some(KeyMaterial::Env(e.to_string()))),
-                (None, None, Some(f)) => Ok(Some(KeyMaterial::File(f.into()))),
-                (None, None, None) => Err(ConfigError::new(path, "needs one of plain, env, filePath")),
-                _ => Err(ConfigError::new(path, "give only one of plain, env, filePath")),
-            }
-        }
-        Some(v) => Err(modes.wrong("local", "a string or an object {plain | env | filePath}", v)),
-    }
+fn parse_local(modes: &mut Obj) -> Result<Option<Secret>> {
+    secret::parse(modes, "local")
 }
 
 fn parse_common(mut o: Obj) -> Result<Common> {

@@ -1,7 +1,7 @@
 //! `options.revocation`: token introspection (RFC 7662) or a custom endpoint, and the policies that
 //! decide what a CONNECT or a live session does while the answer is pending, negative or missing.
 use super::walk::{type_name, ConfigError, Obj, Result};
-use super::KeyMaterial;
+use super::Secret;
 use serde_json::Value;
 
 /// The placeholder a custom endpoint's request replaces with the token.
@@ -56,7 +56,7 @@ pub struct Introspection {
     /// None: the `introspection_endpoint` of the OIDC discovery document.
     pub uri: Option<String>,
     pub client_id: String,
-    pub client_secret: KeyMaterial,
+    pub client_secret: Secret,
     pub include_token_type_hint: bool,
 }
 
@@ -161,7 +161,7 @@ fn parse_introspection(mut i: Obj) -> Result<Introspection> {
         http_url(&i, "uri", u)?;
     }
     let client_id = i.string("clientId")?.map(str::to_string);
-    let client_secret = secret(&mut i, "clientSecret")?;
+    let client_secret = super::secret::parse(&mut i, "clientSecret")?;
     // The Pro plugin's documentation spells it both ways.
     let include_token_type_hint = i.bool("includeTokenTypeHint", false)? || i.bool("includeTokenTypehint", false)?;
     let id_path = i.key_path("clientId");
@@ -174,27 +174,6 @@ fn parse_introspection(mut i: Obj) -> Result<Introspection> {
         ));
     };
     Ok(Introspection { uri, client_id, client_secret, include_token_type_hint })
-}
-
-/// A secret as a string, or `{"plain": ...}`, `{"env": "VAR"}`, `{"filePath": "/path"}`.
-fn secret(o: &mut Obj, key: &'static str) -> Result<Option<KeyMaterial>> {
-    let path = o.key_path(key);
-    match o.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(KeyMaterial::Plain(s.clone()))),
-        Some(v @ Value::Object(_)) => {
-            let mut s = Obj::new(&path, v)?;
-            let found = (s.string("plain")?, s.string("env")?, s.string("filePath")?);
-            s.finish()?;
-            match found {
-                (Some(p), None, None) => Ok(Some(KeyMaterial::Plain(p.into()))),
-                (None, Some(e), None) => Ok(Some(KeyMaterial::Env(e.into()))),
-                (None, None, Some(f)) => Ok(Some(KeyMaterial::File(f.into()))),
-                _ => Err(ConfigError::new(path, "give exactly one of plain, env, filePath")),
-            }
-        }
-        Some(v) => Err(o.wrong(key, "a string or an object {plain | env | filePath}", v)),
-    }
 }
 
 fn parse_plain(mut p: Obj) -> Result<Plain> {
@@ -264,7 +243,7 @@ fn parse_request(mut r: Obj) -> Result<Request> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, KeyMaterial, RevocationEndpoint};
+    use crate::config::{Config, RevocationEndpoint, Secret};
     use serde_json::json;
 
     fn parse(revocation: serde_json::Value) -> Result<crate::config::Revocation, String> {
@@ -280,7 +259,7 @@ mod tests {
         assert!(r.keep_verdict_on_recheck_failure);
         let RevocationEndpoint::Introspection(i) = r.endpoint else { panic!() };
         assert_eq!(i.uri, None);
-        assert_eq!(i.client_secret, KeyMaterial::Env("S".into()));
+        assert_eq!(i.client_secret, Secret::Env("S".into()));
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn pro_example_parses_and_means_what_it_says() {
     assert_eq!(r.timeout_ms, 5000);
     let RevocationEndpoint::Introspection(i) = r.endpoint else { panic!("introspection expected") };
     assert_eq!(i.uri.as_deref(), Some("http://127.0.0.1:1/introspect"));
-    assert_eq!((i.client_id.as_str(), &i.client_secret), ("client-id", &KeyMaterial::Plain("secret".into())));
+    assert_eq!((i.client_id.as_str(), &i.client_secret), ("client-id", &Secret::Plain("secret".into())));
     assert!(!i.include_token_type_hint);
     assert_eq!(c.verified_cache_entries, DEFAULT_CACHE_ENTRIES);
 }
@@ -407,10 +407,10 @@ fn local_key_shapes() {
             .to_string())
         .local
     };
-    assert_eq!(local(json!("s3cret")), Some(KeyMaterial::Plain("s3cret".into())));
-    assert_eq!(local(json!({"plain": "s3cret"})), Some(KeyMaterial::Plain("s3cret".into())));
-    assert_eq!(local(json!({"env": "JWT_SECRET"})), Some(KeyMaterial::Env("JWT_SECRET".into())));
-    assert_eq!(local(json!({"filePath": "/etc/k.pem"})), Some(KeyMaterial::File("/etc/k.pem".into())));
+    assert_eq!(local(json!("s3cret")), Some(Secret::Plain("s3cret".into())));
+    assert_eq!(local(json!({"plain": "s3cret"})), Some(Secret::Plain("s3cret".into())));
+    assert_eq!(local(json!({"env": "JWT_SECRET"})), Some(Secret::Env("JWT_SECRET".into())));
+    assert_eq!(local(json!({"filePath": "/etc/k.pem"})), Some(Secret::File("/etc/k.pem".into())));
 }
 
 #[test]

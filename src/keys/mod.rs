@@ -1,28 +1,18 @@
-//! Verification keys: static keys (shared secret or PEM), JWK sets from files or fetched over
-//! HTTP(S) (directly or by OIDC discovery) on background threads; kid selection. Also the signer
+//! Verification keys as key material: static keys (shared secret or PEM), JWK sets parsed from
+//! files or from what src/net/keys fetched; kid selection. Which sources a configuration has is
+//! src/loaded/ring.rs. Also the signer
 //! for `mqtt-jwt mint` and the tests (`signer.rs`), which the plugin never calls.
-mod cache_headers;
 mod der;
-pub mod discovery;
-mod fetch;
-pub(crate) mod http;
 mod jwk;
-mod load;
 mod pem;
-pub mod remote;
-pub mod ring;
 mod rsa;
-mod schedule;
 mod sig;
 mod signer;
 
-pub use fetch::RemoteSpec;
 pub use jwk::{parse_jwk_set, Origin};
-pub use load::build_ring;
 pub use pem::parse_pem_public_key;
-pub use ring::{KeyRing, Source};
 pub use rsa::has_roca_fingerprint;
-pub use sig::{KeyBytes, SigKey};
+pub use sig::{short_secret, KeyBytes, SigKey};
 pub use signer::{encode_jws, Signer};
 
 use crate::alg::{Alg, KeyKind};

@@ -1,19 +1,22 @@
 //! One loaded configuration: the verifier, its key sources, the verified-token cache and the
 //! identity rules. Replaced whole on reload, so a cached verdict never outlives the rules that
 //! produced it; the cache is also emptied whenever a key source swaps in a new set.
+mod key_sources;
+pub mod ring;
 use crate::cache::{digest, VerifiedCache};
-use crate::config::{Config, ConfigError, KeyMaterial, Revocation, RevocationEndpoint, TokenSource};
-use crate::introspect::request::{Checker, Kind, Url};
-use crate::introspect::Introspector;
-use crate::keys::{build_ring, KeyRing, Source};
+use crate::config::{Config, ConfigError, Revocation, RevocationEndpoint, TokenSource};
 use crate::logsafe::clean;
 use crate::metrics::Metrics;
+use crate::net::introspect::request::{Checker, Kind, Url};
+use crate::net::introspect::Introspector;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
 use crate::token::Token;
 use crate::verify::Verifier;
+pub use key_sources::build_ring;
 use parking_lot::Mutex;
+pub use ring::{KeyRing, Source};
 use std::sync::Arc;
 
 pub struct Loaded {
@@ -28,7 +31,7 @@ pub struct Loaded {
     /// Revocation checks (options.revocation): worker threads, started with the key sources.
     pub introspector: Option<Introspector>,
     /// `options.credentialsExchange`: its token cache lives and dies with this configuration.
-    pub exchange: Option<crate::exchange::Exchanger>,
+    pub exchange: Option<crate::net::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
     /// Which claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
@@ -100,7 +103,12 @@ impl Loaded {
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
-        let exchange = config.credentials_exchange.clone().map(|x| crate::exchange::Exchanger::new(x, metrics.clone()));
+        let exchange = match &config.credentials_exchange {
+            Some(x) => {
+                Some(crate::net::exchange::Exchanger::new(x.clone(), shared_discovery(x, &keys), metrics.clone())?)
+            }
+            None => None,
+        };
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
@@ -350,7 +358,7 @@ fn build_introspector(
                         .iter()
                         .filter_map(|e| match &e.source {
                             Source::Remote(rk) if rk.spec().discovery.is_some() => {
-                                Some((e.issuer.clone(), rk.introspection_endpoint()))
+                                Some((e.issuer.clone(), rk.discovered()))
                             }
                             _ => None,
                         })
@@ -364,20 +372,21 @@ fn build_introspector(
                     Url::Discovered(discovered)
                 }
             };
-            Checker::introspection(i, secret(&i.client_secret)?, url, timeout)
+            let secret = i.client_secret.resolve("options.revocation.introspection.clientSecret")?;
+            Checker::introspection(i, secret.value, url, timeout)
         }
     };
     Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone(), metrics.clone()))
 }
 
-fn secret(m: &KeyMaterial) -> Result<String, ConfigError> {
-    let at = "options.revocation.introspection.clientSecret";
-    match m {
-        KeyMaterial::Plain(s) => Ok(s.clone()),
-        KeyMaterial::Env(var) => std::env::var(var)
-            .map_err(|_| ConfigError::new(format!("{at}.env"), format!("environment variable {var} is not set"))),
-        KeyMaterial::File(p) => std::fs::read_to_string(p)
-            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|e| ConfigError::new(format!("{at}.filePath"), format!("cannot read {}: {e}", p.display()))),
-    }
+/// The discovery document a key source reads for the exchange's issuer: one fetch serves both.
+fn shared_discovery(
+    x: &crate::config::ExchangeConfig,
+    keys: &KeyRing,
+) -> Option<Arc<arc_swap::ArcSwapOption<crate::net::discovery::Discovered>>> {
+    let crate::config::TokenEndpoint::Discovery(issuer) = &x.endpoint else { return None };
+    keys.entries.iter().find_map(|e| match &e.source {
+        Source::Remote(rk) if rk.spec().discovery.as_ref() == Some(issuer) => Some(rk.discovered()),
+        _ => None,
+    })
 }

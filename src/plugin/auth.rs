@@ -297,7 +297,7 @@ impl Plugin {
         let tracked = engine.introspector.is_some().then(|| session.clone());
         self.sessions.borrow_mut().open(client, session, deadlines, now);
         if let Some(s) = tracked {
-            self.track_revocation(engine, client, &s, gate);
+            self.track_revocation(engine, client, &s, gate, now);
         }
     }
 

@@ -2,10 +2,10 @@
 //! access token (src/exchange.rs), which then goes through the normal verification. Blocking on a
 //! cache miss: see docs/configuration.md ("Credentials exchange") before enabling it.
 use super::Plugin;
-use crate::exchange::{looks_like_jwt, Exchanger};
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
+use crate::net::exchange::{looks_like_jwt, Exchanger};
 use crate::refusal::{Reason, Refused};
 use std::borrow::Cow;
 
@@ -39,14 +39,13 @@ impl Plugin {
         if self.exchange_later(broker, client, username, password, now) {
             return Ok(None);
         }
-        let started = std::time::Instant::now();
         let got = ex.exchange(username, password)?;
         let id = broker.client_id(client).map(|s| clean(&s, 64)).unwrap_or_else(|| "-".into());
         broker.log(
             Level::Debug,
             &format!(
                 "{LOG_PREFIX}: client {id}: credentials exchanged at the token endpoint in {} ms",
-                started.elapsed().as_millis()
+                got.took.as_millis()
             ),
         );
         // Only a token that verifies is remembered, until its own exp.

@@ -77,6 +77,7 @@ impl Plugin {
     }
 
     fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientKey>) {
+        // A stopwatch for the pass's work budget, not a time input: every decision uses `now`.
         let started = std::time::Instant::now();
         loop {
             let due = self.sessions.borrow_mut().due(now, BATCH, busy);

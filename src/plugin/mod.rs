@@ -74,7 +74,7 @@ pub struct Plugin {
     waiting: RefCell<waiting::Waiting>,
     /// Exchanges running on threads for waiting CONNECTs, and their answers: the one part
     /// worker threads touch (its own locks and counters).
-    exchanges: waiting_exchange::Threads,
+    exchanges: crate::net::exchange::Threads,
 }
 
 // Compile-time proof that Plugin stays single-thread state: with `Sync` implemented, both impls
@@ -100,7 +100,7 @@ fn key_summary(engine: &Loaded) -> String {
         let keys = e.keys();
         let n = keys.keys.len();
         let what = match (&e.source, n) {
-            (crate::keys::Source::Remote(_), 0) => format!("{}: no keys yet", e.label()),
+            (crate::loaded::Source::Remote(_), 0) => format!("{}: no keys yet", e.label()),
             _ => format!("{}: {n} key(s)", e.label()),
         };
         parts.push(match &e.issuer {
@@ -166,7 +166,7 @@ impl Plugin {
             metrics,
             deferred: RefCell::new(identity::Deferred::default()),
             waiting: RefCell::new(waiting::Waiting::default()),
-            exchanges: waiting_exchange::Threads::default(),
+            exchanges: crate::net::exchange::Threads::default(),
         })
     }
 

@@ -7,13 +7,13 @@ use crate::cache::{digest, Digest};
 use crate::config::{OnError, Policy as Blocking, Revocation};
 use crate::host::{Broker, ClientKey, Level, LOG_PREFIX};
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
-use crate::introspect::{Done, Introspector, Job, Outcome, Priority, Submitted, Verdict};
+use crate::introspect::{Done, Job, Outcome, Priority, Submitted, Verdict};
 use crate::loaded::Loaded;
+use crate::net::introspect::Introspector;
 use crate::refusal::{Reason, Refused};
 use crate::session::{End, Session};
 use crate::token::Token;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Checks submitted per pass: a burst of due sessions spreads over a few ticks.
 const DUE_PER_PASS: usize = 2000;
@@ -68,15 +68,8 @@ fn issuer(t: &Token) -> Option<String> {
     t.iss.as_deref().map(str::to_string)
 }
 
-fn job(
-    intro: &Introspector,
-    digest: Digest,
-    token: Arc<str>,
-    issuer: Option<String>,
-    exp: Option<f64>,
-    priority: Priority,
-) -> Job {
-    Job { digest, token, issuer, exp, priority, deadline: Instant::now() + intro.timeout() }
+fn job(digest: Digest, token: Arc<str>, issuer: Option<String>, exp: Option<f64>, priority: Priority) -> Job {
+    Job { digest, token, issuer, exp, priority }
 }
 
 impl State {
@@ -151,7 +144,7 @@ impl Plugin {
             if wait == Some(false) {
                 return failed("too many CONNECTs are waiting for their revocation answer");
             }
-            let j = job(intro, d, Arc::from(token), issuer(t), t.exp, Priority::First);
+            let j = job(d, Arc::from(token), issuer(t), t.exp, Priority::First);
             return match intro.submit(j) {
                 Submitted::Full => failed("the revocation check queue is full"),
                 Submitted::Queued | Submitted::Coalesced => Ok(GateAnswer::Wait(d)),
@@ -180,9 +173,8 @@ impl Plugin {
     }
 
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
-    pub(super) fn track_revocation(&self, engine: &Loaded, client: ClientKey, s: &Session, gate: GateAnswer) {
+    pub(super) fn track_revocation(&self, engine: &Loaded, client: ClientKey, s: &Session, gate: GateAnswer, now: f64) {
         let Some(intro) = &engine.introspector else { return };
-        let now = crate::host::now_seconds();
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
         let Some(token) = s.token.clone() else { return };
         let d = digest(&token);
@@ -216,7 +208,7 @@ impl Plugin {
             Some(Some(Verdict::Active)) => {}
             // A check already queued or in flight for this token (another session) serves this one too.
             Some(None) => {
-                let j = job(intro, d, token, s.issuer().map(|i| i.to_string()), s.exp(), Priority::First);
+                let j = job(d, token, s.issuer().map(|i| i.to_string()), s.exp(), Priority::First);
                 if intro.submit(j) == Submitted::Full {
                     self.apply_answers(None, engine, vec![Done::failed(d, s.exp(), "the check queue is full")], now);
                 }
@@ -256,7 +248,7 @@ impl Plugin {
         for c in due.checks {
             let (d, exp, priority) = (c.digest, c.exp, c.priority);
             rechecks += usize::from(priority == Priority::Recheck);
-            if intro.submit(job(intro, d, c.token, c.issuer, exp, priority)) == Submitted::Full {
+            if intro.submit(job(d, c.token, c.issuer, exp, priority)) == Submitted::Full {
                 match priority {
                     Priority::First => failed.push(Done::failed(d, exp, "the check queue is full")),
                     Priority::Recheck => failed.push(Done { digest: d, exp, outcome: Outcome::Shed }),

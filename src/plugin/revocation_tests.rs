@@ -6,7 +6,8 @@ use super::super::*;
 use super::State;
 use crate::cache::digest;
 use crate::host::*;
-use crate::introspect::{Introspector, Verdict};
+use crate::introspect::Verdict;
+use crate::net::introspect::Introspector;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -227,12 +228,12 @@ fn the_blocking_answer_is_the_first_check() {
 
 #[test]
 fn the_recheck_budget_follows_the_workers_and_refills_over_time() {
-    use crate::config::{Introspection, KeyMaterial};
-    use crate::introspect::request::{Checker, Url};
+    use crate::config::{Introspection, Secret};
+    use crate::net::introspect::request::{Checker, Url};
     let cfg = Introspection {
         uri: Some("http://127.0.0.1:9/x".into()),
         client_id: "c".into(),
-        client_secret: KeyMaterial::Plain("s".into()),
+        client_secret: Secret::Plain("s".into()),
         include_token_type_hint: false,
     };
     let timeout = Duration::from_secs(1);

@@ -7,8 +7,8 @@
 //! raises no event at all (context__disconnect returns early for it), so an insert for an id already
 //! here means the older entry's connection is gone: it is replaced, never completed.
 use crate::cache::Digest;
-use crate::exchange::Exchanged;
 use crate::host::ClientKey;
+use crate::net::exchange::Exchanged;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;
 use std::collections::HashMap;

@@ -1,5 +1,6 @@
 //! The credentials exchange on mosquitto 2.1: instead of a blocking request to the token endpoint
-//! on the broker thread, BASIC_AUTH answers MOSQ_ERR_AUTH_DELAYED and a thread asks; TICK then
+//! on the broker thread, BASIC_AUTH answers MOSQ_ERR_AUTH_DELAYED and a thread asks
+//! (src/net/exchange/threads.rs); TICK then
 //! verifies the token and admits the client as any other (the revocation gate may make it wait once
 //! more). Only for a clean-start CONNECT: the username its token binds can be set only after the
 //! broker accepted it (the client pointer may dangle before), and a clean start has no queued
@@ -8,29 +9,11 @@ use super::auth::Answer;
 use super::revocation::GateAnswer;
 use super::waiting::{Entry, Work};
 use super::Plugin;
-use crate::exchange::{Exchanged, Exchanger};
 use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
+use crate::net::exchange::{Exchanged, Exchanger};
 use crate::refusal::{Reason, Refused};
-use parking_lot::Mutex;
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-/// Exchange requests in flight at once; beyond, a CONNECT is exchanged inline as on 2.0.
-const MAX_THREADS: usize = 32;
-
-type Answers = Arc<Mutex<Vec<(u64, Result<Exchanged, Refused>)>>>;
-
-#[derive(Default)]
-pub(super) struct Threads {
-    answers: Answers,
-    /// Shared with the threads: each takes one slot and frees it when done.
-    running: Arc<AtomicUsize>,
-    /// Broker thread only.
-    next: Cell<u64>,
-}
 
 impl Plugin {
     /// Starts the exchange on a thread when the CONNECT can wait for it. False: exchange inline.
@@ -47,28 +30,12 @@ impl Plugin {
         }
         let engine = self.engine();
         let Some(ex) = &engine.exchange else { return false };
-        let th = &self.exchanges;
-        if th.running.fetch_add(1, Ordering::AcqRel) >= MAX_THREADS {
-            th.running.fetch_sub(1, Ordering::AcqRel);
-            return false;
-        }
         // Discovery, then the token request: each bounded by timeoutMs.
         let deadline = now + 2.0 * ex.config.timeout_ms as f64 / 1000.0;
-        let ticket = th.next.get();
-        th.next.set(ticket + 1);
-        let (answers, running, e) = (th.answers.clone(), th.running.clone(), engine.clone());
-        let (u, p) = (username.to_string(), password.to_string());
-        let spawned = std::thread::Builder::new().name("jwt-exchange".into()).spawn(move || {
-            if let Some(ex) = &e.exchange {
-                let got = ex.exchange(&u, &p);
-                answers.lock().push((ticket, got));
-            }
-            running.fetch_sub(1, Ordering::AcqRel);
-        });
-        if spawned.is_err() {
-            th.running.fetch_sub(1, Ordering::AcqRel);
+        let (u, p, e) = (username.to_string(), password.to_string(), engine.clone());
+        let Some(ticket) = self.exchanges.start(move || e.exchange.as_ref().map(|ex| ex.exchange(&u, &p))) else {
             return false;
-        }
+        };
         let entry = Entry {
             client: client.key(),
             client_id: broker.client_id(client).unwrap_or_default(),
@@ -85,7 +52,7 @@ impl Plugin {
 
     /// TICK: the threads' answers to the CONNECTs waiting for them.
     pub(super) fn take_exchange_answers(&self) {
-        let answers = std::mem::take(&mut *self.exchanges.answers.lock());
+        let answers = self.exchanges.take();
         let mut w = self.waiting.borrow_mut();
         for (ticket, got) in answers {
             w.exchanged(ticket, got);

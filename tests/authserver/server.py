@@ -1,6 +1,6 @@
 """A real OAuth2 authorization server (Authlib on Flask) for the introspection tests.
 
-Issues RFC 9068 JWT access tokens (client_credentials, ES256 with tests/keys/ec256.key, whose public
+Issues RFC 9068 JWT access tokens (client_credentials or password, ES256 with tests/keys/ec256.key, whose public
 half the tests' jwt.json trusts), introspects them (RFC 7662, HTTP Basic client authentication) and
 revokes them (RFC 7009). Tokens live in memory, so a revoked JWT is known to be revoked.
 
@@ -26,6 +26,8 @@ from werkzeug.serving import make_server
 
 CLIENT_ID = os.environ.get("CLIENT_ID", "broker")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "broker-secret")
+# The password grant (credentials exchange tests): any username with this password.
+USER_PASSWORD = os.environ.get("USER_PASSWORD", "user-password")
 # ALG=RS256 with an RSA KEY_FILE signs RS256 tokens (default: ES256 with an EC P-256 key).
 ALG = os.environ.get("ALG", "ES256")
 KEY = (RSAKey if ALG.startswith(("RS", "PS")) else ECKey).import_key(open(os.environ["KEY_FILE"], "rb").read())
@@ -51,10 +53,26 @@ class Client(ClientMixin):
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_grant_type(self, grant_type):
-        return grant_type == "client_credentials"
+        return grant_type in ("client_credentials", "password")
 
 
 CLIENT = Client()
+
+
+class User:
+    def __init__(self, name):
+        self.name = name
+
+    def get_user_id(self):
+        return self.name
+
+
+class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
+    # The plugin sends the client's credentials in the form (client_secret_post).
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def authenticate_user(self, username, password):
+        return User(username) if password == USER_PASSWORD else None
 
 
 class Token(TokenMixin):
@@ -121,6 +139,7 @@ def save_token(token, req):
 
 server = AuthorizationServer(app, query_client=lambda cid: CLIENT if cid == CLIENT_ID else None, save_token=save_token)
 server.register_grant(grants.ClientCredentialsGrant)
+server.register_grant(PasswordGrant)
 server.register_endpoint(Introspect)
 server.register_endpoint(Revoke)
 

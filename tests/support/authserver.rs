@@ -8,6 +8,8 @@ use std::time::Duration;
 
 pub const CLIENT_ID: &str = "broker";
 pub const CLIENT_SECRET: &str = "broker-secret-0123456789";
+/// Every user's password for the password grant (the username becomes the token's `sub`).
+pub const USER_PASSWORD: &str = "user-password-0123456789";
 
 pub struct AuthServer {
     pub issuer: String,
@@ -37,7 +39,8 @@ impl AuthServer {
                 .env("KEY_FILE", keys_dir().join(key))
                 .env("ALG", alg)
                 .env("CLIENT_ID", CLIENT_ID)
-                .env("CLIENT_SECRET", CLIENT_SECRET);
+                .env("CLIENT_SECRET", CLIENT_SECRET)
+                .env("USER_PASSWORD", USER_PASSWORD);
             c
         });
         let http = ureq::Agent::config_builder()

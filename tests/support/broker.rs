@@ -91,11 +91,19 @@ pub struct Options {
     /// Lines at the very top (global options such as per_listener_settings).
     pub top_conf: String,
     pub with_plugin: bool,
+    /// Environment variables for mosquitto (secrets given as `{"env": NAME}`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { extra_conf: String::new(), pre_conf: String::new(), top_conf: String::new(), with_plugin: true }
+        Options {
+            extra_conf: String::new(),
+            pre_conf: String::new(),
+            top_conf: String::new(),
+            with_plugin: true,
+            env: Vec::new(),
+        }
     }
 }
 
@@ -137,6 +145,7 @@ impl Broker {
         let mut child = cmd
             .arg("-c")
             .arg(&conf_path)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

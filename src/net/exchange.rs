@@ -4,11 +4,13 @@
 //! must answer synchronously in mosquitto 2.0), so results are cached until the token's exp, keyed by a
 //! salted SHA-256 of the credentials: neither the password nor an unsalted hash of it is kept.
 use crate::cache::Digest;
-use crate::config::{ExchangeConfig, Grant, TokenEndpoint};
-use crate::keys::http;
+use crate::config::{ConfigError, ExchangeConfig, Grant, TokenEndpoint};
 use crate::logsafe::clean;
 use crate::metrics::Metrics;
+use crate::net::discovery::{self, Discovered};
+use crate::net::http;
 use crate::refusal::{Reason, Refused};
+use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,8 +24,12 @@ pub struct Exchanger {
     pub config: ExchangeConfig,
     agent: ureq::Agent,
     salt: [u8; 32],
+    /// The password grant's client secret, read from wherever the configuration keeps it.
+    client_secret: Option<String>,
     /// The token endpoint, once discovery has named it.
     endpoint: Mutex<Option<String>>,
+    /// The discovery document of the key source for the same issuer, when there is one.
+    discovered: Option<Arc<ArcSwapOption<Discovered>>>,
     cache: Mutex<HashMap<Digest, (f64, String)>>,
     metrics: Arc<Metrics>,
 }
@@ -33,6 +39,8 @@ pub struct Exchanger {
 pub struct Exchanged {
     pub token: String,
     pub expires_in: Option<f64>,
+    /// How long the request took (discovery included), for the log.
+    pub took: Duration,
 }
 
 /// A compact JWS: three base64url parts, a JSON header (`eyJ` is `{"`). Anything else is a password.
@@ -41,7 +49,13 @@ pub fn looks_like_jwt(s: &str) -> bool {
 }
 
 impl Exchanger {
-    pub fn new(config: ExchangeConfig, metrics: Arc<Metrics>) -> Exchanger {
+    /// Fails when the password grant's client secret cannot be read (env unset, file unreadable).
+    /// `discovered`: the discovery document a key source of the same issuer keeps up to date.
+    pub fn new(
+        config: ExchangeConfig,
+        discovered: Option<Arc<ArcSwapOption<Discovered>>>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Exchanger, ConfigError> {
         let mut salt = [0u8; 32];
         // A failing system RNG leaves a zero salt: still keyed per process, never a plain hash.
         let _ = aws_lc_rs::rand::fill(&mut salt);
@@ -50,7 +64,14 @@ impl Exchanger {
             TokenEndpoint::Url(u) => Some(u.clone()),
             TokenEndpoint::Discovery(_) => None,
         };
-        Exchanger { config, agent, salt, endpoint: Mutex::new(endpoint), cache: Mutex::new(HashMap::new()), metrics }
+        let client_secret = match &config.grant {
+            Grant::Password { client_secret: Some(s), .. } => {
+                Some(s.resolve("options.credentialsExchange.clientSecret")?.value)
+            }
+            _ => None,
+        };
+        let (endpoint, cache) = (Mutex::new(endpoint), Mutex::new(HashMap::new()));
+        Ok(Exchanger { config, agent, salt, client_secret, endpoint, discovered, cache, metrics })
     }
 
     fn key(&self, username: &str, password: &str) -> Digest {
@@ -111,39 +132,48 @@ impl Exchanger {
             return Ok(u);
         }
         let TokenEndpoint::Discovery(issuer) = &self.config.endpoint else { unreachable!("set in new") };
-        let url = crate::keys::discovery::discovery_url(issuer);
-        let resp = http::get(&self.agent, &url, Duration::from_millis(self.config.timeout_ms))
-            .map_err(|e| format!("discovery {url}: {e}"))?;
-        let doc: Value = serde_json::from_str(&resp.body).map_err(|_| format!("discovery {url}: not JSON"))?;
-        if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
-            return Err(format!("discovery {url}: the document names another issuer"));
-        }
-        let endpoint = match doc.get("token_endpoint").and_then(Value::as_str) {
-            Some(u) if u.starts_with("https://") || u.starts_with("http://") => u.to_string(),
-            _ => return Err(format!("discovery {url}: no http(s) token_endpoint")),
+        // The key source of the same issuer may have read the document already.
+        let known = self.discovered.as_ref().and_then(|d| d.load_full()).filter(|d| d.token_endpoint.is_some());
+        let doc = match known {
+            Some(d) => d,
+            None => Arc::new(
+                discovery::fetch(&self.agent, issuer, Duration::from_millis(self.config.timeout_ms))
+                    .map_err(|e| format!("discovery {e}"))?,
+            ),
+        };
+        let Some(endpoint) = doc.token_endpoint.clone() else {
+            return Err(format!("discovery {}: no http(s) token_endpoint", discovery::discovery_url(issuer)));
         };
         *self.endpoint.lock() = Some(endpoint.clone());
         Ok(endpoint)
+    }
+
+    /// `mqtt-jwt check`: the HTTP status the endpoint answers a GET with. Any answer proves the
+    /// endpoint is there; no credentials are sent.
+    pub fn probe(&self, endpoint: &str) -> Result<u16, String> {
+        let resp = self.agent.get(endpoint).call().map_err(|e| e.to_string())?;
+        Ok(resp.status().as_u16())
     }
 
     /// Asks the token endpoint for an access token for these credentials. Blocking, bounded by
     /// `timeoutMs`. Refusals by the provider are `credentials-refused`; anything else `exchange-failed`.
     pub fn exchange(&self, username: &str, password: &str) -> Result<Exchanged, Refused> {
         let failed = |d: String| Refused::new(Reason::ExchangeFailed, d);
+        let begun = std::time::Instant::now();
         let endpoint = self.token_endpoint().map_err(failed)?;
         let c = &self.config;
         let mut form: Vec<(&str, &str)> = match &c.grant {
             Grant::ClientCredentials => {
                 vec![("grant_type", "client_credentials"), ("client_id", username), ("client_secret", password)]
             }
-            Grant::Password { client_id, client_secret } => {
+            Grant::Password { client_id, .. } => {
                 let mut f = vec![
                     ("grant_type", "password"),
                     ("username", username),
                     ("password", password),
                     ("client_id", client_id.as_str()),
                 ];
-                if let Some(s) = client_secret {
+                if let Some(s) = &self.client_secret {
                     f.push(("client_secret", s.as_str()));
                 }
                 f
@@ -155,7 +185,7 @@ impl Exchanger {
             }
         }
         let started = std::time::Instant::now();
-        let result = self.post(&endpoint, &form);
+        let result = self.post(&endpoint, &form).map(|e| Exchanged { took: begun.elapsed(), ..e });
         let m = &self.metrics;
         Metrics::inc(&m.exchange_calls);
         m.exchange_latency.record(started.elapsed());
@@ -179,7 +209,7 @@ impl Exchanger {
         let body = resp
             .body_mut()
             .with_config()
-            .limit(1 << 20)
+            .limit(http::DOCUMENT_LIMIT)
             .read_to_string()
             .map_err(|e| failed(format!("token endpoint: {}", clean(&e.to_string(), 200))))?;
         let doc: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -204,9 +234,16 @@ impl Exchanger {
                 "the access token is not a JWT (configure the provider to issue JWT access tokens)".into(),
             ));
         }
-        Ok(Exchanged { token: token.to_string(), expires_in: doc.get("expires_in").and_then(Value::as_f64) })
+        Ok(Exchanged {
+            token: token.to_string(),
+            expires_in: doc.get("expires_in").and_then(Value::as_f64),
+            took: Duration::ZERO,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests;
+mod threads;
+
+pub use threads::Threads;

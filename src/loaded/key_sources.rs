@@ -1,13 +1,12 @@
 //! Builds the key sources a configuration names: a static key (`mode: local`), a JWK set file, or
 //! a remote JWK set (uri or discovery), alone or one per issuer. Nothing here touches the network:
 //! remote sources start empty and fetch once [`KeyRing::start`] runs their threads.
-use super::fetch::RemoteSpec;
-use super::remote::RemoteKeys;
 use super::ring::{Entry, KeyRing, Source};
-use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, Origin, SigKey, VerifyKey};
 use crate::alg::{Alg, KeyKind};
-use crate::config::{Config, ConfigError, JwksSource, KeyMaterial, Mode};
+use crate::config::{Config, ConfigError, JwksSource, Mode, Resolved, Secret};
+use crate::keys::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, Origin, SigKey, VerifyKey};
 use crate::metrics::Metrics;
+use crate::net::keys::{RemoteKeys, RemoteSpec};
 use crate::notices::Notices;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,29 +82,13 @@ fn check_usable(set: &KeySet, cfg: &Config, at: &str) -> Result<(), ConfigError>
     set.check_usable(&cfg.algorithms).map_err(|e| ConfigError::new(at, e))
 }
 
-fn local_key(m: &KeyMaterial, algorithms: &[Alg]) -> Result<VerifyKey, ConfigError> {
-    let base = "options.modes.local";
-    let (at, text) = match m {
-        KeyMaterial::Plain(s) => (base.to_string(), s.clone()),
-        KeyMaterial::Env(var) => {
-            let at = format!("{base}.env");
-            let v = std::env::var(var)
-                .map_err(|_| ConfigError::new(&at, format!("environment variable {var} is not set")))?;
-            (at, v)
-        }
-        KeyMaterial::File(p) => {
-            let at = format!("{base}.filePath");
-            let v = std::fs::read_to_string(p)
-                .map_err(|e| ConfigError::new(&at, format!("cannot read {}: {e}", p.display())))?;
-            (at, v)
-        }
-    };
+fn local_key(m: &Secret, algorithms: &[Alg]) -> Result<VerifyKey, ConfigError> {
+    let Resolved { at, value: text } = m.resolve("options.modes.local")?;
     if text.trim_start().starts_with("-----BEGIN") {
         let (kind, key) = parse_pem_public_key(&text).map_err(|e| ConfigError::new(&at, e))?;
         return Ok(VerifyKey { kid: None, kind, alg: None, key });
     }
-    // A file that holds a secret usually ends with a newline nobody meant as part of it.
-    let secret = if matches!(m, KeyMaterial::File(_)) { text.trim_end_matches(['\r', '\n']) } else { text.as_str() };
+    let secret = text.as_str();
     if secret.is_empty() {
         return Err(ConfigError::new(at, "the shared secret is empty"));
     }
@@ -114,7 +97,7 @@ fn local_key(m: &KeyMaterial, algorithms: &[Alg]) -> Result<VerifyKey, ConfigErr
         .map_err(|e| ConfigError::new(&at, format!("{e}: {fix}")))?;
     // Every HMAC algorithm allowed must get a long enough key, not only the shortest one.
     if let Some(a) = algorithms.iter().find(|a| a.key_kind() == KeyKind::Hmac && !key.supports(**a)) {
-        let short = super::sig::short_secret(secret.len(), *a);
+        let short = crate::keys::short_secret(secret.len(), *a);
         return Err(ConfigError::new(&at, format!("{short}: {fix}, or drop {} from \"algorithm\"", a.name())));
     }
     Ok(VerifyKey { kid: None, kind: KeyKind::Hmac, alg: None, key })

@@ -1,38 +1,7 @@
-//! `options.metrics` and `options.credentialsExchange`: operator additions to the Pro schema.
+//! `options.credentialsExchange`: a username and password exchanged at the token endpoint for an
+//! access token.
 use super::walk::{ConfigError, Obj, Result};
-use super::{Common, TokenSource};
-
-pub const DEFAULT_METRICS_PREFIX: &str = "$SYS/broker/plugin/jwt";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsConfig {
-    /// Seconds between two publications under `topic_prefix`.
-    pub interval_seconds: u64,
-    pub topic_prefix: String,
-    /// Seconds between two summary lines in the log; 0: never.
-    pub log_interval_seconds: u64,
-}
-
-pub fn parse_metrics(mut o: Obj) -> Result<Option<MetricsConfig>> {
-    let enabled = o.bool("enabled", true)?;
-    let interval_seconds = o.u64("intervalSeconds", 60)?;
-    if !(1..=86_400).contains(&interval_seconds) {
-        return Err(ConfigError::new(o.key_path("intervalSeconds"), "must be between 1 and 86400"));
-    }
-    let log_interval_seconds = o.u64("logIntervalSeconds", 300)?;
-    if log_interval_seconds > 86_400 * 7 {
-        return Err(ConfigError::new(o.key_path("logIntervalSeconds"), "must be at most 604800 (0: never)"));
-    }
-    let topic_prefix = o.string("topicPrefix")?.unwrap_or(DEFAULT_METRICS_PREFIX).to_string();
-    if topic_prefix.is_empty() || topic_prefix.ends_with('/') || topic_prefix.contains(['+', '#', '\0']) {
-        return Err(ConfigError::new(
-            o.key_path("topicPrefix"),
-            "must be a topic name without wildcards or a trailing /",
-        ));
-    }
-    o.finish()?;
-    Ok(enabled.then_some(MetricsConfig { interval_seconds, topic_prefix, log_interval_seconds }))
-}
+use super::{Common, Secret, TokenSource};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenEndpoint {
@@ -46,7 +15,7 @@ pub enum Grant {
     /// The MQTT username is the OAuth client id, the password its secret.
     ClientCredentials,
     /// Resource-owner password grant, as the configured client.
-    Password { client_id: String, client_secret: Option<String> },
+    Password { client_id: String, client_secret: Option<Secret> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +71,7 @@ pub fn parse_exchange(mut o: Obj, common: &Common) -> Result<Option<ExchangeConf
         }
     };
     let client_id = o.string("clientId")?.map(str::to_string);
-    let client_secret = o.string("clientSecret")?.map(str::to_string);
+    let client_secret = super::secret::parse(&mut o, "clientSecret")?;
     let grant = match o.string("grant")? {
         None | Some("client_credentials") => {
             if client_id.is_some() || client_secret.is_some() {

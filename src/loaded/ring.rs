@@ -1,9 +1,9 @@
 //! Every key source of a configuration: one (`mode: local`, `options.modes.jwks`) or one per issuer
 //! (`options.issuerKeys`, where the token's `iss` picks the source and an unknown issuer is refused
 //! without any fetch).
-use super::remote::RemoteKeys;
-use super::KeySet;
+use crate::keys::KeySet;
 use crate::logsafe::clean;
+use crate::net::keys::RemoteKeys;
 use crate::refusal::{Reason, Refused};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,7 +97,7 @@ impl KeyRing {
             });
             if let Some(r) = same {
                 new.seed(r.keys());
-                new.introspection_endpoint().store(r.introspection_endpoint().load_full());
+                new.discovered().store(r.discovered().load_full());
             }
         }
     }

@@ -3,9 +3,10 @@
 //! it never waits on the thread, and the thread never calls mosquitto (it queues log lines).
 use super::fetch::{Fetched, Fetcher, RemoteSpec};
 use super::schedule::Schedule;
-use super::KeySet;
 use crate::host::{Level, LOG_PREFIX};
+use crate::keys::KeySet;
 use crate::metrics::Metrics;
+use crate::net::discovery::Discovered;
 use crate::notices::Notices;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::{Condvar, Mutex};
@@ -37,8 +38,9 @@ struct Inner {
     status_changed: Condvar,
     notices: Notices,
     metrics: Arc<Metrics>,
-    /// The discovered introspection endpoint, read lock-free by the introspection workers.
-    introspection: Arc<ArcSwapOption<String>>,
+    /// The last discovery document, read lock-free by the introspection workers (its
+    /// introspection_endpoint) and the credentials exchange (its token_endpoint).
+    discovered: Arc<ArcSwapOption<Discovered>>,
 }
 
 /// Owns the background thread: dropping it (reload, shutdown) tells the thread to leave.
@@ -62,7 +64,7 @@ impl RemoteKeys {
                 status_changed: Condvar::new(),
                 notices,
                 metrics,
-                introspection: Arc::new(ArcSwapOption::empty()),
+                discovered: Arc::new(ArcSwapOption::empty()),
             }),
         }
     }
@@ -116,9 +118,9 @@ impl RemoteKeys {
         Ok(())
     }
 
-    /// Where the discovery document's `introspection_endpoint` lands (None until discovered).
-    pub fn introspection_endpoint(&self) -> Arc<ArcSwapOption<String>> {
-        self.inner.introspection.clone()
+    /// Where the discovery document lands (None until discovered, or without discovery).
+    pub fn discovered(&self) -> Arc<ArcSwapOption<Discovered>> {
+        self.inner.discovered.clone()
     }
 
     pub fn status(&self) -> Status {
@@ -222,7 +224,7 @@ fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetche
     s.last_error = None;
     s.jwks_uri = Some(f.jwks_uri);
     s.introspection_endpoint = fetcher.discovered().and_then(|d| d.introspection_endpoint.clone());
-    inner.introspection.store(s.introspection_endpoint.clone().map(Arc::new));
+    inner.discovered.store(fetcher.discovered().cloned().map(Arc::new));
     if changed {
         s.warnings = f.warnings;
     }

@@ -1,4 +1,4 @@
-//! options.metrics and options.credentialsExchange.
+//! options.credentialsExchange.
 use super::*;
 use serde_json::{json, Value};
 
@@ -12,24 +12,6 @@ fn parse(options: Value) -> std::result::Result<Config, ConfigError> {
 
 fn err(options: Value) -> String {
     parse(options).unwrap_err().to_string()
-}
-
-#[test]
-fn metrics_defaults_and_limits() {
-    let m = parse(json!({"metrics": {}})).unwrap().metrics.unwrap();
-    assert_eq!(
-        m,
-        MetricsConfig {
-            interval_seconds: 60,
-            topic_prefix: "$SYS/broker/plugin/jwt".into(),
-            log_interval_seconds: 300
-        }
-    );
-    assert_eq!(parse(json!({"metrics": {"enabled": false}})).unwrap().metrics, None);
-    assert_eq!(parse(json!({})).unwrap().metrics, None);
-    assert!(err(json!({"metrics": {"intervalSeconds": 0}})).starts_with("options.metrics.intervalSeconds:"));
-    assert!(err(json!({"metrics": {"topicPrefix": "$SYS/#"}})).starts_with("options.metrics.topicPrefix:"));
-    assert!(err(json!({"metrics": {"interval": 5}})).starts_with("options.metrics.interval: unknown key"));
 }
 
 #[test]
@@ -71,4 +53,30 @@ fn exchange_endpoint_grant_and_limits() {
     );
     let e = by_username.unwrap_err();
     assert!(e.path == "options.credentialsExchange" && e.problem.contains("tokenSource \"password\""), "{e}");
+}
+
+#[test]
+fn exchange_client_secret_takes_every_secret_form() {
+    let grant = |secret: Value| {
+        parse(json!({"credentialsExchange": {"tokenEndpoint": "https://idp/token", "grant": "password",
+            "clientId": "broker", "clientSecret": secret}}))
+        .map(|c| c.credentials_exchange.unwrap().grant)
+    };
+    let with = |s: Secret| Grant::Password { client_id: "broker".into(), client_secret: Some(s) };
+    assert_eq!(grant(json!("bs")).unwrap(), with(Secret::Plain("bs".into())));
+    assert_eq!(grant(json!({"plain": "bs"})).unwrap(), with(Secret::Plain("bs".into())));
+    assert_eq!(grant(json!({"env": "BROKER_SECRET"})).unwrap(), with(Secret::Env("BROKER_SECRET".into())));
+    assert_eq!(grant(json!({"filePath": "/run/s"})).unwrap(), with(Secret::File("/run/s".into())));
+    let e = grant(json!({"env": "A", "plain": "b"})).unwrap_err();
+    assert_eq!(e.path, "options.credentialsExchange.clientSecret", "{e}");
+    let e = grant(json!(7)).unwrap_err();
+    assert!(e.to_string().starts_with("options.credentialsExchange.clientSecret:"), "{e}");
+    // Resolved when the configuration is loaded, with the key path in the error.
+    let long = "exchange-test-secret-0123456789-0123456789";
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {"modes": {"local": long},
+        "credentialsExchange": {"tokenEndpoint": "https://idp/token", "grant": "password", "clientId": "broker",
+            "clientSecret": {"env": "MQTT_JWT_AUTH_TEST_NO_SUCH_VAR"}}}});
+    let e = crate::loaded::Loaded::new(Config::parse(&cfg.to_string()).unwrap()).err().unwrap();
+    assert_eq!(e.path, "options.credentialsExchange.clientSecret.env");
+    assert!(e.problem.contains("MQTT_JWT_AUTH_TEST_NO_SUCH_VAR is not set"), "{e}");
 }

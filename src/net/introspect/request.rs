@@ -2,28 +2,18 @@
 //! authentication, or the operator's custom request. Runs on worker threads (or on the broker
 //! thread under the explicit blocking policy). Errors never carry the token or the secret.
 use crate::config::{BodyEncoding, Introspection, Plain, TOKEN_PLACEHOLDER};
+use crate::introspect::{Answer, Verdict};
+use crate::net::discovery::Discovered;
 use arc_swap::ArcSwapOption;
 use base64::Engine as _;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// An introspection answer is small; anything far larger is not one.
-const MAX_BODY: u64 = 64 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Active,
-    Inactive,
-}
-
-/// Err: no usable answer (connection error, timeout, HTTP error, garbage), described for the log.
-pub type Answer = Result<Verdict, String>;
-
 /// Where the endpoint is: configured, or discovered (per issuer; None = the only source).
 pub enum Url {
     Fixed(String),
-    Discovered(Vec<(Option<String>, Arc<ArcSwapOption<String>>)>),
+    Discovered(Vec<(Option<String>, Arc<ArcSwapOption<Discovered>>)>),
 }
 
 pub enum Kind {
@@ -69,8 +59,8 @@ impl Checker {
             Url::Fixed(u) => Ok(u.clone()),
             Url::Discovered(list) => {
                 let slot = list.iter().find(|(iss, _)| iss.is_none() || iss.as_deref() == issuer);
-                let found = slot.and_then(|(_, s)| s.load_full());
-                found.map(|u| u.to_string()).ok_or_else(|| "no introspection_endpoint discovered (yet)".to_string())
+                let found = slot.and_then(|(_, s)| s.load_full()).and_then(|d| d.introspection_endpoint.clone());
+                found.ok_or_else(|| "no introspection_endpoint discovered (yet)".to_string())
             }
         }
     }
@@ -111,7 +101,7 @@ fn read(
     hide: impl Fn(ureq::Error) -> String,
 ) -> Result<(u16, String), String> {
     let status = resp.status().as_u16();
-    let body = resp.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(hide)?;
+    let body = resp.body_mut().with_config().limit(crate::net::http::ANSWER_LIMIT).read_to_string().map_err(hide)?;
     Ok((status, body))
 }
 

@@ -1,8 +1,9 @@
 //! One fetch of a remote key source: discovery when configured, then the JWK set, parsed and checked
 //! against the configured algorithms. Runs on the source's background thread.
-use super::discovery::{discovery_url, parse_discovery, Discovered};
-use super::{http, parse_jwk_set, KeySet, Origin};
 use crate::alg::Alg;
+use crate::keys::{parse_jwk_set, KeySet, Origin};
+use crate::net::discovery::{self, Discovered};
+use crate::net::http;
 use std::time::Duration;
 
 /// Cache headers never make a source fetch more often than its minimum refresh interval, nor
@@ -66,13 +67,18 @@ impl Fetcher {
     pub fn fetch(&mut self) -> Result<Fetched, String> {
         let jwks_uri = match (&self.spec.uri, &self.spec.discovery) {
             (Some(u), _) => u.clone(),
-            (None, Some(issuer)) => match &self.discovered {
-                Some(d) => d.jwks_uri.clone(),
+            (None, Some(issuer)) => match self.discovered.as_ref().and_then(|d| d.jwks_uri.clone()) {
+                Some(u) => u,
                 None => {
-                    let url = discovery_url(issuer);
-                    let resp = http::get(&self.agent, &url, self.spec.timeout).map_err(|e| format!("{url}: {e}"))?;
-                    let d = parse_discovery(issuer, &resp.body).map_err(|e| format!("{url}: {e}"))?;
-                    self.discovered.insert(d).jwks_uri.clone()
+                    let d = discovery::fetch(&self.agent, issuer, self.spec.timeout)?;
+                    let Some(u) = d.jwks_uri.clone() else {
+                        return Err(format!(
+                            "{}: discovery document has no jwks_uri",
+                            discovery::discovery_url(issuer)
+                        ));
+                    };
+                    self.discovered = Some(d);
+                    u
                 }
             },
             (None, None) => return Err("no uri".into()),

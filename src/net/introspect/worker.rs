@@ -1,7 +1,8 @@
 //! The worker loop: first checks before re-checks, a re-check that waited past its deadline is shed
 //! (not asked, not a failure), the latency average that sets the re-check budget.
-use super::{Done, Outcome, Priority, Shared, LOG_PREFIX};
+use super::{Shared, LOG_PREFIX};
 use crate::host::Level;
+use crate::introspect::{Done, Outcome, Priority};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ pub(super) fn measured(s: &Shared, took: Duration) {
 
 pub(super) fn work(s: Arc<Shared>) {
     loop {
-        let job = {
+        let super::Queued { job, deadline } = {
             let mut q = s.queue.lock();
             loop {
                 if s.stop.load(Ordering::Acquire) {
@@ -33,7 +34,7 @@ pub(super) fn work(s: Arc<Shared>) {
                 s.wake.wait(&mut q);
             }
         };
-        let left = job.deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         let outcome = if left < Duration::from_millis(1) {
             if job.priority == Priority::Recheck {
                 Outcome::Shed
