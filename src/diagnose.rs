@@ -1,6 +1,6 @@
 //! `mqtt-jwt verify`: the plugin's decision for a token, and every other reason it would be refused,
 //! so an operator fixes them all at once instead of one per attempt. Also the hint per refusal
-//! category that the README's troubleshooting table repeats.
+//! category; docs/operations.md's Troubleshooting entries start with these words (tests/docs.rs checks).
 use crate::loaded::Loaded;
 use crate::refusal::{Reason, Refused};
 use crate::token::Token;

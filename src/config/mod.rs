@@ -3,6 +3,7 @@
 mod authorization;
 mod identity;
 mod jwks;
+pub mod keys;
 mod lifecycle;
 mod logout;
 mod ops;
