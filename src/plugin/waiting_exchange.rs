@@ -9,12 +9,13 @@ use super::revocation::GateAnswer;
 use super::waiting::{Entry, Work};
 use super::Plugin;
 use crate::exchange::{Exchanged, Exchanger};
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Exchange requests in flight at once; beyond, a CONNECT is exchanged inline as on 2.0.
@@ -25,8 +26,10 @@ type Answers = Arc<Mutex<Vec<(u64, Result<Exchanged, Refused>)>>>;
 #[derive(Default)]
 pub(super) struct Threads {
     answers: Answers,
+    /// Shared with the threads: each takes one slot and frees it when done.
     running: Arc<AtomicUsize>,
-    next: AtomicU64,
+    /// Broker thread only.
+    next: Cell<u64>,
 }
 
 impl Plugin {
@@ -51,7 +54,8 @@ impl Plugin {
         }
         // Discovery, then the token request: each bounded by timeoutMs.
         let deadline = now + 2.0 * ex.config.timeout_ms as f64 / 1000.0;
-        let ticket = th.next.fetch_add(1, Ordering::Relaxed);
+        let ticket = th.next.get();
+        th.next.set(ticket + 1);
         let (answers, running, e) = (th.answers.clone(), th.running.clone(), engine.clone());
         let (u, p) = (username.to_string(), password.to_string());
         let spawned = std::thread::Builder::new().name("jwt-exchange".into()).spawn(move || {
@@ -66,7 +70,7 @@ impl Plugin {
             return false;
         }
         let entry = Entry {
-            client,
+            client: client.key(),
             client_id: broker.client_id(client).unwrap_or_default(),
             address: broker.client_address(client).unwrap_or_else(|| "-".into()),
             work: Work::Exchange { ticket, username: username.to_string(), password: password.to_string() },
@@ -75,14 +79,14 @@ impl Plugin {
             settled: None,
         };
         // can_wait found room on this thread just before.
-        let _ = self.waiting.lock().insert(entry);
+        let _ = self.waiting.borrow_mut().insert(entry);
         true
     }
 
     /// TICK: the threads' answers to the CONNECTs waiting for them.
     pub(super) fn take_exchange_answers(&self) {
         let answers = std::mem::take(&mut *self.exchanges.answers.lock());
-        let mut w = self.waiting.lock();
+        let mut w = self.waiting.borrow_mut();
         for (ticket, got) in answers {
             w.exchanged(ticket, got);
         }
@@ -148,7 +152,7 @@ impl Plugin {
         &self,
         engine: &Loaded,
         broker: &dyn Broker,
-        client: ClientRef,
+        client: ClientKey,
         client_id: &str,
         session: crate::session::Session,
         gate: GateAnswer,
@@ -157,22 +161,22 @@ impl Plugin {
     ) {
         self.forget_deferred(client);
         self.open_session(engine, client, session, now, gate);
-        if !broker.complete_auth(client, client_id, true) {
-            self.sessions.lock().close(client);
+        let Some(connected) = broker.complete_auth(client, client_id, true) else {
+            self.sessions.borrow_mut().close(client);
             self.untrack_revocation(client);
             let msg = format!("{LOG_PREFIX}: client {}: went away while its CONNECT waited", clean(client_id, 64));
             broker.log(Level::Debug, &msg);
             return;
-        }
-        // complete_auth said this pointer is the connected client now: it may be used again.
+        };
+        // The waiting connection is the one holding the id now: its handle for this callback.
         if let Some(name) = rename_after {
-            if !broker.set_username(client, &name) {
+            if !broker.set_username(connected, &name) {
                 // Fail closed: TICK is not this client's own callback, so it may be kicked here.
                 broker.log(
                     Level::Warning,
                     &format!("{LOG_PREFIX}: client {}: the broker could not set the username", clean(client_id, 64)),
                 );
-                self.sessions.lock().close(client);
+                self.sessions.borrow_mut().close(client);
                 self.untrack_revocation(client);
                 broker.kick(client_id, false);
             }
