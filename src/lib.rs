@@ -12,6 +12,11 @@
 //!
 //! What is true outside `broker`: no `unsafe` and no mosquitto call. Not all of it is pure: `net`
 //! runs threads and HTTP, and loading the configuration reads files and the environment.
+//!
+//! Unit tests: small ones inline at the end of their file (`#[cfg(test)] mod tests { use super::*; }`);
+//! a module's larger tests in `foo/tests.rs`, declared inside foo by `#[cfg(test)] mod tests;`
+//! (several topics: `foo/tests/<topic>.rs`, as the plugin's scenarios). Other modules are named
+//! from `crate::`, never `super::super::`. Tests that need a broker live in tests/.
 #![deny(unsafe_code)]
 
 pub mod acl;

@@ -174,5 +174,4 @@ fn parse_condition(mut o: Obj) -> Result<Condition> {
 }
 
 #[cfg(test)]
-#[path = "authorization_tests.rs"]
 mod tests;

@@ -92,5 +92,4 @@ pub(super) fn client_id_bound(c: &Common) -> bool {
 }
 
 #[cfg(test)]
-#[path = "identity_tests.rs"]
 mod tests;

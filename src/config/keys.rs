@@ -166,8 +166,10 @@ pub fn normalize(path: &str) -> String {
 
 /// Whether the loader may read `path` (as `Obj` names it, with array positions).
 pub fn is_key(path: &str) -> bool {
-    let path = normalize(path);
-    KEYS.iter().any(|k| normalize(k) == path)
+    // Normalised once: the loader asks for every key it reads (debug builds), and the unit tests
+    // load hundreds of configurations.
+    static LISTED: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    LISTED.get_or_init(|| KEYS.iter().map(|k| normalize(k)).collect()).contains(&normalize(path))
 }
 
 #[cfg(test)]

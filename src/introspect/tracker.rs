@@ -319,5 +319,4 @@ impl Tracker {
 }
 
 #[cfg(test)]
-#[path = "tracker_tests.rs"]
 mod tests;

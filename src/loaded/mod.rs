@@ -1,23 +1,29 @@
-//! One loaded configuration: the verifier, its key sources, the verified-token cache and the
-//! identity rules. Replaced whole on reload, so a cached verdict never outlives the rules that
-//! produced it; the cache is also emptied whenever a key source swaps in a new set.
+//! One loaded configuration: what jwt.json built, replaced whole on reload so a cached verdict never
+//! outlives the rules that produced it. Its jobs, one file each: the key sources (ring.rs, built by
+//! key_sources.rs), verifying tokens through the verified-token cache and issuer interning
+//! (authenticate.rs), binding the connection's identity to the token (identity.rs), building the
+//! revocation checker (introspector.rs); the credentials exchanger and the logout verifier are
+//! held here.
 mod key_sources;
 pub mod ring;
-use crate::cache::{digest, VerifiedCache};
-use crate::config::{Config, ConfigError, Revocation, RevocationEndpoint, TokenSource};
-use crate::logsafe::clean;
+use crate::cache::VerifiedCache;
+use crate::config::{Config, ConfigError, TokenSource};
 use crate::metrics::Metrics;
-use crate::net::introspect::request::{Checker, Kind, Url};
 use crate::net::introspect::Introspector;
 use crate::notices::Notices;
 use crate::pattern::compile_all;
-use crate::refusal::{Reason, Refused};
-use crate::token::Token;
 use crate::verify::Verifier;
 pub use key_sources::build_ring;
 use parking_lot::Mutex;
 pub use ring::{KeyRing, Source};
 use std::sync::Arc;
+
+mod authenticate;
+mod identity;
+mod introspector;
+
+pub use identity::Identity;
+use introspector::build_introspector;
 
 pub struct Loaded {
     /// Unique per loaded configuration (an address could be reused after a reload frees one).
@@ -25,7 +31,7 @@ pub struct Loaded {
     pub config: Config,
     pub verifier: Verifier,
     pub keys: KeyRing,
-    /// Log lines from this engine's key refresh threads, for the broker thread to write.
+    /// Log lines from this configuration's key refresh threads, for the broker thread to write.
     pub notices: Notices,
     cache: Mutex<Cache>,
     /// Revocation checks (options.revocation): worker threads, started with the key sources.
@@ -48,28 +54,14 @@ enum Keep {
     Only(Vec<String>),
 }
 
-/// Distinct issuers interned; beyond that (no issuer list configured and many issuers) each token
-/// gets its own copy.
-const MAX_INTERNED_ISSUERS: usize = 64;
-
 struct Cache {
     verified: VerifiedCache,
     /// The key ring's generation the entries were verified under.
     generation: u64,
 }
 
-/// What the connection's identity becomes once its token is accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The username bound to the token (matchUsernameTo...), None when no binding is configured;
-    /// the token's own `sub` when bound to it (shared, not copied).
-    pub username: Option<Arc<str>>,
-    /// The username mosquitto should carry from now on, when it differs from what the client sent.
-    pub set_username: Option<String>,
-}
-
 impl Loaded {
-    /// Builds an engine without any network I/O (remote key sources fetch once [`KeyRing::start`]
+    /// Builds a configuration without any network I/O (remote key sources fetch once [`KeyRing::start`]
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
     pub fn new(config: Config) -> Result<(Loaded, Vec<String>), ConfigError> {
         Loaded::with_metrics(config, Arc::default())
@@ -126,7 +118,7 @@ impl Loaded {
             )
         };
         let issuers = Mutex::new(Vec::new());
-        let engine = Loaded {
+        let loaded = Loaded {
             generation,
             config,
             verifier,
@@ -139,70 +131,11 @@ impl Loaded {
             keep,
             issuers,
         };
-        Ok((engine, warnings))
+        Ok((loaded, warnings))
     }
 
     pub fn token_source(&self) -> TokenSource {
         self.config.common.token_source
-    }
-
-    /// Verifies a token, using the cache of already verified signatures. Never blocks: the keys are
-    /// whatever the key sources hold now; an unknown kid (or no keys yet) asks for a background
-    /// refresh and refuses this token.
-    pub fn authenticate(&self, token: &str, now: f64) -> Result<Arc<Token>, Refused> {
-        self.check_size(token)?;
-        let cached = {
-            let mut c = self.cache.lock();
-            let generation = self.keys.generation();
-            if c.generation != generation {
-                c.verified.clear();
-                c.generation = generation;
-            }
-            c.verified.enabled()
-        };
-        if !cached {
-            return self.verify_uncached(token, now).map(|t| Arc::new(self.slim(t)));
-        }
-        let d = digest(token);
-        let hit = self.cache.lock().verified.get(&d, now);
-        let t = match hit {
-            Some(t) => t,
-            None => {
-                let t = Arc::new(self.slim(self.verify_signed(token)?));
-                // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
-                let until = match (self.verifier.validate_expiration, t.exp) {
-                    (true, Some(exp)) => exp + self.verifier.leeway,
-                    _ => f64::INFINITY,
-                };
-                self.cache.lock().verified.insert(d, t.clone(), until, now);
-                t
-            }
-        };
-        self.verifier.check_time(&t, now)?;
-        Ok(t)
-    }
-
-    /// Drops the claims no later decision reads, and shares the issuer string.
-    fn slim(&self, mut t: Token) -> Token {
-        if let Keep::Only(names) = &self.keep {
-            if names.is_empty() {
-                t.claims = Default::default();
-            } else {
-                t.claims.retain(|k, _| names.contains(k));
-            }
-        }
-        if let Some(iss) = t.iss.take() {
-            let mut known = self.issuers.lock();
-            t.iss = match known.iter().find(|k| **k == iss) {
-                Some(k) => Some(k.clone()),
-                None if known.len() < MAX_INTERNED_ISSUERS => {
-                    known.push(iss.clone());
-                    Some(iss)
-                }
-                None => Some(iss),
-            };
-        }
-        t
     }
 
     /// Whether a username binding (matchUsernameTo...) is configured.
@@ -210,173 +143,9 @@ impl Loaded {
         self.config.common.match_username_to_subject || self.config.common.match_username_to_claim.is_some()
     }
 
-    /// Signature, claims and time, without the cache.
-    pub fn verify_uncached(&self, token: &str, now: f64) -> Result<Token, Refused> {
-        self.check_size(token)?;
-        let t = self.verify_signed(token)?;
-        self.verifier.check_time(&t, now)?;
-        Ok(t)
-    }
-
-    fn check_size(&self, token: &str) -> Result<(), Refused> {
-        if token.len() > self.verifier.max_token_bytes {
-            return Err(Refused::new(
-                Reason::TooLarge,
-                format!("{} bytes, limit {}", token.len(), self.verifier.max_token_bytes),
-            ));
-        }
-        Ok(())
-    }
-
-    /// A back-channel logout token (OIDC Back-Channel Logout §2.6), with the keys of its issuer.
-    /// The `jti` replay check is the caller's (it needs state that outlives reloads).
-    pub fn verify_logout(&self, token: &str, now: f64) -> Result<crate::logout::Logout, Refused> {
-        let (Some(v), Some(l)) = (&self.logout, &self.config.logout) else {
-            return Err(Refused::new(Reason::Internal, "options.logout is not configured"));
-        };
-        self.check_size(token)?;
-        let rules = crate::logout::Rules { max_age: l.max_age_seconds as f64, leeway: self.verifier.leeway };
-        self.with_keys(token, |keys| crate::logout::verify(v, keys, token, rules, now))
-    }
-
-    fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
-        let keep = match &self.keep {
-            Keep::All => None,
-            Keep::Only(names) => Some(names.as_slice()),
-        };
-        self.with_keys(token, |keys| self.verifier.verify_signed_keeping(token, keys, keep))
-    }
-
-    /// Runs `f` with the keys of the token's issuer; a miss asks that source for a refresh.
-    fn with_keys<T>(
-        &self,
-        token: &str,
-        f: impl FnOnce(&crate::keys::KeySet) -> Result<T, Refused>,
-    ) -> Result<T, Refused> {
-        let entry = self.keys.select(|| crate::verify::unverified_issuer(token))?;
-        let keys = entry.keys();
-        f(&keys).map_err(|mut r| {
-            match r.reason {
-                Reason::UnknownKid => entry.missed(),
-                Reason::NoKeys => {
-                    entry.missed();
-                    r.detail = format!("no verification keys are loaded yet from {}", entry.label());
-                }
-                _ => {}
-            }
-            r
-        })
-    }
-
     pub fn cached_tokens(&self) -> usize {
         self.cache.lock().verified.len()
     }
-
-    /// Ties the connection to the token: client id and username bindings.
-    pub fn bind_identity(
-        &self,
-        t: &Token,
-        client_id: Option<&str>,
-        username: Option<&str>,
-    ) -> Result<Identity, Refused> {
-        let c = &self.config.common;
-        if c.match_client_id_to_subject {
-            let sub =
-                t.sub.as_deref().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to match the client id"))?;
-            if client_id != Some(sub) {
-                return Err(Refused::new(Reason::ClientIdMismatch, "client id is not the token's subject"));
-            }
-        }
-        if let Some(claim) = &c.match_client_id_to_claim {
-            let want = string_claim(t, claim)?;
-            if client_id != Some(want) {
-                return Err(Refused::new(
-                    Reason::ClientIdMismatch,
-                    format!("client id is not claim {}", clean(claim, 64)),
-                ));
-            }
-        }
-        let wanted: Option<Arc<str>> = if c.match_username_to_subject {
-            Some(t.sub.clone().ok_or_else(|| Refused::new(Reason::BadSubject, "no sub to set the username from"))?)
-        } else if let Some(claim) = &c.match_username_to_claim {
-            Some(string_claim(t, claim)?.into())
-        } else {
-            None
-        };
-        let Some(bound) = wanted else { return Ok(Identity { username: None, set_username: None }) };
-        let wanted = &*bound;
-        // When the token travels in the username field, that field is the token, not a name to compare.
-        let sent = match c.token_source {
-            TokenSource::Password => username.filter(|u| !u.is_empty()),
-            TokenSource::Username => None,
-        };
-        match sent {
-            Some(u) if u == wanted => Ok(Identity { username: Some(bound), set_username: None }),
-            Some(_) if c.refuse_username_mismatch => {
-                Err(Refused::new(Reason::UsernameMismatch, "username differs from the token's identity"))
-            }
-            _ => Ok(Identity { set_username: Some(wanted.to_string()), username: Some(bound) }),
-        }
-    }
-}
-
-fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
-    match t.claim(claim) {
-        // Like the subject: the value becomes a username or client id that topic patterns substitute.
-        Some(serde_json::Value::String(s))
-            if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') =>
-        {
-            Ok(s)
-        }
-        Some(_) => Err(Refused::new(
-            Reason::BadClaim,
-            format!("claim {} is not a usable string (empty, control or wildcard characters)", clean(claim, 64)),
-        )),
-        None => Err(Refused::new(Reason::BadClaim, format!("claim {} is missing", clean(claim, 64)))),
-    }
-}
-
-/// The revocation endpoint and its workers (not started yet). No network I/O here: a discovered
-/// endpoint is read from the key sources' discovery when a check runs.
-fn build_introspector(
-    r: &Revocation,
-    keys: &KeyRing,
-    notices: &Notices,
-    metrics: &Arc<Metrics>,
-) -> Result<Introspector, ConfigError> {
-    let timeout = std::time::Duration::from_millis(r.timeout_ms);
-    let checker = match &r.endpoint {
-        RevocationEndpoint::Plain(p) => {
-            Checker { url: Url::Fixed(p.uri.clone()), kind: Kind::Plain(p.clone()), timeout }
-        }
-        RevocationEndpoint::Introspection(i) => {
-            let url = match &i.uri {
-                Some(u) => Url::Fixed(u.clone()),
-                None => {
-                    let discovered: Vec<_> = keys
-                        .entries
-                        .iter()
-                        .filter_map(|e| match &e.source {
-                            Source::Remote(rk) if rk.spec().discovery.is_some() => {
-                                Some((e.issuer.clone(), rk.discovered()))
-                            }
-                            _ => None,
-                        })
-                        .collect();
-                    if discovered.is_empty() {
-                        return Err(ConfigError::new(
-                            "options.revocation.introspection.uri",
-                            "missing: give a uri, or use OIDC discovery for the keys (its introspection_endpoint is then used)",
-                        ));
-                    }
-                    Url::Discovered(discovered)
-                }
-            };
-            let secret = i.client_secret.resolve("options.revocation.introspection.clientSecret")?;
-            Checker::introspection(i, secret.value, url, timeout)
-        }
-    };
-    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone(), metrics.clone()))
 }
 
 /// The discovery document a key source reads for the exchange's issuer: one fetch serves both.

@@ -69,9 +69,9 @@ impl Plugin {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fake::FakeBroker;
-    use super::super::*;
     use crate::host::AuthResult;
+    use crate::plugin::fake::FakeBroker;
+    use crate::plugin::*;
     use serde_json::json;
 
     #[test]

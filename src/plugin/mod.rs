@@ -7,13 +7,7 @@ mod expiry;
 #[cfg(test)]
 mod fake;
 mod identity;
-#[cfg(test)]
-mod identity_tests;
-#[cfg(test)]
-mod lifecycle_tests;
 mod logout;
-#[cfg(test)]
-mod logout_tests;
 mod metrics;
 pub mod options;
 mod refresh;
@@ -22,11 +16,7 @@ mod revocation;
 mod tests;
 mod waiting;
 mod waiting_auth;
-#[cfg(test)]
-mod waiting_auth_tests;
 mod waiting_exchange;
-#[cfg(test)]
-mod waiting_exchange_tests;
 mod wakeup;
 
 use crate::config::{Config, FileError};

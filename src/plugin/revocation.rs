@@ -322,5 +322,4 @@ impl Plugin {
 }
 
 #[cfg(test)]
-#[path = "revocation_tests.rs"]
 pub(crate) mod tests;

@@ -27,9 +27,9 @@ impl Plugin {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fake::FakeBroker;
-    use super::super::*;
     use crate::host::AuthResult;
+    use crate::plugin::fake::FakeBroker;
+    use crate::plugin::*;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 

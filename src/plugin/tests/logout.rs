@@ -1,10 +1,10 @@
 //! Back-channel logout against the fake broker: what a logout token ends, what it never ends, and
 //! what it refuses afterwards.
-use super::fake::FakeBroker;
-use super::*;
 use crate::acl::Access;
 use crate::host::*;
 use crate::logout::BACKCHANNEL_EVENT;
+use crate::plugin::fake::FakeBroker;
+use crate::plugin::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 

@@ -1,13 +1,13 @@
 //! plugin/revocation.rs against the fake broker and a loopback HTTP endpoint whose answer the test
 //! switches: the tracker across reloads (same or another endpoint), the blocking policy's inline
 //! answer as the first check, and cached verdicts at CONNECT.
-use super::super::fake::FakeBroker;
-use super::super::*;
 use super::State;
 use crate::cache::digest;
 use crate::host::*;
 use crate::introspect::Verdict;
 use crate::net::introspect::Introspector;
+use crate::plugin::fake::FakeBroker;
+use crate::plugin::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use parking_lot::Mutex;
 use serde_json::json;

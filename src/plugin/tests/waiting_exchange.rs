@@ -2,9 +2,9 @@
 //! loopback: a clean-start CONNECT waits for its exchange, the username its token binds is set only
 //! once the broker accepted it, a client gone meanwhile leaves nothing, a persistent session and
 //! 2.0 exchange inline.
-use super::fake::FakeBroker;
-use super::*;
 use crate::host::*;
+use crate::plugin::fake::FakeBroker;
+use crate::plugin::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};

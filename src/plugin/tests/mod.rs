@@ -1,4 +1,11 @@
 //! Handler logic against the fake broker: sessions, kicks, refresh and reload re-checks.
+// Scenario tests of the handlers, one file per topic.
+mod identity;
+mod lifecycle;
+mod logout;
+mod waiting_auth;
+mod waiting_exchange;
+
 use super::fake::FakeBroker;
 use super::*;
 use crate::acl::Access;

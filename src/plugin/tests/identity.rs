@@ -1,9 +1,9 @@
 //! Client-id takeover and coexistence with other plugins, against the fake broker.
-use super::fake::FakeBroker;
-use super::*;
 use crate::acl::Access;
 use crate::acl::Decision;
 use crate::host::*;
+use crate::plugin::fake::FakeBroker;
+use crate::plugin::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 

@@ -1,10 +1,10 @@
 //! waiting_auth.rs against the fake broker as mosquitto 2.1 (`defers`): the blocking policy's
 //! CONNECT answers later, from TICK; nothing opens before a positive answer; the deadline applies
 //! onError; a client gone meanwhile leaves nothing behind. As 2.0 the check stays inline.
-use super::fake::FakeBroker;
-use super::revocation::tests::{plugin, tick_until, tok, Endpoint};
-use super::*;
 use crate::host::*;
+use crate::plugin::fake::FakeBroker;
+use crate::plugin::revocation::tests::{plugin, tick_until, tok, Endpoint};
+use crate::plugin::*;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 

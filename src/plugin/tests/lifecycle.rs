@@ -3,11 +3,11 @@
 //! re-authentication, TICK, the kicks it asks for (each followed, as in mosquitto, by DISCONNECT and
 //! the will check), DISCONNECT of a dropped socket, SIGHUP reload with its re-check of every client,
 //! and clock jumps. After each step the invariants of the lifecycle must hold.
-use super::fake::FakeBroker;
-use super::*;
 use crate::acl::Access;
 use crate::acl::Decision;
 use crate::host::*;
+use crate::plugin::fake::FakeBroker;
+use crate::plugin::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::collections::HashMap;
