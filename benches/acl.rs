@@ -3,7 +3,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use mqtt_jwt_auth::acl::{compile, Access, Permissions};
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::verify::Token;
+use mqtt_jwt_auth::token::Token;
 use serde_json::{json, Value};
 
 /// `n` jwt.json rules `tenants/<tenant>/site-<i>/<client id>/#`, the last one granting `site-(n-1)`.

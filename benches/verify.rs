@@ -3,8 +3,8 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use mqtt_jwt_auth::alg::{Alg, KeyKind, ALL};
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::Engine;
 use mqtt_jwt_auth::keys::{encode_jws, Signer};
+use mqtt_jwt_auth::loaded::Loaded;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -23,7 +23,7 @@ fn key_bytes(name: &str) -> Vec<u8> {
 }
 
 /// The verifying engine for `alg` (fixture public key or secret) and the signer.
-fn setup(alg: Alg, cache: bool) -> (Engine, Signer) {
+fn setup(alg: Alg, cache: bool) -> (Loaded, Signer) {
     let (local, signing) = match alg.key_kind() {
         KeyKind::Hmac => {
             let secret = if alg == Alg::HS256 { HS_SECRET } else { HS512_SECRET };
@@ -54,7 +54,7 @@ fn setup(alg: Alg, cache: bool) -> (Engine, Signer) {
             "verifiedTokenCache": {"enabled": cache}
         }
     });
-    let engine = Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0;
+    let engine = Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0;
     (engine, Signer::new(alg, &signing).unwrap())
 }
 
@@ -88,7 +88,7 @@ fn verify_per_algorithm(c: &mut Criterion) {
 }
 
 fn authenticate_cached(c: &mut Criterion) {
-    let mut g = c.benchmark_group("Engine::authenticate");
+    let mut g = c.benchmark_group("Loaded::authenticate");
     let (engine, signer) = setup(Alg::RS256, true);
     let t = token(&signer);
     let now = (NOW + 60) as f64;

@@ -12,7 +12,7 @@ cargo build --locked --lib
 # Benches are compiled by clippy above and run by their own scripts (ci/bench-*.sh), not here.
 # Unit tests, and the integration tests against the system's mosquitto (Debian 12: 2.0.11).
 cargo test --locked --lib --bins --tests
-# The broker matrix (README, "Supported mosquitto versions"): ci/brokers.sh provides 2.0.21 and 2.1.2
+# The broker matrix (docs/operations.md, "Supported mosquitto versions"; docs/development.md, "Tests"): ci/brokers.sh provides 2.0.21 and 2.1.2
 # in a cache folder without touching the system's mosquitto. All integration tests run on 2.1.2 but
 # the WebSockets ones (browser, clients: they test the client side, and the 2.1.2 build has no
 # WebSockets so that its ticks are tested as such a broker runs them); a smoke subset runs on 2.0.21.
@@ -34,7 +34,7 @@ if [ "${MQTT_JWT_SKIP_MATRIX:-0}" != 1 ]; then
     MQTT_JWT_MOSQUITTO="$binary" MQTT_JWT_DYNSEC="$dynsec" cargo test --locked "${tests[@]}" </dev/null
   done <<<"$brokers"
 fi
-# Hardening (README, "Hardening"): each fuzz target for a short bounded time (a crash fails), then
+# Hardening (docs/development.md, "Hardening and fuzzing"): each fuzz target for a short bounded time (a crash fails), then
 # the integration tests with every mosquitto under valgrind (~2-3 min). MQTT_JWT_SKIP_HARDENING=1
 # skips both (e.g. for a quick local run).
 if [ "${MQTT_JWT_SKIP_HARDENING:-0}" != 1 ]; then

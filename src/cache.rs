@@ -1,7 +1,7 @@
 //! Bounded cache of tokens whose signature already verified, keyed by the token's SHA-256, so a
 //! reconnect storm costs a hash instead of a signature check. Time claims are re-checked on every use.
 use crate::hashers::DigestKeyed;
-use crate::verify::Token;
+use crate::token::Token;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -1,9 +1,9 @@
 //! `mqtt-jwt verify`: the plugin's decision for a token, and every other reason it would be refused,
 //! so an operator fixes them all at once instead of one per attempt. Also the hint per refusal
-//! category that the README's troubleshooting table repeats.
-use crate::engine::Engine;
+//! category; docs/operations.md's Troubleshooting entries start with these words (tests/docs.rs checks).
+use crate::loaded::Loaded;
 use crate::refusal::{Reason, Refused};
-use crate::verify::Token;
+use crate::token::Token;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -47,7 +47,7 @@ fn unverified(claims: &Map<String, Value>) -> Token {
 }
 
 /// Runs the plugin's checks for `token` as a CONNECT from `client_id` / `username` at `now`.
-pub fn diagnose(engine: &Engine, token: &str, client_id: Option<&str>, username: Option<&str>, now: f64) -> Report {
+pub fn diagnose(engine: &Loaded, token: &str, client_id: Option<&str>, username: Option<&str>, now: f64) -> Report {
     let header = part(token, 0);
     let claims = part(token, 1);
     let decision =
@@ -140,10 +140,10 @@ mod tests {
 
     const SECRET: &[u8] = b"diagnose-test-secret-0123456789-abcdef";
 
-    fn engine() -> Engine {
+    fn engine() -> Loaded {
         let cfg = serde_json::json!({"version": 1, "algorithm": "HS256", "mode": "local",
                                      "options": {"modes": {"local": std::str::from_utf8(SECRET).unwrap()}}});
-        Engine::new(crate::config::Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+        Loaded::new(crate::config::Config::parse(&cfg.to_string()).unwrap()).unwrap().0
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Operational counters. Plain atomics in one process-wide instance, so the broker thread and the
-//! background threads (key refresh, introspection) count without locks and without plumbing; the
-//! broker thread reads a [`Snapshot`] to publish it under `$SYS` and to summarise it in the log
-//! (src/plugin/metrics.rs). Counters start at zero when mosquitto starts and survive reloads.
+//! Operational counters. Plain atomics in one instance owned by the plugin and shared (an `Arc`)
+//! with the background threads that count (key refresh, introspection, credentials exchange), so
+//! they count without locks; the broker thread reads a [`Snapshot`] to publish it under `$SYS` and
+//! to summarise it in the log (src/plugin/metrics.rs). The plugin hands the same instance to every
+//! loaded configuration, so counters start at zero when mosquitto starts and survive reloads.
 use crate::refusal::{Reason, Refused};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -64,15 +65,14 @@ pub struct Metrics {
     pub exchange_latency: Latency,
 }
 
-static METRICS: Metrics = Metrics::new();
-
-/// The process-wide counters.
-pub fn get() -> &'static Metrics {
-    &METRICS
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    const fn new() -> Self {
+    pub const fn new() -> Self {
         Metrics {
             accepted: AtomicU64::new(0),
             refused: [const { AtomicU64::new(0) }; Reason::ALL.len()],
@@ -218,7 +218,6 @@ mod tests {
 
     #[test]
     fn counts_by_reason_and_summarises() {
-        // A private instance: the global one is shared by every test in this process.
         let m = Metrics::new();
         m.authentication(&Ok::<(), Refused>(()));
         m.authentication::<()>(&Err(Refused::new(Reason::Expired, "")));

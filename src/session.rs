@@ -7,7 +7,7 @@ use crate::acl::Permissions;
 use crate::hashers::HandleKeyed;
 use crate::host::ClientRef;
 use crate::refusal::Reason;
-use crate::verify::Token;
+use crate::token::Token;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! A counting allocator (this test binary only) proves it for every kind of check and rule.
 use mqtt_jwt_auth::acl::{compile, Access, Decision};
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::verify::Token;
+use mqtt_jwt_auth::token::Token;
 use serde_json::json;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

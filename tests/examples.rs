@@ -4,7 +4,7 @@
 mod support;
 
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::Engine;
+use mqtt_jwt_auth::loaded::Loaded;
 use serde_json::json;
 use std::io::Read;
 use std::net::TcpStream;
@@ -48,7 +48,7 @@ fn every_example_loads() {
     for dir in &dirs {
         let file = examples().join(dir).join("jwt.json");
         let config = Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
-        let (engine, warnings) = Engine::new(config.clone()).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let (engine, warnings) = Loaded::new(config.clone()).unwrap_or_else(|e| panic!("{dir}: {e}"));
         assert!(warnings.is_empty(), "{dir}: {warnings:?}");
         match dir.as_str() {
             "auth0" => {

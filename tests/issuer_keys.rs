@@ -5,19 +5,19 @@ mod support;
 
 use jsonwebtoken::Algorithm;
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::Engine;
+use mqtt_jwt_auth::loaded::Loaded;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::json;
 use support::broker::keys_dir;
 use support::tokens::{self, claims, encoding_key, sign};
 
-fn engine() -> Engine {
+fn engine() -> Loaded {
     let jwks = keys_dir().join("jwks.json").display().to_string();
     let cfg = json!({"version": 1, "algorithm": ["RS256", "ES256"], "mode": "jwks", "options": {"issuerKeys": [
         {"issuer": "https://a.example", "filePath": jwks},
         {"issuer": "tenant-b", "filePath": jwks}
     ]}});
-    Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+    Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
 }
 
 fn now() -> f64 {

@@ -7,8 +7,8 @@ mod support;
 use base64::Engine as _;
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::Engine;
 use mqtt_jwt_auth::keys::{parse_jwk_set, Origin};
+use mqtt_jwt_auth::loaded::Loaded;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::{json, Value};
 use support::broker::keys_dir;
@@ -43,13 +43,13 @@ fn rsa1(kid: &str, changes: Value) -> Value {
 
 /// A set file with `keys`, loaded as `mode: jwks` for `algs`: the engine and its warnings, or the
 /// load error.
-fn load_set(algs: Value, keys: Value) -> Result<(Engine, Vec<String>), String> {
+fn load_set(algs: Value, keys: Value) -> Result<(Loaded, Vec<String>), String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("set.json");
     std::fs::write(&path, json!({ "keys": keys }).to_string()).unwrap();
     let cfg = json!({"version": 1, "algorithm": algs, "mode": "jwks",
                      "options": {"modes": {"jwks": {"filePath": path.display().to_string()}}}});
-    Engine::new(Config::parse(&cfg.to_string()).unwrap()).map_err(|e| e.to_string())
+    Loaded::new(Config::parse(&cfg.to_string()).unwrap()).map_err(|e| e.to_string())
 }
 
 #[track_caller]
@@ -252,7 +252,7 @@ fn pkcs1_pem(n: &[u8], e: &[u8]) -> String {
 
 fn local_pem_error(pem: &str) -> String {
     let cfg = json!({"version": 1, "algorithm": "RS256", "mode": "local", "options": {"modes": {"local": pem}}});
-    match Engine::new(Config::parse(&cfg.to_string()).unwrap()) {
+    match Loaded::new(Config::parse(&cfg.to_string()).unwrap()) {
         Ok(_) => panic!("loaded"),
         Err(e) => e.to_string(),
     }
@@ -326,7 +326,7 @@ fn es512_everywhere_es256_works() {
     // Static PEM, SPKI.
     let pem = keys_dir().join("ec521.pub.pem").display().to_string();
     let cfg = json!({"version": 1, "algorithm": "ES512", "mode": "local", "options": {"modes": {"local": {"filePath": pem}}}});
-    let (e, _) = Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap();
+    let (e, _) = Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap();
     e.authenticate(&t, now()).unwrap();
     // JWK crv P-521, in a set with the other curves.
     let (e, w) = load_set(
@@ -383,7 +383,7 @@ fn shared_secrets_over_http_are_skipped_end_to_end() {
     let set = json!({"keys": [fixture_jwk("ec-256"), oct("hs-remote", &secret, None)]}).to_string();
     let cfg = json!({"version": 1, "algorithm": ["ES256", "HS256"], "mode": "jwks",
                      "options": {"modes": {"jwks": {"uri": serve_json(set, 3), "timeoutMs": 2000}}}});
-    let (e, _) = Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap();
+    let (e, _) = Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap();
     e.keys.start().unwrap();
     e.keys.wait().unwrap();
     let log: Vec<String> = e.notices.drain().into_iter().map(|(_, l)| l).collect();

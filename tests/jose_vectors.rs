@@ -7,7 +7,7 @@ mod support;
 use base64::Engine as _;
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::Engine;
+use mqtt_jwt_auth::loaded::Loaded;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -54,7 +54,7 @@ fn load(algs: &Value, keys: &Value) -> Result<Vec<String>, String> {
     std::fs::write(&path, json!({ "keys": keys }).to_string()).unwrap();
     let cfg = json!({"version": 1, "algorithm": algs, "mode": "jwks",
                      "options": {"modes": {"jwks": {"filePath": path.display().to_string()}}}});
-    Engine::new(Config::parse(&cfg.to_string()).unwrap()).map(|(_, w)| w).map_err(|e| e.to_string())
+    Loaded::new(Config::parse(&cfg.to_string()).unwrap()).map(|(_, w)| w).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -187,18 +187,18 @@ fn key_set_vectors() {
 // Tokens
 
 /// The fixture public keys (tests/keys/jwks.json) for every asymmetric algorithm.
-fn public_engine() -> Engine {
+fn public_engine() -> Loaded {
     let algs = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256"];
     let cfg = json!({"version": 1, "algorithm": algs, "mode": "jwks",
                      "options": {"modes": {"jwks": {"filePath": keys_dir().join("jwks.json").display().to_string()}}}});
-    Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+    Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
 }
 
 /// The fixture shared secrets (tests/keys/jwks-oct.json: hs-1 of 39 bytes, hs-512 of 65).
-fn oct_engine() -> Engine {
+fn oct_engine() -> Loaded {
     let cfg = json!({"version": 1, "algorithm": ["HS256", "HS384", "HS512", "ES256"], "mode": "jwks",
                      "options": {"modes": {"jwks": {"filePath": keys_dir().join("jwks-oct.json").display().to_string()}}}});
-    Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+    Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
 }
 
 const HS1: &[u8] = b"jwks-shared-secret-for-tests-0123456789";

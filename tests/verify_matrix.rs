@@ -7,7 +7,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
-use mqtt_jwt_auth::engine::Engine;
+use mqtt_jwt_auth::loaded::Loaded;
 use mqtt_jwt_auth::refusal::Reason;
 use serde_json::{json, Value};
 use support::broker::keys_dir;
@@ -34,38 +34,38 @@ fn unb64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
-fn engine(cfg: Value) -> Engine {
+fn engine(cfg: Value) -> Loaded {
     let text = cfg.to_string();
     let config = Config::parse(&text).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
-    Engine::new(config).unwrap_or_else(|e| panic!("engine: {e}\n{text}")).0
+    Loaded::new(config).unwrap_or_else(|e| panic!("engine: {e}\n{text}")).0
 }
 
 /// `mode: local` with the given algorithm(s), key and common options.
-fn local(alg: Value, local: Value, common: Value) -> Engine {
+fn local(alg: Value, local: Value, common: Value) -> Loaded {
     engine(json!({"version": 1, "algorithm": alg, "mode": "local",
                   "options": {"modes": {"local": local}, "common": common}}))
 }
 
-fn local_file(alg: &str, file: &str) -> Engine {
+fn local_file(alg: &str, file: &str) -> Loaded {
     local(json!(alg), json!({"filePath": key(file)}), json!({}))
 }
 
 /// `mode: jwks` over tests/keys/jwks.json.
-fn jwks(alg: Value, common: Value) -> Engine {
+fn jwks(alg: Value, common: Value) -> Loaded {
     engine(json!({"version": 1, "algorithm": alg, "mode": "jwks",
                   "options": {"modes": {"jwks": {"filePath": key("jwks.json")}}, "common": common}}))
 }
 
-fn hs256(common: Value) -> Engine {
+fn hs256(common: Value) -> Loaded {
     local(json!("HS256"), json!(HS_SECRET), common)
 }
 
-fn rs256() -> Engine {
+fn rs256() -> Loaded {
     local_file("RS256", "rsa.pub.pem")
 }
 
 #[track_caller]
-fn accepted(e: &Engine, token: &str) -> std::sync::Arc<mqtt_jwt_auth::verify::Token> {
+fn accepted(e: &Loaded, token: &str) -> std::sync::Arc<mqtt_jwt_auth::token::Token> {
     match e.authenticate(token, now()) {
         Ok(t) => t,
         Err(r) => panic!("refused ({r}): {token}"),
@@ -73,7 +73,7 @@ fn accepted(e: &Engine, token: &str) -> std::sync::Arc<mqtt_jwt_auth::verify::To
 }
 
 #[track_caller]
-fn refused(e: &Engine, token: &str) -> Reason {
+fn refused(e: &Loaded, token: &str) -> Reason {
     let by_engine = match e.authenticate(token, now()) {
         Ok(t) => panic!("accepted {t:?}: {token}"),
         Err(r) => r,
@@ -136,7 +136,7 @@ fn hmac_algorithms() {
 /// Load errors of `mode: local` (the engine refuses to start).
 fn local_error(alg: Value, local: Value) -> String {
     let text = json!({"version": 1, "algorithm": alg, "mode": "local", "options": {"modes": {"local": local}}});
-    match Engine::new(Config::parse(&text.to_string()).unwrap()) {
+    match Loaded::new(Config::parse(&text.to_string()).unwrap()) {
         Ok(_) => panic!("loaded: {text}"),
         Err(e) => e.to_string(),
     }
@@ -210,7 +210,7 @@ fn jwks_selects_by_kid() {
     let text = json!({"version": 1, "algorithm": all, "mode": "jwks",
                       "options": {"modes": {"jwks": {"filePath": key("jwks.json")}}}})
     .to_string();
-    let (e, warnings) = Engine::new(Config::parse(&text).unwrap()).unwrap();
+    let (e, warnings) = Loaded::new(Config::parse(&text).unwrap()).unwrap();
     // The secp256k1 key is skipped with a warning; the `enc` key silently.
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("bad-curve"), "{warnings:?}");

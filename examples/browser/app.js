@@ -1,7 +1,10 @@
 // The browser example: sign in with OpenID Connect (authorization code + PKCE, oidc-client-ts),
 // connect MQTT.js over WebSockets with the access token (MQTT v5, token as authentication data),
 // renew the token with the refresh token before it expires and hand it to the broker in-band
-// (v5 re-authentication), show the broker's notices, sign out.
+// (v5 re-authentication), show the broker's notices, sign out. Sign-out ends the provider session
+// in a popup (its end-session endpoint); the provider tells the broker through OIDC back-channel
+// logout (mqtt-jwt logout-relay), and the broker ends this MQTT session with the invalidity notice
+// {"reason": "logged-out"}. The popup lands on signed-out.html.
 //
 // Settings come from /config.json (serve.mjs): {issuer, clientId, mqttUrl, resource, topic}.
 import { UserManager, WebStorageStateStore } from 'oidc-client-ts';
@@ -9,7 +12,7 @@ import { connect } from 'mqtt-jwt-client';
 
 const $ = (id) => document.getElementById(id);
 // Read by the end-to-end test (examples/browser/test/e2e.test.mjs); also handy in the console.
-const state = { status: 'idle', user: null, exp: 0, firstExp: 0, renewals: 0, messages: [], notices: [], ended: null, revoked: null };
+const state = { status: 'idle', user: null, exp: 0, firstExp: 0, renewals: 0, messages: [], notices: [], ended: null, endedAt: 0, revoked: null };
 window.appState = state;
 
 function show() {
@@ -33,6 +36,7 @@ const oidc = new UserManager({
   client_id: config.clientId,
   redirect_uri: `${location.origin}/`,
   post_logout_redirect_uri: `${location.origin}/`,
+  popup_post_logout_redirect_uri: `${location.origin}/signed-out.html`,
   response_type: 'code', // PKCE is oidc-client-ts's default for the code flow
   scope: 'openid offline_access mqtt',
   prompt: 'consent', // the provider grants offline_access (a refresh token) only with consent
@@ -45,6 +49,18 @@ const oidc = new UserManager({
 
 let mqttHandle = null;
 let signedOut = false;
+// The signed-in user, kept here: the sign-out handler must open its popup before any await.
+let currentUser = null;
+
+// Signed out here, or elsewhere (the broker says so): no renewals, and reconnects carry no token.
+async function forgetUser() {
+  signedOut = true;
+  oidc.stopSilentRenew();
+  currentUser = null;
+  state.user = null;
+  await oidc.removeUser();
+  show();
+}
 
 function startMqtt(user) {
   state.status = 'connecting';
@@ -75,9 +91,10 @@ function startMqtt(user) {
   });
   client.on('close', () => {
     if (signedOut) {
-      // Signed out: the broker ended the session at the token's expiry. Stay offline.
+      // Signed out: the broker ended the session (back-channel logout, or the token's expiry).
       client.end(true);
       state.status = 'ended';
+      state.endedAt ||= Date.now() / 1000;
     } else {
       state.status = 'reconnecting';
     }
@@ -91,11 +108,15 @@ function startMqtt(user) {
   mqttHandle.onInvalid((n) => {
     state.notices.push({ kind: 'invalid', ...n });
     note('notices', `session invalid: ${n.reason}`);
+    // The provider ended the user's session (this page's sign-out, or another app's single
+    // sign-out): the broker closes the connection next; reconnecting with this token is refused.
+    if (n.reason === 'logged-out') forgetUser();
   });
 }
 
 // A renewed token (refresh_token grant) goes to the broker in-band.
 oidc.events.addUserLoaded(async (user) => {
+  currentUser = user;
   if (!mqttHandle) return;
   try {
     await mqttHandle.updateToken(user.access_token);
@@ -125,16 +146,24 @@ async function revoke(token) {
 
 $('signin').onclick = () => oidc.signinRedirect();
 $('signout').onclick = async () => {
-  // Ends the sign-in here and at the provider (the refresh token is revoked); the MQTT session
-  // lasts until the current access token expires, then the broker ends it.
+  // The popup opens now, inside the click (popup blockers); it goes to the provider's end-session
+  // endpoint with id_token_hint, and the user confirms there. The provider then POSTs a logout
+  // token to the relay, which publishes it to the broker, which ends this MQTT session.
+  const refresh = currentUser?.refresh_token;
+  const popup = oidc.signoutPopup();
   signedOut = true;
   oidc.stopSilentRenew();
-  const user = await oidc.getUser();
-  state.revoked = user?.refresh_token ? await revoke(user.refresh_token) : false;
+  // The refresh token outlives the provider session (offline_access): revoke it as well.
+  state.revoked = refresh ? await revoke(refresh) : false;
   note('notices', state.revoked ? 'refresh token revoked' : 'refresh token NOT revoked');
-  await oidc.removeUser();
-  state.user = null;
-  state.status = mqttHandle?.client.connected ? 'signed out, session ends at exp' : 'ended';
+  try {
+    await popup;
+    note('notices', 'signed out at the provider');
+  } catch (err) {
+    note('notices', `sign-out at the provider failed: ${err.message}`);
+  }
+  await forgetUser();
+  if (state.status !== 'ended') state.status = 'signed out, the broker ends the session';
   show();
 };
 
@@ -144,6 +173,7 @@ if (new URLSearchParams(location.search).has('code')) {
 }
 const user = await oidc.getUser();
 if (user && !user.expired) {
+  currentUser = user;
   state.user = user.profile.sub;
   startMqtt(user);
 }

@@ -1,5 +1,6 @@
-// Serves the browser example on loopback: the page, its script, the helper (clients/js) and the
-// three browser modules it imports, and /config.json from the environment.
+// Serves the browser example on loopback: the page, its script, the sign-out popup's landing page
+// (signed-out.html), the helper (clients/js) and the three browser modules it imports, and
+// /config.json from the environment.
 //
 //   ISSUER=http://127.0.0.1:3000 MQTT_URL=ws://127.0.0.1:8080 PORT=8000 node serve.mjs
 //   (also CLIENT_ID, default mqtt-web; RESOURCE, default urn:mqtt:web; TOPIC, default demo/#;
@@ -16,7 +17,10 @@ const ROUTES = {
   '/vendor/jwt-decode/': join(here, 'node_modules/jwt-decode/'),
   '/mqtt-jwt-client/': join(here, '../../clients/js/'),
 };
-const FILES = { '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js' };
+const FILES = {
+  '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js',
+  '/signed-out.html': 'signed-out.html', '/signed-out.js': 'signed-out.js',
+};
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.map': 'application/json' };
 
 function config(env) {

@@ -1,13 +1,12 @@
 //! Token + client id + username + configuration → [`Permissions`], once per CONNECT. All JSON reading
 //! and placeholder filling happens here, so that checks later only compare strings.
 use super::emqx;
-use super::spec::{Action, Condition};
+use super::spec::{Action, AuthorizationConfig, Condition};
 use super::template::{claim, widen, Context, Template, Unusable};
 use super::topic::is_valid_filter;
 use super::{Decision, Filter, Permissions, Rule};
-use crate::config::AuthorizationConfig;
 use crate::logsafe::clean;
-use crate::verify::Token;
+use crate::token::Token;
 use serde_json::Value;
 
 /// Reasons for the log, each once.

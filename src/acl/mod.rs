@@ -2,7 +2,7 @@
 //! configuration ([`compile`]), then every ACL check answered from them without allocating and without
 //! touching JSON ([`Permissions::check`]). Pure: no broker, no I/O.
 //!
-//! Sources and their order (documented in the README):
+//! Sources and their order (documented in docs/configuration.md, "Authorization"):
 //! 1. jwt.json `rules`: the first rule that matches decides allow or deny;
 //! 2. the `acl` claim's rule list (EMQX 5.5+ format): the first entry that matches decides;
 //! 3. grants that only allow: claim lists (`publ`, `subs`, `topics`) and the old `acl` object.
@@ -17,7 +17,7 @@ pub mod template;
 pub mod topic;
 
 pub use compile::compile;
-pub use spec::{parse_qos, Action, Condition, RuleSpec};
+pub use spec::{parse_qos, Action, AuthorizationConfig, Condition, RuleSpec};
 
 use topic::{covers, is_valid_filter, is_valid_topic, matches, strip_share};
 

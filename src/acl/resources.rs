@@ -6,7 +6,7 @@ use super::spec::Action;
 use super::template::claim;
 use super::topic::is_valid_filter;
 use crate::logsafe::clean;
-use crate::verify::Token;
+use crate::token::Token;
 use serde_json::Value;
 
 fn action(permission: &str) -> Option<Action> {
@@ -51,7 +51,7 @@ pub fn read(token: &Token, name: &str, w: &mut Warnings) -> Vec<(Action, String)
 mod tests {
     use crate::acl::{compile, Access, Decision};
     use crate::config::Config;
-    use crate::verify::Token;
+    use crate::token::Token;
     use serde_json::json;
 
     fn permissions(claim: serde_json::Value) -> crate::acl::Permissions {

@@ -73,3 +73,25 @@ pub fn parse_qos(v: &Value) -> Result<u8, (Option<usize>, String)> {
         other => one(other).map_err(|e| (None, e)),
     }
 }
+
+/// `options.authorization` as loaded (parsed in src/config/authorization.rs, compiled per
+/// CONNECT by [`super::compile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationConfig {
+    /// `defer: true`: every ACL check goes to dynamic-security, acl_file or a later plugin.
+    pub defer: bool,
+    /// Claims holding topic filters the client may publish to, subscribe to, or both.
+    pub publish_claims: Vec<String>,
+    pub subscribe_claims: Vec<String>,
+    pub both_claims: Vec<String>,
+    /// Claims listing topic filters each with a permission read / write / read-write (token services).
+    pub resource_claims: Vec<String>,
+    /// The claim read in EMQX's formats; None when disabled (`"aclClaim": false`).
+    pub acl_claim: Option<String>,
+    pub rules: Vec<RuleSpec>,
+    /// `noMatch: "defer"`: a check nothing decides is deferred instead of denied.
+    pub no_match_defer: bool,
+    /// `%c` may be filled in: `trustClientId: true`, or (set at load) a client id binding in
+    /// options.common. Otherwise `%c` in an `acl` claim makes its rule match nothing.
+    pub trust_client_id: bool,
+}

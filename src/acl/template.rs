@@ -1,7 +1,7 @@
 //! Topic templates: filters with placeholders for the username, the client id and string claims,
 //! parsed once (at load for jwt.json rules, at CONNECT for an `acl` claim) and rendered at CONNECT.
 use super::topic::is_valid_filter;
-use crate::verify::Token;
+use crate::token::Token;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Compiled permissions: sources, their order, placeholders and injection, EMQX formats, conditions.
 use super::*;
-use crate::config::{AuthorizationConfig, Config};
-use crate::verify::Token;
+use crate::config::Config;
+use crate::token::Token;
 use serde_json::{json, Value};
 use Access::{Read as R, Subscribe as S, Unsubscribe as U, Write as W};
 use Decision::{Allow, Defer, Deny};

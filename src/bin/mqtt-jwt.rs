@@ -6,8 +6,9 @@ mod relay;
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::diagnose::{diagnose, hint};
-use mqtt_jwt_auth::engine::Engine;
-use mqtt_jwt_auth::keys::{encode_jws, Signer, Source};
+use mqtt_jwt_auth::keys::{encode_jws, Signer};
+use mqtt_jwt_auth::loaded::Loaded;
+use mqtt_jwt_auth::net::keys::Source;
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 
@@ -103,9 +104,9 @@ fn mint(args: &[String]) -> Result<String, String> {
 
 /// Loads the file as the plugin does, fetching remote keys once (whatever lazyConnect says: a
 /// check is about whether the keys can be had).
-fn load(path: &str) -> Result<Engine, String> {
+fn load(path: &str) -> Result<Loaded, String> {
     let config = Config::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
-    let (engine, warnings) = Engine::new(config).map_err(|e| format!("{path}: {e}"))?;
+    let (engine, warnings) = Loaded::new(config).map_err(|e| format!("{path}: {e}"))?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -154,7 +155,7 @@ fn check(args: &[String]) -> Result<String, String> {
 /// The report on stdout; false (exit status 1) when the plugin would refuse the token.
 /// The additions an operator checks besides keys: credentials exchange (its endpoint must answer),
 /// metrics, authorization.
-fn operations(path: &str, engine: &Engine) -> Result<String, String> {
+fn operations(path: &str, engine: &Loaded) -> Result<String, String> {
     let mut out = String::new();
     let c = &engine.config;
     if let Some(ex) = &engine.exchange {

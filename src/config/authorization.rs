@@ -3,28 +3,8 @@
 //! stops start-up with its key path instead of silently matching nothing at CONNECT.
 use super::walk::{type_name, ConfigError, Obj, Result};
 use crate::acl::template::Template;
-use crate::acl::{Action, Condition, RuleSpec};
+use crate::acl::{Action, AuthorizationConfig, Condition, RuleSpec};
 use serde_json::Value;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizationConfig {
-    /// `defer: true`: every ACL check goes to dynamic-security, acl_file or a later plugin.
-    pub defer: bool,
-    /// Claims holding topic filters the client may publish to, subscribe to, or both.
-    pub publish_claims: Vec<String>,
-    pub subscribe_claims: Vec<String>,
-    pub both_claims: Vec<String>,
-    /// Claims listing topic filters each with a permission read / write / read-write (token services).
-    pub resource_claims: Vec<String>,
-    /// The claim read in EMQX's formats; None when disabled (`"aclClaim": false`).
-    pub acl_claim: Option<String>,
-    pub rules: Vec<RuleSpec>,
-    /// `noMatch: "defer"`: a check nothing decides is deferred instead of denied.
-    pub no_match_defer: bool,
-    /// `%c` may be filled in: `trustClientId: true`, or (set at load) a client id binding in
-    /// options.common. Otherwise `%c` in an `acl` claim makes its rule match nothing.
-    pub trust_client_id: bool,
-}
 
 pub(crate) fn parse(mut o: Obj) -> Result<AuthorizationConfig> {
     let defer = o.bool("defer", false)?;

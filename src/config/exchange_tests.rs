@@ -76,7 +76,7 @@ fn exchange_client_secret_takes_every_secret_form() {
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {"modes": {"local": long},
         "credentialsExchange": {"tokenEndpoint": "https://idp/token", "grant": "password", "clientId": "broker",
             "clientSecret": {"env": "MQTT_JWT_AUTH_TEST_NO_SUCH_VAR"}}}});
-    let e = crate::engine::Engine::new(Config::parse(&cfg.to_string()).unwrap()).err().unwrap();
+    let e = crate::loaded::Loaded::new(Config::parse(&cfg.to_string()).unwrap()).err().unwrap();
     assert_eq!(e.path, "options.credentialsExchange.clientSecret.env");
     assert!(e.problem.contains("MQTT_JWT_AUTH_TEST_NO_SUCH_VAR is not set"), "{e}");
 }

@@ -6,29 +6,30 @@ mod exchange;
 mod exchange_tests;
 mod identity;
 mod jwks;
+pub mod keys;
+mod lifecycle;
 mod logout;
 mod metrics;
 #[cfg(test)]
 mod metrics_tests;
 mod revocation;
 mod secret;
-mod session;
 pub(crate) mod walk;
 
-pub use authorization::AuthorizationConfig;
 pub use exchange::{ExchangeConfig, Grant, TokenEndpoint};
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
+pub use lifecycle::{ExpiryNotice, InvalidNotice, Refresh};
 pub use logout::LogoutConfig;
 pub use metrics::MetricsConfig;
 pub use revocation::{
     BodyEncoding, Introspection, OnError, Plain, Policy, Revocation, RevocationEndpoint, TOKEN_PLACEHOLDER,
 };
 pub use secret::{Resolved, Secret};
-pub use session::{ExpiryNotice, InvalidNotice, Refresh};
 
 pub use walk::ConfigError;
 pub(crate) use walk::{Obj, Result};
 
+use crate::acl::AuthorizationConfig;
 use crate::alg::Alg;
 use jwks::{parse_issuer_keys, parse_jwks, resolve_discovery};
 use serde_json::Value;
@@ -197,9 +198,10 @@ impl Config {
             }
             None => DEFAULT_CACHE_ENTRIES,
         };
-        let refresh = options.object("refresh")?.map(session::parse_refresh).transpose()?.unwrap_or_default();
-        let expiry_notice = options.object("expiryNotice")?.map(session::parse_expiry_notice).transpose()?.flatten();
-        let invalid_notice = options.object("invalidNotice")?.map(session::parse_invalid_notice).transpose()?.flatten();
+        let refresh = options.object("refresh")?.map(lifecycle::parse_refresh).transpose()?.unwrap_or_default();
+        let expiry_notice = options.object("expiryNotice")?.map(lifecycle::parse_expiry_notice).transpose()?.flatten();
+        let invalid_notice =
+            options.object("invalidNotice")?.map(lifecycle::parse_invalid_notice).transpose()?.flatten();
         let mut authorization = options.object("authorization")?.map(authorization::parse).transpose()?;
         if let Some(a) = authorization.as_mut() {
             a.trust_client_id |= identity::client_id_bound(&common);

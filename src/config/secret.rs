@@ -89,7 +89,7 @@ mod tests {
 
     fn secret(v: Value) -> Result<Option<Secret>> {
         let root = json!({ "clientSecret": v });
-        let mut o = Obj::new("options.x", &root)?;
+        let mut o = Obj::new("options.credentialsExchange", &root)?;
         parse(&mut o, "clientSecret")
     }
 
@@ -103,13 +103,13 @@ mod tests {
         let e = secret(json!({})).unwrap_err();
         assert_eq!(
             (e.path.as_str(), e.problem.as_str()),
-            ("options.x.clientSecret", "needs one of plain, env, filePath")
+            ("options.credentialsExchange.clientSecret", "needs one of plain, env, filePath")
         );
         let e = secret(json!({"env": "V", "filePath": "/f"})).unwrap_err();
         assert!(e.problem.starts_with("give only one"), "{e}");
         let e = secret(json!({"envv": "V"})).unwrap_err();
-        assert_eq!(e.path, "options.x.clientSecret.envv");
-        assert!(secret(json!(5)).unwrap_err().to_string().starts_with("options.x.clientSecret:"));
+        assert_eq!(e.path, "options.credentialsExchange.clientSecret.envv");
+        assert!(secret(json!(5)).unwrap_err().to_string().starts_with("options.credentialsExchange.clientSecret:"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! jwt.json parsing: the Pro plugin's schema, every error naming its key path, the defaults, and the
-//! key-loading errors `Engine::new` reports for a configuration that parses.
+//! key-loading errors `Loaded::new` reports for a configuration that parses.
 use super::*;
-use crate::engine::Engine;
+use crate::loaded::Loaded;
 use serde_json::json;
 
 const PRO_EXAMPLE: &str = r#"{"version":1,"algorithm":"RS256","mode":"jwks","options":{"lazyConnect":false,"modes":{"jwks":{"uri":"http://127.0.0.1:1/certs","timeoutMs":5000,"cache":{"enabled":true,"ttlMs":30000,"respectCacheHeaders":false}}},"common":{"validateExpiration":true,"matchUsernameToSubject":true,"matchClientIdToSubject":false,"kickExpiredClients":true,"kickExpiredClientsWithWill":true},"revocation":{"introspection":{"uri":"http://127.0.0.1:1/introspect","clientId":"client-id","clientSecret":"secret","includeTokenTypehint":false},"timeoutMs":5000}}}"#;
@@ -54,8 +54,8 @@ fn assert_contains(problem: &str, words: &[&str]) {
 }
 
 fn engine_err(text: &str) -> ConfigError {
-    match Engine::new(ok(text)) {
-        Ok(_) => panic!("Engine::new should fail\n{text}"),
+    match Loaded::new(ok(text)) {
+        Ok(_) => panic!("Loaded::new should fail\n{text}"),
         Err(e) => e,
     }
 }
@@ -116,7 +116,7 @@ fn pro_example_type_hint_both_spellings() {
 #[test]
 fn pro_example_builds_an_engine_with_introspection() {
     // Nothing is fetched before start: the key sources and the introspection workers wait.
-    let (engine, _) = Engine::new(ok(PRO_EXAMPLE)).unwrap();
+    let (engine, _) = Loaded::new(ok(PRO_EXAMPLE)).unwrap();
     assert!(engine.keys.has_remote());
     assert!(engine.keys.entries[0].keys().keys.is_empty());
     assert!(engine.introspector.is_some());
@@ -458,7 +458,7 @@ fn load_names_the_file() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Engine::new: configurations that parse but whose keys cannot work
+// Loaded::new: configurations that parse but whose keys cannot work
 
 fn local_cfg(alg: &str, local: serde_json::Value) -> String {
     json!({"version": 1, "algorithm": alg, "mode": "local", "options": {"modes": {"local": local}}}).to_string()
@@ -541,7 +541,7 @@ fn engine_accepts_fixture_keys() {
         ("EdDSA", "ed25519.pub.pem"),
         ("HS256", "hs.secret"),
     ] {
-        let (_, warnings) = Engine::new(ok(&local_cfg(alg, json!({"filePath": key(k)}))))
+        let (_, warnings) = Loaded::new(ok(&local_cfg(alg, json!({"filePath": key(k)}))))
             .unwrap_or_else(|e| panic!("{alg} with {k}: {e}"));
         assert!(warnings.is_empty());
     }

@@ -65,15 +65,28 @@ impl<'a> Obj<'a> {
         join(&self.path, key)
     }
 
+    /// Every read goes through here: the key becomes known at this level, and it must be listed in
+    /// [`super::keys::KEYS`], the list the docs are checked against.
+    fn ask(&mut self, key: &'static str) {
+        self.known.insert(key);
+        debug_assert!(
+            super::keys::is_key(&self.key_path(key)),
+            "{}: not listed in config::keys::KEYS",
+            self.key_path(key)
+        );
+        #[cfg(test)]
+        super::keys::record(&self.key_path(key));
+    }
+
     /// Whether `key` is present at all, null included (null can mean "switch off").
     pub fn has(&mut self, key: &'static str) -> bool {
-        self.known.insert(key);
+        self.ask(key);
         self.map.contains_key(key)
     }
 
     /// The raw value of `key`; a JSON null counts as absent.
     pub fn get(&mut self, key: &'static str) -> Option<&'a Value> {
-        self.known.insert(key);
+        self.ask(key);
         self.map.get(key).filter(|v| !v.is_null())
     }
 

@@ -62,12 +62,3 @@ pub enum Submitted {
     Coalesced,
     Full,
 }
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
-    pub requests: u64,
-    pub failures: u64,
-    pub coalesced: u64,
-    pub rejected: u64,
-    pub shed: u64,
-}

@@ -3,20 +3,15 @@
 //! for `mqtt-jwt mint` and the tests (`signer.rs`), which the plugin never calls.
 mod der;
 mod jwk;
-mod load;
 mod pem;
-pub mod ring;
 mod rsa;
 mod sig;
 mod signer;
 
-pub use crate::net::keys::RemoteSpec;
 pub use jwk::{parse_jwk_set, Origin};
-pub use load::build_ring;
 pub use pem::parse_pem_public_key;
-pub use ring::{KeyRing, Source};
 pub use rsa::has_roca_fingerprint;
-pub use sig::{KeyBytes, SigKey};
+pub use sig::{short_secret, KeyBytes, SigKey};
 pub use signer::{encode_jws, Signer};
 
 use crate::alg::{Alg, KeyKind};

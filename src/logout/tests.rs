@@ -1,7 +1,7 @@
 //! Each rule of OIDC Back-Channel Logout §2.6, one refusal per test, through the engine's key ring.
 use super::*;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::loaded::Loaded;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -9,12 +9,12 @@ const SECRET: &str = "logout-unit-test-secret-0123456789-abcdef";
 const NOW: f64 = 1_800_000_000.0;
 const ISS: &str = "https://idp.example";
 
-fn engine() -> Engine {
+fn engine() -> Loaded {
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
         "modes": {"local": SECRET},
         "common": {"issuer": ISS, "audience": "mqtt"},
         "logout": {"audience": "mqtt-relay", "maxAgeSeconds": 300}}});
-    Engine::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
+    Loaded::new(Config::parse(&cfg.to_string()).unwrap()).unwrap().0
 }
 
 fn claims() -> Value {

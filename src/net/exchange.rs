@@ -6,6 +6,7 @@
 use crate::cache::Digest;
 use crate::config::{ConfigError, ExchangeConfig, Grant, TokenEndpoint};
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::net::discovery::{self, Discovered};
 use crate::net::http;
 use crate::refusal::{Reason, Refused};
@@ -30,6 +31,7 @@ pub struct Exchanger {
     /// The discovery document of the key source for the same issuer, when there is one.
     discovered: Option<Arc<ArcSwapOption<Discovered>>>,
     cache: Mutex<HashMap<Digest, (f64, String)>>,
+    metrics: Arc<Metrics>,
 }
 
 /// An access token and how long the provider says it lasts.
@@ -52,6 +54,7 @@ impl Exchanger {
     pub fn new(
         config: ExchangeConfig,
         discovered: Option<Arc<ArcSwapOption<Discovered>>>,
+        metrics: Arc<Metrics>,
     ) -> Result<Exchanger, ConfigError> {
         let mut salt = [0u8; 32];
         // A failing system RNG leaves a zero salt: still keyed per process, never a plain hash.
@@ -68,7 +71,7 @@ impl Exchanger {
             _ => None,
         };
         let (endpoint, cache) = (Mutex::new(endpoint), Mutex::new(HashMap::new()));
-        Ok(Exchanger { config, agent, salt, client_secret, endpoint, discovered, cache })
+        Ok(Exchanger { config, agent, salt, client_secret, endpoint, discovered, cache, metrics })
     }
 
     fn key(&self, username: &str, password: &str) -> Digest {
@@ -183,11 +186,11 @@ impl Exchanger {
         }
         let started = std::time::Instant::now();
         let result = self.post(&endpoint, &form).map(|e| Exchanged { took: begun.elapsed(), ..e });
-        let m = crate::metrics::get();
-        crate::metrics::Metrics::inc(&m.exchange_calls);
+        let m = &self.metrics;
+        Metrics::inc(&m.exchange_calls);
         m.exchange_latency.record(started.elapsed());
         if result.is_err() {
-            crate::metrics::Metrics::inc(&m.exchange_failures);
+            Metrics::inc(&m.exchange_failures);
         }
         result
     }

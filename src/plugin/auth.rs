@@ -5,12 +5,12 @@ use super::revocation::GateAnswer;
 use super::{log_refusal, Plugin};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
-use crate::engine::Engine;
 use crate::host::{AuthResult, Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::{Deadlines, End, Phase, Session};
-use crate::verify::Token;
+use crate::token::Token;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -70,7 +70,7 @@ fn share(username: Option<Arc<str>>, sub: &Option<Arc<str>>) -> Option<Arc<str>>
 }
 
 /// The provider session a back-channel logout can name, kept only when `options.logout` is set.
-fn logout_sid(engine: &Engine, t: &Token) -> Option<Arc<str>> {
+fn logout_sid(engine: &Loaded, t: &Token) -> Option<Arc<str>> {
     engine.config.logout.as_ref()?;
     t.claims.get("sid").and_then(|v| v.as_str()).map(Arc::from)
 }
@@ -183,7 +183,7 @@ impl Plugin {
     }
 
     fn answer(&self, broker: &dyn Broker, client: ClientRef, kind: Answer, result: Result<(), Refused>) -> AuthResult {
-        super::metrics::count_answer(kind, &result);
+        self.count_answer(kind, &result);
         match result {
             Ok(()) => AuthResult::Accept,
             Err(r) => {
@@ -198,7 +198,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         token: &str,
@@ -231,7 +231,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn prepare(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         id: String,
@@ -271,7 +271,7 @@ impl Plugin {
     }
 
     /// Compiles the session's permissions; `%u` only ever means a username bound to the token.
-    fn permissions(&self, engine: &Engine, broker: &dyn Broker, t: &Token, s: &Session) -> Option<Arc<Permissions>> {
+    fn permissions(&self, engine: &Loaded, broker: &dyn Broker, t: &Token, s: &Session) -> Option<Arc<Permissions>> {
         let cfg = engine.config.authorization.as_ref()?;
         let p = crate::acl::compile(cfg, t, Some(&s.client_id), s.username.as_deref());
         for w in p.warnings() {
@@ -282,7 +282,7 @@ impl Plugin {
 
     pub(super) fn open_session(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         client: ClientRef,
         session: Session,
         now: f64,
@@ -307,7 +307,7 @@ impl Plugin {
     /// None: not a connected client of ours, authenticate normally.
     fn recheck(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         password: Option<&[u8]>,
@@ -345,7 +345,7 @@ impl Plugin {
     /// of `token` (see [`Session::token`]).
     pub(super) fn reverify(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         session: &Session,
         token: &str,

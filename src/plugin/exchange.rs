@@ -1,9 +1,9 @@
 //! BASIC_AUTH with `options.credentialsExchange`: a password that is not a JWT is exchanged for an
 //! access token (src/exchange.rs), which then goes through the normal verification. Blocking on a
-//! cache miss: see the README before enabling it.
+//! cache miss: see docs/configuration.md ("Credentials exchange") before enabling it.
 use super::Plugin;
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::net::exchange::{looks_like_jwt, Exchanger};
 use crate::refusal::{Reason, Refused};
@@ -14,7 +14,7 @@ impl Plugin {
     /// None: the exchange runs on a thread and the CONNECT waits for it (2.1, waiting_exchange.rs).
     pub(super) fn exchanged<'a>(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         username: Option<&str>,
@@ -31,7 +31,7 @@ impl Plugin {
         if let Some(token) = ex.cached(username, password, now) {
             // A cached token whose keys have gone since is exchanged again, not refused.
             if engine.authenticate(&token, now).is_ok() {
-                crate::metrics::Metrics::inc(&crate::metrics::get().exchange_cache_hits);
+                crate::metrics::Metrics::inc(&self.metrics.exchange_cache_hits);
                 return Ok(Some(Cow::Owned(token)));
             }
             ex.forget(username, password);

@@ -109,7 +109,7 @@ impl Plugin {
                     };
                     let with_will = common.kick_expired_clients_with_will && why.allows_will();
                     let kicked = broker.kick(&d.client_id, with_will);
-                    let m = crate::metrics::get();
+                    let m = &self.metrics;
                     let cause = match why {
                         End::Expired => &m.kicks_expired,
                         End::RefreshRefused(_) => &m.kicks_refresh_refused,

@@ -4,8 +4,8 @@
 //! kick another device (or a password client) off its id.
 use super::Plugin;
 use crate::config::{ClientIdTakeover, NonJwtCredentials};
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;
@@ -72,7 +72,7 @@ impl Plugin {
     /// (their client id is a device's). None: decide them here.
     pub(super) fn pass_on(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         raw: Option<&[u8]>,
@@ -108,7 +108,7 @@ impl Plugin {
     /// newcomer's identity; None for a connection passed on to other plugins (never the same).
     pub(super) fn check_takeover(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         client: ClientRef,
         id: &str,
         who: Option<Who>,

@@ -3,14 +3,14 @@
 //! verified logout ends every live session it covers (invalidity notice, then the kick), and until
 //! `rememberSeconds` pass it refuses CONNECT and refresh with tokens issued at or before it.
 use super::{log_refusal, Plugin};
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logout::Logout;
 use crate::logsafe::clean;
-use crate::metrics::{get as metrics, Metrics};
+use crate::metrics::Metrics;
 use crate::refusal::{Reason, Refused};
 use crate::session::End;
-use crate::verify::Token;
+use crate::token::Token;
 use serde_json::json;
 
 impl Plugin {
@@ -24,7 +24,7 @@ impl Plugin {
             .and_then(|t| if t.is_empty() { Err(Refused::new(Reason::NoToken, "empty payload")) } else { Ok(t) })
             .and_then(|t| engine.verify_logout(t, now))
             .and_then(|l| self.first_use(&engine, l, now));
-        let m = metrics();
+        let m = &self.metrics;
         let answer = match &result {
             Ok(l) => {
                 Metrics::inc(&m.logouts_accepted);
@@ -57,11 +57,11 @@ impl Plugin {
     }
 
     /// The replay check, after the signature (unverified junk must not fill the memory).
-    fn first_use(&self, engine: &Engine, l: Logout, now: f64) -> Result<Logout, Refused> {
+    fn first_use(&self, engine: &Loaded, l: Logout, now: f64) -> Result<Logout, Refused> {
         let max_age = engine.config.logout.as_ref().map_or(0, |c| c.max_age_seconds) as f64;
         let until = l.iat + max_age + engine.verifier.leeway + 1.0;
         let (first, forgotten) = self.logouts.lock().first_use(&l, until, now);
-        metrics().logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
         if !first {
             return Err(Refused::new(Reason::LogoutReplayed, "this jti was used before"));
         }
@@ -69,10 +69,10 @@ impl Plugin {
     }
 
     /// Ends the covered sessions and remembers the logout; the number of sessions ending.
-    fn apply_logout(&self, engine: &Engine, l: &Logout, now: f64) -> usize {
+    fn apply_logout(&self, engine: &Loaded, l: &Logout, now: f64) -> usize {
         let remember = engine.config.logout.as_ref().map_or(0, |c| c.remember_seconds) as f64;
         let forgotten = self.logouts.lock().remember(l, now + remember, now);
-        metrics().logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
         let ended = self.sessions.lock().logged_out(l);
         for c in &ended {
             self.end_session(*c, End::LoggedOut, now);
@@ -82,7 +82,7 @@ impl Plugin {
 
     /// CONNECT and refresh: a token issued at or before a remembered logout of its subject or
     /// provider session is refused.
-    pub(super) fn logout_gate(&self, engine: &Engine, t: &Token, now: f64) -> Result<(), Refused> {
+    pub(super) fn logout_gate(&self, engine: &Loaded, t: &Token, now: f64) -> Result<(), Refused> {
         if engine.config.logout.is_none() {
             return Ok(());
         }

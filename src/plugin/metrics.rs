@@ -3,6 +3,7 @@
 //! on the broker thread (mosquitto's publish may not be called from other threads).
 use super::Plugin;
 use crate::host::{Broker, Level, LOG_PREFIX};
+use crate::metrics::Metrics;
 use std::collections::HashMap;
 
 #[derive(Default)]
@@ -19,13 +20,13 @@ impl Plugin {
     pub(super) fn publish_metrics(&self, broker: &dyn Broker, now: f64) {
         let engine = self.engine();
         let Some(cfg) = &engine.config.metrics else { return };
-        let mut p = self.metrics.lock();
+        let mut p = self.publisher.lock();
         let publish_due = now >= p.next_publish;
         let log_due = cfg.log_interval_seconds > 0 && now >= p.next_log;
         if !publish_due && !log_due {
             return;
         }
-        let snapshot = crate::metrics::get().snapshot(self.live_sessions());
+        let snapshot = self.metrics.snapshot(self.live_sessions());
         if publish_due {
             p.next_publish = now + cfg.interval_seconds as f64;
             if p.prefix != cfg.topic_prefix {
@@ -52,15 +53,17 @@ impl Plugin {
     }
 }
 
-/// Counts an answer of auth.rs by what it was: a CONNECT, or the re-check after a reload (a refusal
-/// there disconnects the client). Re-authentications are counted by refresh_session.
-pub(super) fn count_answer(kind: super::auth::Answer, result: &Result<(), crate::refusal::Refused>) {
-    use super::auth::Answer;
-    let m = crate::metrics::get();
-    match kind {
-        Answer::Connect => m.authentication(result),
-        Answer::ReloadRecheck if result.is_err() => crate::metrics::Metrics::inc(&m.kicks_reload),
-        Answer::ReloadRecheck | Answer::Reauth => {}
+impl Plugin {
+    /// Counts an answer of auth.rs by what it was: a CONNECT, or the re-check after a reload (a
+    /// refusal there disconnects the client). Re-authentications are counted by refresh_session.
+    pub(super) fn count_answer(&self, kind: super::auth::Answer, result: &Result<(), crate::refusal::Refused>) {
+        use super::auth::Answer;
+        let m = &self.metrics;
+        match kind {
+            Answer::Connect => m.authentication(result),
+            Answer::ReloadRecheck if result.is_err() => Metrics::inc(&m.kicks_reload),
+            Answer::ReloadRecheck | Answer::Reauth => {}
+        }
     }
 }
 

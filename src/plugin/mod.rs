@@ -29,8 +29,9 @@ mod waiting_exchange_tests;
 mod wakeup;
 
 use crate::config::{Config, FileError};
-use crate::engine::Engine;
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::refusal::Refused;
 use crate::session::Sessions;
 use parking_lot::{Mutex, RwLock};
@@ -41,14 +42,14 @@ use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 
 pub struct Plugin {
     config_file: PathBuf,
-    engine: RwLock<Arc<Engine>>,
+    engine: RwLock<Arc<Loaded>>,
     sessions: Mutex<Sessions>,
     /// Until when BASIC_AUTH calls are mosquitto re-checking connected clients after a reload.
     recheck_until: Mutex<f64>,
     expiry: Mutex<expiry::Clock>,
     /// A reloaded configuration whose remote keys are still on their way: the running one keeps
     /// serving (mosquitto re-checks every connected client right after a reload) until they arrive.
-    pending: Mutex<Option<Arc<Engine>>>,
+    pending: Mutex<Option<Arc<Loaded>>>,
     /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
     control_topic: Option<String>,
     /// `options.logout.topic` at start-up (a second MOSQ_EVT_CONTROL registration).
@@ -58,7 +59,10 @@ pub struct Plugin {
     authorizes: bool,
     /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
     revocation: Mutex<revocation::State>,
-    metrics: Mutex<metrics::Publisher>,
+    /// What was published under `$SYS` and when (src/plugin/metrics.rs).
+    publisher: Mutex<metrics::Publisher>,
+    /// The counters: this plugin's only instance, shared with every loaded configuration's threads.
+    metrics: Arc<Metrics>,
     /// Connections passed on to other plugins (nonJwtCredentials "defer").
     deferred: Mutex<identity::Deferred>,
     /// CONNECTs answered later (2.1) while the revocation endpoint is asked.
@@ -67,18 +71,18 @@ pub struct Plugin {
     exchanges: crate::net::exchange::Threads,
 }
 
-fn load_engine(file: &Path) -> Result<(Engine, Vec<String>), FileError> {
+fn load_engine(file: &Path, metrics: &Arc<Metrics>) -> Result<(Loaded, Vec<String>), FileError> {
     let config = Config::load(file)?;
-    Engine::new(config).map_err(|error| FileError { file: file.to_path_buf(), error })
+    Loaded::with_metrics(config, metrics.clone()).map_err(|error| FileError { file: file.to_path_buf(), error })
 }
 
-fn key_summary(engine: &Engine) -> String {
+fn key_summary(engine: &Loaded) -> String {
     let mut parts = Vec::new();
     for e in &engine.keys.entries {
         let keys = e.keys();
         let n = keys.keys.len();
         let what = match (&e.source, n) {
-            (crate::keys::Source::Remote(_), 0) => format!("{}: no keys yet", e.label()),
+            (crate::net::keys::Source::Remote(_), 0) => format!("{}: no keys yet", e.label()),
             _ => format!("{}: {n} key(s)", e.label()),
         };
         parts.push(match &e.issuer {
@@ -94,7 +98,8 @@ impl Plugin {
     /// problem. With remote keys and `lazyConnect: false`, waits for the first fetch (mosquitto is
     /// not serving yet) and fails when it fails; with `lazyConnect: true` it starts without them.
     pub fn load(broker: &dyn Broker, config_file: &Path) -> Result<Plugin, FileError> {
-        let (engine, warnings) = load_engine(config_file)?;
+        let metrics = Arc::new(Metrics::new());
+        let (engine, warnings) = load_engine(config_file, &metrics)?;
         for w in warnings {
             broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", config_file.display()));
         }
@@ -139,14 +144,15 @@ impl Plugin {
             logouts: Mutex::new(crate::logout::Memory::default()),
             authorizes,
             revocation: Mutex::new(revocation::State::default()),
-            metrics: Mutex::new(metrics::Publisher::default()),
+            publisher: Mutex::new(metrics::Publisher::default()),
+            metrics,
             deferred: Mutex::new(identity::Deferred::default()),
             waiting: Mutex::new(waiting::Waiting::default()),
             exchanges: crate::net::exchange::Threads::default(),
         })
     }
 
-    pub fn engine(&self) -> Arc<Engine> {
+    pub fn engine(&self) -> Arc<Loaded> {
         self.engine.read().clone()
     }
 
@@ -184,7 +190,7 @@ impl Plugin {
         // mosquitto re-runs BASIC_AUTH for every client right after this: those calls re-check each
         // session's current token (see auth.rs).
         *self.recheck_until.lock() = now + 30.0;
-        let (engine, warnings) = match load_engine(&self.config_file) {
+        let (engine, warnings) = match load_engine(&self.config_file, &self.metrics) {
             Ok(e) => e,
             Err(e) => {
                 let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");
@@ -258,7 +264,7 @@ impl Plugin {
     }
 }
 
-fn log_notices(broker: &dyn Broker, engine: &Engine) {
+fn log_notices(broker: &dyn Broker, engine: &Loaded) {
     for (level, line) in engine.notices.drain() {
         broker.log(level, &line);
     }

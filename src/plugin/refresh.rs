@@ -2,8 +2,8 @@
 //! re-authenticate, a new token published to the control topic. Both replace the session's token,
 //! claims and deadline when the new token names the same identity.
 use super::{log_refusal, Plugin};
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::End;
@@ -16,7 +16,7 @@ impl Plugin {
     /// [`Reason::RefreshTooSoon`] (refused before any crypto; the session goes on).
     pub(super) fn refresh_session(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         token: &str,
@@ -30,7 +30,7 @@ impl Plugin {
         }
         let min_interval = engine.config.refresh.min_interval_ms as f64 / 1000.0;
         if session.last_refresh.is_some_and(|last| now - last < min_interval) {
-            crate::metrics::Metrics::inc(&crate::metrics::get().refresh_refused);
+            crate::metrics::Metrics::inc(&self.metrics.refresh_refused);
             return Err(Refused::new(
                 Reason::RefreshTooSoon,
                 format!("less than {} ms after the last refresh", engine.config.refresh.min_interval_ms),
@@ -44,7 +44,7 @@ impl Plugin {
                 let gate = self.revocation_gate(engine, token, &t, now, None)?;
                 Ok((fresh, gate))
             });
-        let m = crate::metrics::get();
+        let m = &self.metrics;
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
         let (mut fresh, gate) = verified?;
         fresh.refreshed = true;

@@ -5,14 +5,14 @@
 use super::Plugin;
 use crate::cache::{digest, Digest};
 use crate::config::{OnError, Policy as Blocking, Revocation};
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
 use crate::introspect::{Done, Job, Outcome, Priority, Submitted, Verdict};
+use crate::loaded::Loaded;
 use crate::net::introspect::Introspector;
 use crate::refusal::{Reason, Refused};
 use crate::session::{End, Session};
-use crate::verify::Token;
+use crate::token::Token;
 use std::sync::Arc;
 
 /// Checks submitted per pass: a burst of due sessions spreads over a few ticks.
@@ -75,7 +75,7 @@ fn job(digest: Digest, token: Arc<str>, issuer: Option<String>, exp: Option<f64>
 impl State {
     /// Follows a new configuration: same endpoint, credentials and policy keep the verdicts;
     /// otherwise they go, and live sessions are re-checked (still counted as checked).
-    fn adopt(&mut self, engine: &Engine, r: &Revocation, intro: &Introspector, now: f64) {
+    fn adopt(&mut self, engine: &Loaded, r: &Revocation, intro: &Introspector, now: f64) {
         if self.tracker.is_some() && self.generation == engine.generation {
             return;
         }
@@ -103,7 +103,7 @@ impl State {
 
 impl Plugin {
     /// Runs `f` on the tracker, first adapting it to `engine` if that is a new configuration.
-    fn with_tracker<R>(&self, engine: &Engine, now: f64, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
+    fn with_tracker<R>(&self, engine: &Loaded, now: f64, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
         let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else { return None };
         let mut st = self.revocation.lock();
         st.adopt(engine, r, intro, now);
@@ -115,7 +115,7 @@ impl Plugin {
     /// to wait on; under the background policy a full check queue is a failure.
     pub(super) fn revocation_gate(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         token: &str,
         t: &Token,
         now: f64,
@@ -173,7 +173,7 @@ impl Plugin {
     }
 
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
-    pub(super) fn track_revocation(&self, engine: &Engine, client: ClientRef, s: &Session, gate: GateAnswer, now: f64) {
+    pub(super) fn track_revocation(&self, engine: &Loaded, client: ClientRef, s: &Session, gate: GateAnswer, now: f64) {
         let Some(intro) = &engine.introspector else { return };
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
         let Some(token) = s.token.clone() else { return };
@@ -269,7 +269,7 @@ impl Plugin {
         if shed == 0 {
             return;
         }
-        crate::metrics::get().introspection_rechecks_shed.fetch_add(shed, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.introspection_rechecks_shed.fetch_add(shed, std::sync::atomic::Ordering::Relaxed);
         let mut st = self.revocation.lock();
         st.shed_unreported += shed;
         if now < st.next_shed_warning {
@@ -291,7 +291,7 @@ impl Plugin {
         );
     }
 
-    fn apply_answers(&self, broker: Option<&dyn Broker>, engine: &Engine, answers: Vec<Done>, now: f64) {
+    fn apply_answers(&self, broker: Option<&dyn Broker>, engine: &Loaded, answers: Vec<Done>, now: f64) {
         if answers.is_empty() {
             return;
         }

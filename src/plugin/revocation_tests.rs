@@ -215,7 +215,7 @@ fn the_blocking_answer_is_the_first_check() {
     let tracker = p.revocation.lock();
     assert_eq!(tracker.tracker.as_ref().map(|t| t.tracked()), Some(3));
     drop(tracker);
-    assert!(crate::metrics::get().introspection_blocking_calls.load(Ordering::Relaxed) >= 3);
+    assert_eq!(p.metrics.introspection_blocking_calls.load(Ordering::Relaxed), 3);
     // Revoked: refused inline, and the inactive verdict is kept (until exp) even with cacheTtlMs 0.
     e.set(200, r#"{"active": false}"#);
     let c = b.client(9, "gone");
@@ -237,7 +237,7 @@ fn the_recheck_budget_follows_the_workers_and_refills_over_time() {
     };
     let timeout = Duration::from_secs(1);
     let checker = Checker::introspection(&cfg, "s".into(), Url::Fixed("http://127.0.0.1:9/x".into()), timeout);
-    let intro = Introspector::new(checker, timeout, 100, 4, crate::notices::Notices::default());
+    let intro = Introspector::new(checker, timeout, 100, 4, crate::notices::Notices::default(), Default::default());
     // 4 workers at the assumed 50 ms: 80/s, of which re-checks get 80 %; at most a second's worth.
     let mut st = State::default();
     assert_eq!(st.budget(&intro, 1000.0), 64);

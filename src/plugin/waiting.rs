@@ -167,7 +167,7 @@ impl Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Token;
+    use crate::token::Token;
     use std::sync::Arc;
 
     fn token(sub: &str) -> Token {

@@ -17,9 +17,9 @@ use super::waiting::{Entry, Settled, Work};
 use super::Plugin;
 use crate::cache::Digest;
 use crate::config::OnError;
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 use crate::introspect::{Done, Outcome, Verdict};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;
@@ -42,7 +42,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn wait_for_revocation(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         at: (ClientRef, String),
         session: Session,
@@ -76,7 +76,7 @@ impl Plugin {
 
     /// Revocation answers in (any thread's pass): settle the CONNECTs waiting on them. They are
     /// answered on the next TICK, never from inside another client's callback.
-    pub(super) fn resolve_waiting(&self, engine: &Engine, answers: &[Done]) {
+    pub(super) fn resolve_waiting(&self, engine: &Loaded, answers: &[Done]) {
         let mut w = self.waiting.lock();
         if w.is_empty() {
             return;
@@ -131,10 +131,10 @@ impl Plugin {
                 None => continue,
             };
             match result {
-                Ok(()) => super::metrics::count_answer(Answer::Connect, &Ok(())),
+                Ok(()) => self.count_answer(Answer::Connect, &Ok(())),
                 Err(r) => {
                     broker.log(Level::Notice, &format!("{LOG_PREFIX}: refused client {id} from {addr}: {r}"));
-                    super::metrics::count_answer(Answer::Connect, &Err(r));
+                    self.count_answer(Answer::Connect, &Err(r));
                 }
             }
         }
@@ -145,7 +145,7 @@ impl Plugin {
     /// session run inside the completion) and closes again if the client had gone.
     fn open_waiting(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         e: Entry,
         checked: bool,

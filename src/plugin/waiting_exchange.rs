@@ -9,8 +9,8 @@ use super::auth::Answer;
 use super::revocation::GateAnswer;
 use super::waiting::{Entry, Work};
 use super::Plugin;
-use crate::engine::Engine;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::net::exchange::{Exchanged, Exchanger};
 use crate::refusal::{Reason, Refused};
@@ -63,7 +63,7 @@ impl Plugin {
     /// (for its revocation answer).
     pub(super) fn finish_exchange(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         e: Entry,
         got: Result<Exchanged, Refused>,
@@ -108,7 +108,7 @@ impl Plugin {
             return Ok(false);
         }
         self.open_accepted(engine, broker, e.client, &e.client_id, p.session, p.gate, p.set, now);
-        super::metrics::count_answer(Answer::Connect, &Ok(()));
+        self.count_answer(Answer::Connect, &Ok(()));
         Ok(true)
     }
 
@@ -117,7 +117,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn open_accepted(
         &self,
-        engine: &Engine,
+        engine: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         client_id: &str,

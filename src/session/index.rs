@@ -66,7 +66,7 @@ mod tests {
     use super::*;
     use crate::logout::Logout;
     use crate::session::Deadlines;
-    use crate::verify::Token;
+    use crate::token::Token;
 
     fn session(id: &str, sub: &str, sid: Option<&str>) -> Session {
         let t = Token {

@@ -12,8 +12,10 @@
 // the provider's development login and consent forms (any login and password), and access tokens
 // for resources starting with urn:mqtt:web that live WEB_TOKEN_TTL seconds (default 60).
 //
-// With BACKCHANNEL_LOGOUT_URI as well (tests/logout_idp.rs): back-channel logout is on, and the web
-// client's backchannel_logout_uri is that URL (the logout relay), with sid in its logout tokens.
+// With BACKCHANNEL_LOGOUT_URI as well (tests/logout_idp.rs, tests/browser.rs): back-channel logout is
+// on, and the web client's backchannel_logout_uri is that URL (the logout relay), with sid in its
+// logout tokens and in its access tokens (as Keycloak does). Its post-logout redirect URIs are the
+// page and the page's signed-out.html (the sign-out popup's callback).
 //
 // Test controls (this script's own routes, in front of the provider):
 //   POST /admin/rotate          new signing keys (new kids); the old ones are no longer published
@@ -81,7 +83,7 @@ function clients() {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: [WEB_CLIENT_REDIRECT],
-    post_logout_redirect_uris: [WEB_CLIENT_REDIRECT],
+    post_logout_redirect_uris: [WEB_CLIENT_REDIRECT, new URL('signed-out.html', WEB_CLIENT_REDIRECT).href],
     ...(BACKCHANNEL_LOGOUT_URI
       ? { backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI, backchannel_logout_session_required: true }
       : {}),
@@ -101,6 +103,9 @@ function makeProvider(issuer, jwks) {
     // `topics` claim naming exactly the topics of this client.
     extraTokenClaims: async (_ctx, token) => {
       const aud = Array.isArray(token.aud) ? token.aud[0] : token.aud;
+      // The provider session's id for this client (set when the client requires sid in logout
+      // tokens): a back-channel logout by sid then finds the sessions of exactly that sign-in.
+      if (typeof aud === 'string' && aud.startsWith('urn:mqtt:web') && token.sid) return { sid: token.sid };
       if (typeof aud === 'string' && aud.startsWith('urn:mqtt:profile')) {
         const id = token.clientId;
         return { topics: [`devices/${id}/telemetry`, `devices/${id}/commands/#`] };

@@ -4,7 +4,7 @@
 paho ``Client``), ``update_token(token)``, ``on_expiring(cb)`` and ``on_invalid(cb)``. Every reconnect
 carries the newest token.
 
-It speaks only the plugin's documented protocol (README, "Clients"):
+It speaks only the plugin's documented protocol (docs/configuration.md, "Clients"):
 
 - the control topic: the new token is published to ``$CONTROL/jwt-auth/v1``; the answer
   ``{"result": "ok", "exp": N}`` or ``{"result": "refused", "reason": "..."}`` arrives on

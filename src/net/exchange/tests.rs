@@ -46,7 +46,8 @@ fn exchanger(extra: serde_json::Value, url: &str) -> Exchanger {
     }
     let cfg = serde_json::json!({"version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": "s"}, "credentialsExchange": ex}});
-    Exchanger::new(Config::parse(&cfg.to_string()).unwrap().credentials_exchange.unwrap(), None).unwrap()
+    Exchanger::new(Config::parse(&cfg.to_string()).unwrap().credentials_exchange.unwrap(), None, Default::default())
+        .unwrap()
 }
 
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";

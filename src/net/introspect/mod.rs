@@ -11,7 +11,8 @@ pub use request::Checker;
 
 use crate::cache::Digest;
 use crate::host::LOG_PREFIX;
-use crate::introspect::{Answer, Done, Job, Priority, Stats, Submitted};
+use crate::introspect::{Answer, Done, Job, Priority, Submitted};
+use crate::metrics::Metrics;
 use crate::notices::Notices;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashSet, VecDeque};
@@ -42,15 +43,6 @@ struct Queue {
     results: Vec<Done>,
 }
 
-#[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    failures: AtomicU64,
-    coalesced: AtomicU64,
-    rejected: AtomicU64,
-    shed: AtomicU64,
-}
-
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
@@ -59,8 +51,9 @@ struct Shared {
     checker: Checker,
     agent: ureq::Agent,
     timeout: Duration,
-    counters: Counters,
     notices: Notices,
+    /// The plugin's counters (calls, failures, latency), shared with the broker thread.
+    metrics: Arc<Metrics>,
     /// Moving average of one request's duration, for the re-check budget.
     latency_us: AtomicU64,
     fingerprint: Digest,
@@ -74,7 +67,14 @@ pub struct Introspector {
 }
 
 impl Introspector {
-    pub fn new(checker: Checker, timeout: Duration, capacity: usize, workers: usize, notices: Notices) -> Self {
+    pub fn new(
+        checker: Checker,
+        timeout: Duration,
+        capacity: usize,
+        workers: usize,
+        notices: Notices,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let agent = crate::net::http::agent(timeout);
         let fingerprint = checker.fingerprint();
         let shared = Shared {
@@ -85,8 +85,8 @@ impl Introspector {
             checker,
             agent,
             timeout,
-            counters: Counters::default(),
             notices,
+            metrics,
             latency_us: AtomicU64::new(INITIAL_LATENCY_US),
             fingerprint,
         };
@@ -135,7 +135,6 @@ impl Introspector {
         let deadline = Instant::now() + self.shared.timeout;
         let mut q = self.shared.queue.lock();
         if q.pending.contains(&job.digest) {
-            self.shared.counters.coalesced.fetch_add(1, Ordering::Relaxed);
             if job.priority == Priority::First {
                 // A new session waits on a token that is queued for a re-check: move it up.
                 if let Some(i) = q.rechecks.iter().position(|j| j.job.digest == job.digest) {
@@ -153,7 +152,6 @@ impl Introspector {
             Priority::Recheck => q.rechecks.len(),
         };
         if queued >= self.shared.capacity {
-            self.shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
             return Submitted::Full;
         }
         q.pending.insert(job.digest);
@@ -184,8 +182,7 @@ impl Introspector {
     /// The blocking policy only: one request on the calling thread.
     pub fn check_now(&self, token: &str, issuer: Option<&str>) -> Answer {
         let s = &self.shared;
-        s.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let metrics = crate::metrics::get();
+        let metrics = &s.metrics;
         metrics.introspection_calls.fetch_add(1, Ordering::Relaxed);
         metrics.introspection_blocking_calls.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
@@ -195,17 +192,6 @@ impl Introspector {
             worker::failed(s, e);
         }
         answer
-    }
-
-    pub fn stats(&self) -> Stats {
-        let c = &self.shared.counters;
-        Stats {
-            requests: c.requests.load(Ordering::Relaxed),
-            failures: c.failures.load(Ordering::Relaxed),
-            coalesced: c.coalesced.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
-            shed: c.shed.load(Ordering::Relaxed),
-        }
     }
 }
 

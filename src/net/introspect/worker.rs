@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(super) fn failed(s: &Shared, error: &str) {
-    crate::metrics::get().introspection_failures.fetch_add(1, Ordering::Relaxed);
-    let n = s.counters.failures.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = s.metrics.introspection_failures.fetch_add(1, Ordering::Relaxed) + 1;
     s.notices.push(Level::Warning, format!("{LOG_PREFIX}: revocation check failed: {error} ({n} failure(s) so far)"));
 }
 
 pub(super) fn measured(s: &Shared, took: Duration) {
-    crate::metrics::get().introspection_latency.record(took);
+    s.metrics.introspection_latency.record(took);
     let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
     // Racy between workers, which only blurs an average.
     let old = s.latency_us.load(Ordering::Relaxed);
@@ -38,7 +37,6 @@ pub(super) fn work(s: Arc<Shared>) {
         let left = deadline.saturating_duration_since(Instant::now());
         let outcome = if left < Duration::from_millis(1) {
             if job.priority == Priority::Recheck {
-                s.counters.shed.fetch_add(1, Ordering::Relaxed);
                 Outcome::Shed
             } else {
                 Outcome::Answer(Err(format!(
@@ -47,8 +45,7 @@ pub(super) fn work(s: Arc<Shared>) {
                 )))
             }
         } else {
-            s.counters.requests.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::get().introspection_calls.fetch_add(1, Ordering::Relaxed);
+            s.metrics.introspection_calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let answer = s.checker.check(&s.agent, &job.token, job.issuer.as_deref(), left.min(s.timeout));
             measured(&s, started.elapsed());

@@ -5,6 +5,7 @@ use super::fetch::{Fetched, Fetcher, RemoteSpec};
 use super::schedule::Schedule;
 use crate::host::{Level, LOG_PREFIX};
 use crate::keys::KeySet;
+use crate::metrics::Metrics;
 use crate::net::discovery::Discovered;
 use crate::notices::Notices;
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -36,6 +37,7 @@ struct Inner {
     status: Mutex<Status>,
     status_changed: Condvar,
     notices: Notices,
+    metrics: Arc<Metrics>,
     /// The last discovery document, read lock-free by the introspection workers (its
     /// introspection_endpoint) and the credentials exchange (its token_endpoint).
     discovered: Arc<ArcSwapOption<Discovered>>,
@@ -47,7 +49,7 @@ pub struct RemoteKeys {
 }
 
 impl RemoteKeys {
-    pub fn new(spec: RemoteSpec, notices: Notices) -> Self {
+    pub fn new(spec: RemoteSpec, notices: Notices, metrics: Arc<Metrics>) -> Self {
         let label = spec.label();
         RemoteKeys {
             inner: Arc::new(Inner {
@@ -61,6 +63,7 @@ impl RemoteKeys {
                 status: Mutex::new(Status::default()),
                 status_changed: Condvar::new(),
                 notices,
+                metrics,
                 discovered: Arc::new(ArcSwapOption::empty()),
             }),
         }
@@ -195,7 +198,7 @@ fn run(inner: Arc<Inner>) {
 }
 
 fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetcher: &Fetcher, next: Duration) {
-    crate::metrics::Metrics::inc(&crate::metrics::get().jwks_fetches);
+    Metrics::inc(&inner.metrics.jwks_fetches);
     let changed = *last_digest != Some(f.digest);
     let label = &inner.label;
     if changed {
@@ -228,9 +231,8 @@ fn install(inner: &Inner, f: Fetched, last_digest: &mut Option<[u8; 32]>, fetche
 }
 
 fn failed(inner: &Inner, error: String, next: Duration) {
-    let m = crate::metrics::get();
-    crate::metrics::Metrics::inc(&m.jwks_fetches);
-    crate::metrics::Metrics::inc(&m.jwks_failures);
+    Metrics::inc(&inner.metrics.jwks_fetches);
+    Metrics::inc(&inner.metrics.jwks_failures);
     let label = &inner.label;
     let held = inner.current.load().keys.len();
     let retry = format!("next attempt in {}", human(next));

@@ -1,9 +1,9 @@
 //! Every key source of a configuration: one (`mode: local`, `options.modes.jwks`) or one per issuer
 //! (`options.issuerKeys`, where the token's `iss` picks the source and an unknown issuer is refused
 //! without any fetch).
-use super::KeySet;
+use super::RemoteKeys;
+use crate::keys::KeySet;
 use crate::logsafe::clean;
-use crate::net::keys::RemoteKeys;
 use crate::refusal::{Reason, Refused};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,13 +51,14 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// The source for this token: the only one, or the one of its (not yet verified) `iss`. The
-    /// signature is then checked with that issuer's keys only, so the choice cannot be abused.
-    pub fn select(&self, token: &str) -> Result<&Entry, Refused> {
+    /// The source for a token: the only one, or the one of its (not yet verified) `iss`, read by
+    /// `issuer` only when there are several (the verifier parses tokens, key material does not).
+    /// The signature is then checked with that issuer's keys only, so the choice cannot be abused.
+    pub fn select(&self, issuer: impl FnOnce() -> Result<Option<String>, Refused>) -> Result<&Entry, Refused> {
         if !self.by_issuer {
             return self.entries.first().ok_or_else(|| Refused::new(Reason::NoKeys, "no key source"));
         }
-        let iss = crate::verify::unverified_issuer(token)?;
+        let iss = issuer()?;
         let iss = iss.ok_or_else(|| Refused::new(Reason::WrongIssuer, "no iss"))?;
         self.entries.iter().find(|e| e.issuer.as_deref() == Some(iss.as_str())).ok_or_else(|| {
             Refused::new(Reason::WrongIssuer, format!("iss {} is not a configured issuer", clean(&iss, 100)))

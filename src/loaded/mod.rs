@@ -3,18 +3,20 @@
 //! produced it; the cache is also emptied whenever a key source swaps in a new set.
 use crate::cache::{digest, VerifiedCache};
 use crate::config::{Config, ConfigError, Revocation, RevocationEndpoint, TokenSource};
-use crate::keys::{build_ring, KeyRing, Source};
 use crate::logsafe::clean;
+use crate::metrics::Metrics;
 use crate::net::introspect::request::{Checker, Kind, Url};
 use crate::net::introspect::Introspector;
+use crate::net::keys::{build_ring, KeyRing, Source};
 use crate::notices::Notices;
 use crate::pattern::compile_all;
 use crate::refusal::{Reason, Refused};
-use crate::verify::{Token, Verifier};
+use crate::token::Token;
+use crate::verify::Verifier;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-pub struct Engine {
+pub struct Loaded {
     /// Unique per loaded configuration (an address could be reused after a reload frees one).
     pub generation: u64,
     pub config: Config,
@@ -29,7 +31,7 @@ pub struct Engine {
     pub exchange: Option<crate::net::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
-    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Engine::slim`]).
+    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
     keep: Keep,
     /// The issuers seen so far, shared by every token and session of that issuer.
     issuers: Mutex<Vec<Arc<str>>>,
@@ -63,14 +65,20 @@ pub struct Identity {
     pub set_username: Option<String>,
 }
 
-impl Engine {
+impl Loaded {
     /// Builds an engine without any network I/O (remote key sources fetch once [`KeyRing::start`]
     /// runs); warnings (e.g. skipped JWKs) are returned for the caller to log.
-    pub fn new(config: Config) -> Result<(Engine, Vec<String>), ConfigError> {
+    pub fn new(config: Config) -> Result<(Loaded, Vec<String>), ConfigError> {
+        Loaded::with_metrics(config, Arc::default())
+    }
+
+    /// Like [`Loaded::new`], counting into the plugin's `metrics` (they outlive reloads).
+    pub fn with_metrics(config: Config, metrics: Arc<Metrics>) -> Result<(Loaded, Vec<String>), ConfigError> {
         let notices = Notices::default();
-        let (keys, mut warnings) = build_ring(&config, &notices)?;
+        let (keys, mut warnings) = build_ring(&config, &notices, &metrics)?;
         warnings.extend(config.revocation.iter().flat_map(|r| r.warnings()));
-        let introspector = config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices)).transpose()?;
+        let introspector =
+            config.revocation.as_ref().map(|r| build_introspector(r, &keys, &notices, &metrics)).transpose()?;
         let c = &config.common;
         let verifier = Verifier {
             algorithms: config.algorithms.clone(),
@@ -93,7 +101,10 @@ impl Engine {
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
         let exchange = match &config.credentials_exchange {
-            Some(x) => Some(crate::net::exchange::Exchanger::new(x.clone(), shared_discovery(x, &keys))?),
+            Some(x) => {
+                let discovered = shared_discovery(x, &keys);
+                Some(crate::net::exchange::Exchanger::new(x.clone(), discovered, metrics.clone())?)
+            }
             None => None,
         };
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -113,7 +124,7 @@ impl Engine {
             )
         };
         let issuers = Mutex::new(Vec::new());
-        let engine = Engine {
+        let engine = Loaded {
             generation,
             config,
             verifier,
@@ -240,7 +251,7 @@ impl Engine {
         token: &str,
         f: impl FnOnce(&crate::keys::KeySet) -> Result<T, Refused>,
     ) -> Result<T, Refused> {
-        let entry = self.keys.select(token)?;
+        let entry = self.keys.select(|| crate::verify::unverified_issuer(token))?;
         let keys = entry.keys();
         f(&keys).map_err(|mut r| {
             match r.reason {
@@ -325,7 +336,12 @@ fn string_claim<'a>(t: &'a Token, claim: &str) -> Result<&'a str, Refused> {
 
 /// The revocation endpoint and its workers (not started yet). No network I/O here: a discovered
 /// endpoint is read from the key sources' discovery when a check runs.
-fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Result<Introspector, ConfigError> {
+fn build_introspector(
+    r: &Revocation,
+    keys: &KeyRing,
+    notices: &Notices,
+    metrics: &Arc<Metrics>,
+) -> Result<Introspector, ConfigError> {
     let timeout = std::time::Duration::from_millis(r.timeout_ms);
     let checker = match &r.endpoint {
         RevocationEndpoint::Plain(p) => {
@@ -358,7 +374,7 @@ fn build_introspector(r: &Revocation, keys: &KeyRing, notices: &Notices) -> Resu
             Checker::introspection(i, secret.value, url, timeout)
         }
     };
-    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone()))
+    Ok(Introspector::new(checker, timeout, r.queue_size, r.workers, notices.clone(), metrics.clone()))
 }
 
 /// The discovery document a key source reads for the exchange's issuer: one fetch serves both.

@@ -2,16 +2,21 @@
 //! a remote JWK set (uri or discovery), alone or one per issuer. Nothing here touches the network:
 //! remote sources start empty and fetch once [`KeyRing::start`] runs their threads.
 use super::ring::{Entry, KeyRing, Source};
-use super::{parse_jwk_set, parse_pem_public_key, KeyBytes, KeySet, Origin, SigKey, VerifyKey};
+use super::{RemoteKeys, RemoteSpec};
 use crate::alg::{Alg, KeyKind};
 use crate::config::{Config, ConfigError, JwksSource, Mode, Resolved, Secret};
-use crate::net::keys::{RemoteKeys, RemoteSpec};
+use crate::keys::{parse_jwk_set, parse_pem_public_key, short_secret, KeyBytes, KeySet, Origin, SigKey, VerifyKey};
+use crate::metrics::Metrics;
 use crate::notices::Notices;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The key sources and the warnings met while loading the static ones (skipped JWKs).
-pub fn build_ring(cfg: &Config, notices: &Notices) -> Result<(KeyRing, Vec<String>), ConfigError> {
+pub fn build_ring(
+    cfg: &Config,
+    notices: &Notices,
+    metrics: &Arc<Metrics>,
+) -> Result<(KeyRing, Vec<String>), ConfigError> {
     let mut warnings = Vec::new();
     let mut entries = Vec::new();
     let by_issuer = !cfg.issuer_keys.is_empty();
@@ -26,13 +31,13 @@ pub fn build_ring(cfg: &Config, notices: &Notices) -> Result<(KeyRing, Vec<Strin
         Mode::Jwks if by_issuer => {
             for (i, ik) in cfg.issuer_keys.iter().enumerate() {
                 let at = format!("options.issuerKeys[{i}]");
-                let (source, config_path) = jwks_source(&ik.keys, cfg, &at, notices, &mut warnings)?;
+                let (source, config_path) = jwks_source(&ik.keys, cfg, &at, notices, metrics, &mut warnings)?;
                 entries.push(Entry { issuer: Some(ik.issuer.clone()), config_path, source });
             }
         }
         Mode::Jwks => {
             let src = cfg.jwks.as_ref().ok_or_else(|| ConfigError::new("options.modes.jwks", "missing"))?;
-            let (source, config_path) = jwks_source(src, cfg, "options.modes.jwks", notices, &mut warnings)?;
+            let (source, config_path) = jwks_source(src, cfg, "options.modes.jwks", notices, metrics, &mut warnings)?;
             entries.push(Entry { issuer: None, config_path, source });
         }
     }
@@ -44,6 +49,7 @@ fn jwks_source(
     cfg: &Config,
     at: &str,
     notices: &Notices,
+    metrics: &Arc<Metrics>,
     warnings: &mut Vec<String>,
 ) -> Result<(Source, String), ConfigError> {
     if let Some(path) = &src.file_path {
@@ -69,7 +75,7 @@ fn jwks_source(
         algorithms: cfg.algorithms.clone(),
     };
     let at = if src.uri.is_some() { format!("{at}.uri") } else { format!("{at}.discovery") };
-    Ok((Source::Remote(RemoteKeys::new(spec, notices.clone())), at))
+    Ok((Source::Remote(RemoteKeys::new(spec, notices.clone(), metrics.clone())), at))
 }
 
 fn check_usable(set: &KeySet, cfg: &Config, at: &str) -> Result<(), ConfigError> {
@@ -91,7 +97,7 @@ fn local_key(m: &Secret, algorithms: &[Alg]) -> Result<VerifyKey, ConfigError> {
         .map_err(|e| ConfigError::new(&at, format!("{e}: {fix}")))?;
     // Every HMAC algorithm allowed must get a long enough key, not only the shortest one.
     if let Some(a) = algorithms.iter().find(|a| a.key_kind() == KeyKind::Hmac && !key.supports(**a)) {
-        let short = super::sig::short_secret(secret.len(), *a);
+        let short = short_secret(secret.len(), *a);
         return Err(ConfigError::new(&at, format!("{short}: {fix}, or drop {} from \"algorithm\"", a.name())));
     }
     Ok(VerifyKey { kid: None, kind: KeyKind::Hmac, alg: None, key })
