@@ -19,7 +19,8 @@
 //! Environment: SCALE_N (comma-separated, default "100000,1000000"), SCALE_M, SCALE_KICKS (default
 //! 1), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
 //! `subs` claims). Every loop is bounded in count; the kick loop also in time.
-use mqtt_jwt_auth::host::{Broker, ClientRef, Level};
+use mqtt_jwt_auth::acl::Access;
+use mqtt_jwt_auth::host::{Broker, ClientKey, ClientRef, Level};
 use mqtt_jwt_auth::plugin::Plugin;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
@@ -99,7 +100,7 @@ struct Host {
 impl Broker for Host {
     fn log(&self, _level: Level, _msg: &str) {}
     fn client_id(&self, c: ClientRef) -> Option<String> {
-        self.ids.get(c.0).cloned()
+        self.ids.get(c.host_addr()).cloned()
     }
     fn client_address(&self, _c: ClientRef) -> Option<String> {
         Some("127.0.0.1".into())
@@ -126,8 +127,8 @@ impl Broker for Host {
     fn can_defer_auth(&self) -> bool {
         false
     }
-    fn complete_auth(&self, _c: ClientRef, _client_id: &str, _ok: bool) -> bool {
-        false
+    fn complete_auth(&self, _c: ClientKey, _client_id: &str, _ok: bool) -> Option<ClientRef<'_>> {
+        None
     }
     fn client_clean_start(&self, _c: ClientRef) -> bool {
         true
@@ -189,7 +190,7 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
             now += 0.001;
             plugin.tick(&host, now);
         }
-        let r = plugin.basic_auth(&host, ClientRef(i), None, Some(t.as_bytes()), now);
+        let r = plugin.basic_auth(&host, ClientRef::from_host(i), None, Some(t.as_bytes()), now);
         assert_eq!(r, mqtt_jwt_auth::host::AuthResult::Accept, "client {i}");
     }
     plugin.tick(&host, now);
@@ -204,7 +205,7 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
         let measured = n + pass * m..n + (pass + 1) * m;
         let c = cpu_seconds();
         for i in measured.clone() {
-            plugin.basic_auth(&host, ClientRef(i), None, Some(tokens[i].as_bytes()), now);
+            plugin.basic_auth(&host, ClientRef::from_host(i), None, Some(tokens[i].as_bytes()), now);
         }
         samples[0].push(per_us(c, m));
         plugin.tick(&host, now);
@@ -218,7 +219,15 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
             let r = (rng % live as u64) as usize;
             let client = if r < n { r } else { measured.start + r - n };
             // MOSQ_ACL_WRITE = 2
-            plugin.acl_check(&host, ClientRef(client), 2, &topics[k % topics.len()], 1, false, now);
+            plugin.acl_check(
+                &host,
+                ClientRef::from_host(client),
+                Access::Write,
+                &topics[k % topics.len()],
+                1,
+                false,
+                now,
+            );
         }
         samples[1].push(per_us(c, checks));
         let ticks = 2000;
@@ -230,17 +239,17 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
         samples[2].push(per_us(c, ticks));
         let c = cpu_seconds();
         for i in measured.clone() {
-            plugin.disconnect(&host, ClientRef(i), now);
+            plugin.disconnect(&host, ClientRef::from_host(i), now);
         }
         samples[3].push(per_us(c, m));
         plugin.tick(&host, now);
         let c = cpu_seconds();
         for i in measured.clone() {
-            plugin.basic_auth(&host, ClientRef(i), None, Some(tokens[i].as_bytes()), now);
+            plugin.basic_auth(&host, ClientRef::from_host(i), None, Some(tokens[i].as_bytes()), now);
         }
         samples[4].push(per_us(c, m));
         for i in measured {
-            plugin.disconnect(&host, ClientRef(i), now);
+            plugin.disconnect(&host, ClientRef::from_host(i), now);
         }
         plugin.tick(&host, now);
         assert_eq!(plugin.live_sessions(), n);
@@ -290,7 +299,7 @@ fn kick_phase(plugin: &Plugin, host: &Host, n: usize, k0: f64, span: f64, exp_of
             }
             delays.push(done - deadline);
             // mosquitto runs DISCONNECT for a kicked client.
-            plugin.disconnect(host, ClientRef(i), done);
+            plugin.disconnect(host, ClientRef::from_host(i), done);
         }
         if let Some(rest) = Duration::from_millis(100).checked_sub(pass.elapsed()) {
             std::thread::sleep(rest);

@@ -5,7 +5,7 @@
 //! messages on the broker thread; time is always a parameter.
 use crate::acl::Permissions;
 use crate::hashers::HandleKeyed;
-use crate::host::ClientRef;
+use crate::host::ClientKey;
 use crate::refusal::Reason;
 use crate::token::Token;
 use std::cmp::Reverse;
@@ -193,7 +193,7 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
     pub kind: EventKind,
-    pub client: ClientRef,
+    pub client: ClientKey,
     pub client_id: Arc<str>,
 }
 
@@ -209,17 +209,17 @@ pub struct Deadlines {
 #[derive(Default)]
 pub struct Sessions {
     /// Boxed: a hash table keeps up to twice its length in slots, and a slot is then 16 bytes.
-    by_client: HashMap<ClientRef, Box<Session>, HandleKeyed>,
+    by_client: HashMap<ClientKey, Box<Session>, HandleKeyed>,
     /// Connected sessions by client id (gone ones are not: their id may already belong to another).
-    by_id: HashMap<Arc<str>, ClientRef>,
+    by_id: HashMap<Arc<str>, ClientKey>,
     /// (due time in ms since the epoch, kind, client, generation): entries of replaced or closed
     /// sessions are skipped when popped, so nothing is ever removed from the middle.
-    schedule: BinaryHeap<Reverse<(u64, EventKind, ClientRef, u64)>>,
+    schedule: BinaryHeap<Reverse<(u64, EventKind, ClientKey, u64)>>,
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
-    gone: HashMap<ClientRef, Box<Session>, HandleKeyed>,
+    gone: HashMap<ClientKey, Box<Session>, HandleKeyed>,
     /// Connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid).
-    by_identity: HashMap<(Option<Arc<str>>, Ident), Vec<ClientRef>>,
+    by_identity: HashMap<(Option<Arc<str>>, Ident), Vec<ClientKey>>,
 }
 
 fn ms(t: f64) -> u64 {
@@ -241,12 +241,12 @@ impl Sessions {
         self.gone.len()
     }
 
-    pub fn get(&self, c: ClientRef) -> Option<&Session> {
+    pub fn get(&self, c: ClientKey) -> Option<&Session> {
         self.by_client.get(&c).or_else(|| self.gone.get(&c)).map(|s| &**s)
     }
 
     /// Forgets the session of `c` at once (its credentials now belong to another plugin).
-    pub fn close(&mut self, c: ClientRef) -> Option<Session> {
+    pub fn close(&mut self, c: ClientKey) -> Option<Session> {
         self.gone.remove(&c);
         let s = self.take(c)?;
         if self.by_id.get(&s.client_id) == Some(&c) {
@@ -256,7 +256,7 @@ impl Sessions {
     }
 
     /// The connected session (live or ending) that holds `client_id`, if any.
-    pub fn holder_of(&self, client_id: &str) -> Option<(ClientRef, &Session)> {
+    pub fn holder_of(&self, client_id: &str) -> Option<(ClientKey, &Session)> {
         let c = *self.by_id.get(client_id)?;
         self.by_client.get(&c).map(|s| (c, &**s))
     }
@@ -265,7 +265,7 @@ impl Sessions {
     /// accepted refresh or reload re-check (the caller checked that the old one is live). A live
     /// session of another connection with the same client id is being taken over: it becomes gone,
     /// keeping what its will check needs, and is never kicked in the name of the new one.
-    pub fn open(&mut self, c: ClientRef, mut s: Session, d: Deadlines, now: f64) {
+    pub fn open(&mut self, c: ClientKey, mut s: Session, d: Deadlines, now: f64) {
         // A connection at a reused address (its DISCONNECT missed) must not keep holding the old id.
         self.gone.remove(&c);
         if let Some(prev) = self.take(c) {
@@ -301,7 +301,7 @@ impl Sessions {
     /// The plugin ends a live session: ACL checks deny from now on, the kick is due at `kick_at`;
     /// with `notify`, the invalidity notice is due at once (so it goes out before the kick).
     /// False when the session is not live (already ending or gone: the first reason stands).
-    pub fn end(&mut self, c: ClientRef, why: End, now: f64, kick_at: f64, notify: bool) -> bool {
+    pub fn end(&mut self, c: ClientKey, why: End, now: f64, kick_at: f64, notify: bool) -> bool {
         let Some(s) = self.by_client.get_mut(&c) else { return false };
         if !s.is_live() {
             return false;
@@ -317,7 +317,7 @@ impl Sessions {
     /// MOSQ_EVT_DISCONNECT (and 2.1's CLIENT_OFFLINE): the connection is closed. The session stays
     /// until the will check that mosquitto runs right after; `with_will` is whether the operator
     /// lets wills of kicked clients through (`kickExpiredClientsWithWill`).
-    pub fn disconnected(&mut self, c: ClientRef, with_will: bool, now: f64) {
+    pub fn disconnected(&mut self, c: ClientKey, with_will: bool, now: f64) {
         let Some(mut s) = self.take(c) else { return };
         let will = match s.phase {
             // Expired but not kicked yet: as if the kick had come first.
@@ -338,7 +338,7 @@ impl Sessions {
 
     /// Drops the gone sessions (their will checks have run: mosquitto checks the will right after
     /// DISCONNECT, in the same loop pass). `keep` is the client whose callback is running.
-    pub fn drop_gone(&mut self, keep: Option<ClientRef>) -> usize {
+    pub fn drop_gone(&mut self, keep: Option<ClientKey>) -> usize {
         let before = self.gone.len();
         if before == 0 {
             return 0;
@@ -353,7 +353,7 @@ impl Sessions {
 
     /// Pops at most `limit` events due at `now`. Events for `busy` (the client whose callback is
     /// running, which must not be kicked from inside it) stay scheduled.
-    pub fn due(&mut self, now: f64, limit: usize, busy: Option<ClientRef>) -> Vec<Due> {
+    pub fn due(&mut self, now: f64, limit: usize, busy: Option<ClientKey>) -> Vec<Due> {
         let now_ms = ms(now);
         let mut out = Vec::new();
         let mut kept = Vec::new();
@@ -384,7 +384,7 @@ impl Sessions {
     }
 
     /// Marks an expired live session as ending, just before its kick.
-    pub fn expire(&mut self, c: ClientRef) {
+    pub fn expire(&mut self, c: ClientKey) {
         if let Some(s) = self.by_client.get_mut(&c) {
             if s.is_live() {
                 s.phase = Phase::Ending(End::Expired);

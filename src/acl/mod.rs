@@ -21,7 +21,7 @@ pub use spec::{parse_qos, Action, AuthorizationConfig, Condition, RuleSpec};
 
 use topic::{covers, is_valid_filter, is_valid_topic, matches, strip_share};
 
-/// What mosquitto asks about (its `MOSQ_ACL_*` bits).
+/// What mosquitto asks about (its `MOSQ_ACL_*` bits, mapped in src/broker/codes.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Delivery of a routed, retained or queued message to this client.
@@ -30,18 +30,6 @@ pub enum Access {
     Write,
     Subscribe,
     Unsubscribe,
-}
-
-impl Access {
-    pub fn from_mosquitto(access: i32) -> Option<Access> {
-        match access {
-            1 => Some(Access::Read),
-            2 => Some(Access::Write),
-            4 => Some(Access::Subscribe),
-            8 => Some(Access::Unsubscribe),
-            _ => None,
-        }
-    }
 }
 
 /// The answer to one ACL check; `Defer` leaves it to later plugins, dynamic-security or acl_file.

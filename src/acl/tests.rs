@@ -44,17 +44,6 @@ fn warned(p: &Permissions, words: &[&str]) {
 }
 
 #[test]
-fn access_bits_from_mosquitto() {
-    assert_eq!(Access::from_mosquitto(1), Some(R));
-    assert_eq!(Access::from_mosquitto(2), Some(W));
-    assert_eq!(Access::from_mosquitto(4), Some(S));
-    assert_eq!(Access::from_mosquitto(8), Some(U));
-    for other in [0, 3, 16, -1] {
-        assert_eq!(Access::from_mosquitto(other), None);
-    }
-}
-
-#[test]
 fn default_claim_lists() {
     let p = perms(json!({}), json!({"publ": ["up/a"], "subs": ["down/#"], "topics": ["both/+"]}), None, None);
     table(

@@ -8,9 +8,7 @@ use crate::host::{Broker, Level, LOG_PREFIX};
 use parking_lot::Mutex;
 use std::ffi::{c_int, CStr, CString};
 
-/// MOSQ_ERR_ALREADY_EXISTS (31; in 2.0.11's headers too).
-const ERR_ALREADY_EXISTS: c_int = ffi::mosq_err_t_MOSQ_ERR_ALREADY_EXISTS;
-const EVT_CONTROL: c_int = ffi::mosquitto_plugin_event::MOSQ_EVT_CONTROL as c_int;
+use super::codes::{ERR_ALREADY_EXISTS, ERR_SUCCESS, EVT_CONTROL};
 
 /// (topic, instances in init order; the first registered the topic with the broker).
 static SHARED: Mutex<Vec<(CString, Vec<usize>)>> = Mutex::new(Vec::new());
@@ -33,7 +31,7 @@ pub unsafe fn register(
     let rc = (api.mosquitto_callback_register)(id, EVT_CONTROL, cb, topic.as_ptr().cast(), member as *mut _);
     let name = topic.to_string_lossy();
     match rc {
-        0 => {
+        ERR_SUCCESS => {
             hold(topic, member);
             Ok(true)
         }
@@ -42,7 +40,7 @@ pub unsafe fn register(
                 "{LOG_PREFIX}: control topic {name} is registered by another instance of this plugin \
                  (per_listener_settings): sharing it"
             );
-            Mosquitto.log(Level::Warning, &msg);
+            Mosquitto::on_broker_thread().log(Level::Warning, &msg);
             Ok(false)
         }
         ERR_ALREADY_EXISTS => {
@@ -50,11 +48,12 @@ pub unsafe fn register(
                 "{LOG_PREFIX}: cannot start: control topic {name} is registered by another plugin; set \
                  {option} to another topic"
             );
-            Mosquitto.log(Level::Error, &msg);
+            Mosquitto::on_broker_thread().log(Level::Error, &msg);
             Err(rc)
         }
         rc => {
-            Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register control topic {name}: error {rc}"));
+            Mosquitto::on_broker_thread()
+                .log(Level::Error, &format!("{LOG_PREFIX}: cannot register control topic {name}: error {rc}"));
             Err(rc)
         }
     }

@@ -1,29 +1,14 @@
 //! mosquitto_plugin_version / init / cleanup and the event callbacks. Every callback catches
 //! panics: a panic refuses (auth) or is ignored (reload) with a log line, never unwinds into C.
-use super::v2_1::{reload_answer, sleep_ms, tick_answer, ERR_AUTH_DELAYED, EVT_CLIENT_OFFLINE};
+use super::v2_1::{reload_answer, sleep_ms, tick_answer, EVT_CLIENT_OFFLINE};
 use super::{api, ffi, Mosquitto};
-use crate::acl::Decision;
-use crate::host::{AuthResult, Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::plugin::options::{Faults, Options};
 use crate::plugin::Plugin;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 
-const ERR_SUCCESS: c_int = ffi::mosq_err_t_MOSQ_ERR_SUCCESS;
-const ERR_AUTH: c_int = ffi::mosq_err_t_MOSQ_ERR_AUTH;
-const ERR_DEFER: c_int = ffi::mosq_err_t_MOSQ_ERR_PLUGIN_DEFER;
-const ERR_ACL_DENIED: c_int = ffi::mosq_err_t_MOSQ_ERR_ACL_DENIED;
-const ERR_INVAL: c_int = ffi::mosq_err_t_MOSQ_ERR_INVAL;
-const ERR_UNKNOWN: c_int = ffi::mosq_err_t_MOSQ_ERR_UNKNOWN;
-
-use ffi::mosquitto_plugin_event as evt;
-const EVT_BASIC_AUTH: c_int = evt::MOSQ_EVT_BASIC_AUTH as c_int;
-const EVT_RELOAD: c_int = evt::MOSQ_EVT_RELOAD as c_int;
-const EVT_TICK: c_int = evt::MOSQ_EVT_TICK as c_int;
-const EVT_DISCONNECT: c_int = evt::MOSQ_EVT_DISCONNECT as c_int;
-const EVT_EXT_AUTH_START: c_int = evt::MOSQ_EVT_EXT_AUTH_START as c_int;
-const EVT_CONTROL: c_int = evt::MOSQ_EVT_CONTROL as c_int;
-const EVT_ACL_CHECK: c_int = evt::MOSQ_EVT_ACL_CHECK as c_int;
+use super::codes::*;
 
 /// The plugin's name and version for mosquitto_plugin_set_info (2.1).
 const VERSION: &std::ffi::CStr =
@@ -45,10 +30,8 @@ struct State {
     offline: bool,
     /// Whether ACL_CHECK was registered (options.authorization at start-up).
     acl: bool,
-    /// Debug builds only: a username whose authentication panics, to test that no panic reaches C.
-    panic_username: Option<Vec<u8>>,
-    /// Debug builds only: a topic whose ACL check panics (plugin_opt_test_panic_topic).
-    panic_topic: Option<Vec<u8>>,
+    /// Debug builds only: injected panics (plugin_opt_test_panic_*).
+    faults: Faults,
 }
 
 type Callback = unsafe extern "C" fn(c_int, *mut c_void, *mut c_void) -> c_int;
@@ -72,7 +55,7 @@ fn guarded(what: &str, on_panic: c_int, f: impl FnOnce() -> c_int) -> c_int {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: internal error in {what}: {msg}"));
+            Mosquitto::on_broker_thread().log(Level::Error, &format!("{LOG_PREFIX}: internal error in {what}: {msg}"));
             on_panic
         }
     }
@@ -113,25 +96,17 @@ pub extern "C" fn mosquitto_plugin_init(
         Err(_) => return ERR_UNKNOWN,
     };
     guarded("plugin init", ERR_UNKNOWN, || {
-        let mut config_file: Option<PathBuf> = None;
-        let mut panic_username = None;
-        let mut panic_topic = None;
-        if !options.is_null() && option_count > 0 {
+        let broker = Mosquitto::on_broker_thread();
+        let opts: &[ffi::mosquitto_opt] = if options.is_null() || option_count <= 0 {
+            &[]
+        } else {
             // SAFETY: mosquitto passes option_count options with NUL-terminated key/value.
-            let opts = unsafe { std::slice::from_raw_parts(options, option_count as usize) };
-            for o in opts {
-                let (Some(k), Some(v)) = (bytes(o.key), bytes(o.value)) else { continue };
-                if k == b"config_file" {
-                    config_file = Some(PathBuf::from(String::from_utf8_lossy(v).into_owned()));
-                } else if k == b"test_panic_username" && cfg!(debug_assertions) {
-                    panic_username = Some(v.to_vec());
-                } else if k == b"test_panic_topic" && cfg!(debug_assertions) {
-                    panic_topic = Some(v.to_vec());
-                }
-            }
-        }
+            unsafe { std::slice::from_raw_parts(options, option_count as usize) }
+        };
+        let Options { config_file, faults } =
+            Options::parse(opts.iter().filter_map(|o| Some((bytes(o.key)?, bytes(o.value)?))));
         let Some(config_file) = config_file else {
-            Mosquitto.log(
+            broker.log(
                 Level::Error,
                 &format!("{LOG_PREFIX}: cannot start: plugin_opt_config_file is not set (it names the jwt.json)"),
             );
@@ -140,12 +115,12 @@ pub extern "C" fn mosquitto_plugin_init(
         // Key refresh threads may still be inside an HTTP request when mosquitto unloads plugins at
         // exit; keeping the library mapped means they never run unmapped code.
         if !super::pin::pin_self() {
-            Mosquitto.log(Level::Warning, &format!("{LOG_PREFIX}: could not pin the plugin library in memory"));
+            broker.log(Level::Warning, &format!("{LOG_PREFIX}: could not pin the plugin library in memory"));
         }
-        let plugin = match Plugin::load(&Mosquitto, &config_file) {
+        let plugin = match Plugin::load(&broker, &config_file) {
             Ok(p) => p,
             Err(e) => {
-                Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot start: {e}"));
+                broker.log(Level::Error, &format!("{LOG_PREFIX}: cannot start: {e}"));
                 return ERR_INVAL;
             }
         };
@@ -166,8 +141,7 @@ pub extern "C" fn mosquitto_plugin_init(
             control_topics,
             control_registered: Vec::new(),
             offline: v2_1,
-            panic_username,
-            panic_topic,
+            faults,
         }));
         // SAFETY: state was just created above and is not shared yet.
         let acl = unsafe { (*state).acl }.then_some((EVT_ACL_CHECK, on_acl_check as Callback));
@@ -179,7 +153,7 @@ pub extern "C" fn mosquitto_plugin_init(
                 (api.mosquitto_callback_register)(identifier, event, Some(cb), std::ptr::null(), state.cast())
             };
             if rc != ERR_SUCCESS {
-                Mosquitto.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
+                broker.log(Level::Error, &format!("{LOG_PREFIX}: cannot register callback {event}: error {rc}"));
                 // SAFETY: registered callbacks are removed before the state is freed.
                 unsafe { cleanup_state(state) };
                 return rc;
@@ -261,29 +235,20 @@ unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userd
     guarded("basic auth", ERR_AUTH, || {
         // SAFETY: mosquitto passes its basic-auth event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_basic_auth), state(userdata)) };
-        let client = ClientRef(ed.client as usize);
+        let client = ClientRef::from_host(ed.client as usize);
         // Copy both before the handler may call set_username, which frees ed.username.
         let username = bytes(ed.username).map(<[u8]>::to_vec);
         let password = bytes(ed.password).map(<[u8]>::to_vec);
-        if st.panic_username.is_some() && username == st.panic_username {
-            panic!(
-                "fault injection for client username {:?}",
-                String::from_utf8_lossy(username.as_deref().unwrap_or_default())
-            );
-        }
+        st.faults.at_basic_auth(username.as_deref());
         let now = crate::host::now_seconds();
-        auth_code(st.plugin.basic_auth(&Mosquitto, client, username.as_deref(), password.as_deref(), now))
+        auth_code(st.plugin.basic_auth(
+            &Mosquitto::on_broker_thread(),
+            client,
+            username.as_deref(),
+            password.as_deref(),
+            now,
+        ))
     })
-}
-
-fn auth_code(r: AuthResult) -> c_int {
-    match r {
-        AuthResult::Accept => ERR_SUCCESS,
-        AuthResult::Refuse => ERR_AUTH,
-        AuthResult::Defer => ERR_DEFER,
-        // Only when the broker said it can (Broker::can_defer_auth): 2.1.
-        AuthResult::Delayed => ERR_AUTH_DELAYED,
-    }
 }
 
 unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {
@@ -297,8 +262,14 @@ unsafe extern "C" fn on_ext_auth_start(_event: c_int, event_data: *mut c_void, u
             // SAFETY: data_in holds data_in_len bytes for the callback.
             unsafe { std::slice::from_raw_parts(ed.data_in.cast::<u8>(), ed.data_in_len as usize) }
         };
-        let client = ClientRef(ed.client as usize);
-        auth_code(st.plugin.ext_auth_start(&Mosquitto, client, method, data, crate::host::now_seconds()))
+        let client = ClientRef::from_host(ed.client as usize);
+        auth_code(st.plugin.ext_auth_start(
+            &Mosquitto::on_broker_thread(),
+            client,
+            method,
+            data,
+            crate::host::now_seconds(),
+        ))
     })
 }
 
@@ -306,7 +277,7 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
     guarded("control message", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its control event and our State.
         let (ed, mut st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_control), state(userdata)) };
-        let client = ClientRef(ed.client as usize);
+        let client = ClientRef::from_host(ed.client as usize);
         // A shared registration (2.1, several instances): the instance that holds the client's session.
         if let Some(topic) = bytes(ed.topic).and_then(|t| CString::new(t).ok()) {
             let holder = super::control::members(&topic).into_iter().find(|&p| {
@@ -325,7 +296,7 @@ unsafe extern "C" fn on_control(_event: c_int, event_data: *mut c_void, userdata
             unsafe { std::slice::from_raw_parts(ed.payload.cast::<u8>(), ed.payloadlen as usize) }
         };
         let topic = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()).unwrap_or_default();
-        st.plugin.control_message(&Mosquitto, client, topic, payload, crate::host::now_seconds());
+        st.plugin.control_message(&Mosquitto::on_broker_thread(), client, topic, payload, crate::host::now_seconds());
         ERR_SUCCESS
     })
 }
@@ -336,16 +307,11 @@ unsafe extern "C" fn on_acl_check(_event: c_int, event_data: *mut c_void, userda
         // SAFETY: mosquitto passes its ACL event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_acl_check), state(userdata)) };
         let Some(topic) = bytes(ed.topic).and_then(|t| std::str::from_utf8(t).ok()) else { return ERR_ACL_DENIED };
-        if st.panic_topic.as_deref() == Some(topic.as_bytes()) {
-            panic!("fault injection for topic {topic:?}");
-        }
-        let client = ClientRef(ed.client as usize);
+        st.faults.at_acl_check(topic);
+        let client = ClientRef::from_host(ed.client as usize);
         let now = crate::host::now_seconds();
-        match st.plugin.acl_check(&Mosquitto, client, ed.access, topic, ed.qos, ed.retain, now) {
-            Decision::Allow => ERR_SUCCESS,
-            Decision::Deny => ERR_ACL_DENIED,
-            Decision::Defer => ERR_DEFER,
-        }
+        let Some(access) = access(ed.access) else { return ERR_ACL_DENIED };
+        acl_code(st.plugin.acl_check(&Mosquitto::on_broker_thread(), client, access, topic, ed.qos, ed.retain, now))
     })
 }
 
@@ -354,7 +320,7 @@ unsafe extern "C" fn on_tick(_event: c_int, event_data: *mut c_void, userdata: *
         // SAFETY: our State.
         let plugin = &unsafe { state(userdata) }.plugin;
         let now = crate::host::now_seconds();
-        plugin.tick(&Mosquitto, now);
+        plugin.tick(&Mosquitto::on_broker_thread(), now);
         if api::optional().is_2_1() && !event_data.is_null() {
             // SAFETY: mosquitto passes its tick event. 2.1.2's include/mosquitto/broker.h has the
             // same layout as 2.0.11's, with `next_ns` renamed `next_ms` (2.0 never reads either).
@@ -371,7 +337,11 @@ unsafe extern "C" fn on_disconnect(_event: c_int, event_data: *mut c_void, userd
     guarded("disconnect", ERR_SUCCESS, || {
         // SAFETY: mosquitto passes its disconnect event and our State.
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::host::now_seconds());
+        st.plugin.disconnect(
+            &Mosquitto::on_broker_thread(),
+            ClientRef::from_host(ed.client as usize),
+            crate::host::now_seconds(),
+        );
         ERR_SUCCESS
     })
 }
@@ -383,7 +353,11 @@ unsafe extern "C" fn on_client_offline(_event: c_int, event_data: *mut c_void, u
         // SAFETY: mosquitto 2.1.2 passes struct mosquitto_evt_client_offline, which has the layout of
         // mosquitto_evt_disconnect (future, client, reason, future2; include/mosquitto/broker.h).
         let (ed, st) = unsafe { (&*(event_data as *const ffi::mosquitto_evt_disconnect), state(userdata)) };
-        st.plugin.disconnect(&Mosquitto, ClientRef(ed.client as usize), crate::host::now_seconds());
+        st.plugin.disconnect(
+            &Mosquitto::on_broker_thread(),
+            ClientRef::from_host(ed.client as usize),
+            crate::host::now_seconds(),
+        );
         ERR_SUCCESS
     })
 }
@@ -392,7 +366,7 @@ unsafe extern "C" fn on_reload(_event: c_int, _event_data: *mut c_void, userdata
     let answer = reload_answer();
     guarded("reload", answer, || {
         // SAFETY: our State.
-        unsafe { state(userdata) }.plugin.reload(&Mosquitto, crate::host::now_seconds());
+        unsafe { state(userdata) }.plugin.reload(&Mosquitto::on_broker_thread(), crate::host::now_seconds());
         answer
     })
 }

@@ -1,5 +1,6 @@
 //! The only unsafe code: mosquitto bindings, safe wrappers and the extern "C" entry points.
 mod api;
+mod codes;
 mod control;
 mod entry;
 mod ffi;
@@ -7,4 +8,4 @@ mod mosquitto;
 mod pin;
 mod v2_1;
 
-pub use mosquitto::Mosquitto;
+use mosquitto::Mosquitto;

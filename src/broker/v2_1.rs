@@ -2,7 +2,7 @@
 //! uses Debian 12's 2.0.11 headers; the 2.1 values here are from mosquitto 2.1.2's
 //! include/mosquitto/broker.h and src/plugin_*.c. Which broker is running is told by the functions
 //! it exports (api::Optional), never by its version string.
-use super::{api, ffi};
+use super::api;
 use std::ffi::c_int;
 
 /// MOSQ_EVT_CLIENT_OFFLINE (28 in 2.1.2's include/mosquitto/broker.h): a client with a persistent
@@ -25,9 +25,9 @@ const IDLE_SLEEP_MS: i64 = 1000;
 /// (plugin__handle_reload_single, then signal__flag_check).
 pub fn reload_answer() -> c_int {
     if api::optional().is_2_1() {
-        ffi::mosq_err_t_MOSQ_ERR_SUCCESS
+        super::codes::ERR_SUCCESS
     } else {
-        ffi::mosq_err_t_MOSQ_ERR_PLUGIN_DEFER
+        super::codes::ERR_DEFER
     }
 }
 

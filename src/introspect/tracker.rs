@@ -4,7 +4,7 @@
 use super::verdicts::Verdicts;
 use super::{Answer, Done, Outcome, Priority, Verdict};
 use crate::cache::Digest;
-use crate::host::ClientRef;
+use crate::host::ClientKey;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -58,9 +58,9 @@ impl Tracked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// End the session: the token is inactive.
-    Revoked(ClientRef, String),
+    Revoked(ClientKey, String),
     /// End the session: the token could not be checked and the policy fails closed.
-    Unchecked(ClientRef, String),
+    Unchecked(ClientKey, String),
 }
 
 /// A check to submit.
@@ -83,9 +83,9 @@ pub struct DueChecks {
 pub struct Tracker {
     pub policy: Policy,
     verdicts: Verdicts,
-    by_client: HashMap<ClientRef, Tracked>,
-    by_digest: HashMap<Digest, Vec<ClientRef>>,
-    schedule: BinaryHeap<Reverse<(u64, ClientRef, u64)>>,
+    by_client: HashMap<ClientKey, Tracked>,
+    by_digest: HashMap<Digest, Vec<ClientKey>>,
+    schedule: BinaryHeap<Reverse<(u64, ClientKey, u64)>>,
     seq: u64,
     rng: u64,
 }
@@ -125,7 +125,7 @@ impl Tracker {
     }
 
     /// Whether `client` is followed with this token (a reload's re-check of an unchanged session).
-    pub fn follows(&self, client: ClientRef, d: &Digest) -> bool {
+    pub fn follows(&self, client: ClientKey, d: &Digest) -> bool {
         self.by_client.get(&client).is_some_and(|t| t.digest == *d)
     }
 
@@ -149,7 +149,7 @@ impl Tracker {
         let interval_changed = policy.recheck != self.policy.recheck;
         self.policy = policy;
         self.verdicts.retune(policy.cache_max, policy.cache_ttl, now);
-        let clients: Vec<(ClientRef, bool)> = self.by_client.iter().map(|(c, t)| (*c, t.checked)).collect();
+        let clients: Vec<(ClientKey, bool)> = self.by_client.iter().map(|(c, t)| (*c, t.checked)).collect();
         for (c, checked) in clients {
             if !checked {
                 self.schedule_at(c, now);
@@ -167,7 +167,7 @@ impl Tracker {
         self.policy = policy;
         self.verdicts = Verdicts::new(policy.cache_max);
         let spread = policy.recheck.min(NEW_ENDPOINT_SPREAD);
-        let clients: Vec<(ClientRef, bool)> = self.by_client.iter().map(|(c, t)| (*c, t.checked)).collect();
+        let clients: Vec<(ClientKey, bool)> = self.by_client.iter().map(|(c, t)| (*c, t.checked)).collect();
         for (c, checked) in clients {
             let at = if checked { now + self.jitter() * spread / JITTER } else { now };
             self.schedule_at(c, at);
@@ -175,7 +175,7 @@ impl Tracker {
     }
 
     /// Follows `client`'s token from now on; the next check is due at `next`.
-    pub fn track(&mut self, client: ClientRef, t: Tracked, next: f64) {
+    pub fn track(&mut self, client: ClientKey, t: Tracked, next: f64) {
         self.untrack(client);
         self.by_digest.entry(t.digest).or_default().push(client);
         self.by_client.insert(client, t);
@@ -187,7 +187,7 @@ impl Tracker {
         now + self.policy.recheck * (1.0 - self.jitter())
     }
 
-    pub fn untrack(&mut self, client: ClientRef) -> Option<Tracked> {
+    pub fn untrack(&mut self, client: ClientKey) -> Option<Tracked> {
         let t = self.by_client.remove(&client)?;
         if let Some(v) = self.by_digest.get_mut(&t.digest) {
             v.retain(|c| *c != client);
@@ -206,7 +206,7 @@ impl Tracker {
         (self.rng >> 11) as f64 / (1u64 << 53) as f64 * JITTER
     }
 
-    fn schedule_at(&mut self, client: ClientRef, at: f64) {
+    fn schedule_at(&mut self, client: ClientKey, at: f64) {
         let Some(t) = self.by_client.get_mut(&client) else { return };
         self.seq += 1;
         t.seq = self.seq;

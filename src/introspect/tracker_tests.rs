@@ -27,9 +27,9 @@ fn due(t: &mut Tracker, now: f64) -> Vec<DueCheck> {
 #[test]
 fn one_job_per_token_and_inactive_ends_every_holder() {
     let mut t = Tracker::new(policy(true, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
-    t.track(ClientRef(2), tracked("b", "T"), 0.0);
-    t.track(ClientRef(3), tracked("c", "U"), 5.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(2), tracked("b", "T"), 0.0);
+    t.track(ClientKey::test(3), tracked("c", "U"), 5.0);
     let due = due(&mut t, 1.0);
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].priority, Priority::First);
@@ -45,9 +45,9 @@ fn one_job_per_token_and_inactive_ends_every_holder() {
 #[test]
 fn an_answer_for_a_token_nobody_holds_any_more_is_kept_until_its_exp_only() {
     let mut t = Tracker::new(policy(true, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
     let d = due(&mut t, 0.0)[0].digest;
-    t.untrack(ClientRef(1));
+    t.untrack(ClientKey::test(1));
     t.apply(&answer(d, Ok(Verdict::Inactive)), 1.0);
     assert_eq!(t.cached(&d, 999.0), Some(Verdict::Inactive));
     t.expire(1000.0);
@@ -57,7 +57,7 @@ fn an_answer_for_a_token_nobody_holds_any_more_is_kept_until_its_exp_only() {
 #[test]
 fn active_is_cached_for_the_ttl_and_rechecked_each_interval() {
     let mut t = Tracker::new(policy(true, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
     let d = due(&mut t, 0.0)[0].digest;
     assert!(t.apply(&answer(d, Ok(Verdict::Active)), 0.0).is_empty());
     assert_eq!(t.cached(&d, 59.0), Some(Verdict::Active));
@@ -74,24 +74,24 @@ fn failures_follow_the_policy() {
     let err = |d| answer(d, Err("down".into()));
     // First check, fail closed: ended.
     let mut t = Tracker::new(policy(true, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
     let d = due(&mut t, 0.0)[0].digest;
-    assert_eq!(t.apply(&err(d), 0.0), vec![Action::Unchecked(ClientRef(1), "a".into())]);
+    assert_eq!(t.apply(&err(d), 0.0), vec![Action::Unchecked(ClientKey::test(1), "a".into())]);
     // First check, fail open: retried after the retry interval.
     let mut t = Tracker::new(policy(false, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
     due(&mut t, 0.0);
     assert!(t.apply(&err(d), 0.0).is_empty());
     assert!(due(&mut t, 1.9).is_empty());
     assert_eq!(due(&mut t, 2.0).len(), 1);
     // A re-check that fails keeps the verdict...
     let mut t = Tracker::new(policy(true, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
     t.apply(&answer(d, Ok(Verdict::Active)), 0.0);
     assert!(t.apply(&err(d), 10.0).is_empty());
     // ...unless configured not to.
     let mut t = Tracker::new(policy(true, false));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
     t.apply(&answer(d, Ok(Verdict::Active)), 0.0);
     assert_eq!(t.apply(&err(d), 10.0).len(), 1);
 }
@@ -100,7 +100,7 @@ fn failures_follow_the_policy() {
 fn rechecks_over_the_budget_wait_then_are_shed_but_first_checks_always_go() {
     let mut t = Tracker::new(policy(true, true));
     for i in 0..10 {
-        t.track(ClientRef(i), tracked(&format!("c{i}"), &format!("T{i}")), 0.0);
+        t.track(ClientKey::test(i), tracked(&format!("c{i}"), &format!("T{i}")), 0.0);
     }
     for c in due(&mut t, 0.0) {
         t.apply(&answer(c.digest, Ok(Verdict::Active)), 0.0);
@@ -113,7 +113,7 @@ fn rechecks_over_the_budget_wait_then_are_shed_but_first_checks_always_go() {
     let late = t.due(13.0, 100, 2);
     assert_eq!((late.checks.len(), late.shed), (2, 5));
     // A new session's first check is not held back by an empty budget.
-    t.track(ClientRef(99), tracked("new", "N"), 13.0);
+    t.track(ClientKey::test(99), tracked("new", "N"), 13.0);
     let d = t.due(13.0, 100, 0);
     assert_eq!(d.checks.len(), 1);
     assert_eq!(d.checks[0].priority, Priority::First);
@@ -126,8 +126,8 @@ fn rechecks_over_the_budget_wait_then_are_shed_but_first_checks_always_go() {
 #[test]
 fn a_new_endpoint_drops_verdicts_but_keeps_sessions_checked() {
     let mut t = Tracker::new(policy(true, true));
-    t.track(ClientRef(1), tracked("a", "T"), 0.0);
-    t.track(ClientRef(2), tracked("b", "U"), 0.0);
+    t.track(ClientKey::test(1), tracked("a", "T"), 0.0);
+    t.track(ClientKey::test(2), tracked("b", "U"), 0.0);
     let d = due(&mut t, 0.0);
     t.apply(&answer(d[0].digest, Ok(Verdict::Active)), 0.0);
     t.new_endpoint(policy(true, true), 1.0);

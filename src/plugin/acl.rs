@@ -12,16 +12,15 @@ impl Plugin {
         &self,
         broker: &dyn Broker,
         client: ClientRef,
-        access: i32,
+        access: Access,
         topic: &str,
         qos: u8,
         retain: bool,
         now: f64,
     ) -> Decision {
         self.expire_fallback(broker, now, client);
-        let Some(access) = Access::from_mosquitto(access) else { return Decision::Deny };
-        let sessions = self.sessions.lock();
-        let Some(s) = sessions.get(client) else { return Decision::Defer };
+        let sessions = self.sessions.borrow_mut();
+        let Some(s) = sessions.get(client.key()) else { return Decision::Defer };
         // Past the deadline, ending (expired, revoked, refused refresh) or gone: denied at once,
         // before any kick lands; a gone session keeps its rules for the will check only.
         if s.acl_gate(access == Access::Write, now) == Gate::Deny {

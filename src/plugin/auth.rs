@@ -5,7 +5,7 @@ use super::revocation::GateAnswer;
 use super::{log_refusal, Plugin};
 use crate::acl::Permissions;
 use crate::config::TokenSource;
-use crate::host::{AuthResult, Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{AuthResult, Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
@@ -103,7 +103,7 @@ impl Plugin {
         self.revocation_pass(broker, now);
         self.expire_fallback(broker, now, client);
         let engine = self.engine();
-        if now < *self.recheck_until.lock() {
+        if now < self.recheck_until.get() {
             if let Some(result) = self.recheck(&engine, broker, client, password, now) {
                 return result;
             }
@@ -153,8 +153,8 @@ impl Plugin {
         // A session of this connection (live or ending) means re-authentication.
         let known = self
             .sessions
-            .lock()
-            .get(client)
+            .borrow_mut()
+            .get(client.key())
             .is_some_and(|s| id.as_deref() == Some(&*s.client_id) && !matches!(s.phase(), Phase::Gone { .. }));
         let token = match utf8(data) {
             Ok(t) if !t.is_empty() => t,
@@ -173,7 +173,7 @@ impl Plugin {
             // (mosquitto closes it): the session is ending from now on, whatever comes next.
             let result = self.refresh_session(&engine, broker, client, token, now).map(|_| ());
             if let Err(r) = &result {
-                self.end_session(client, End::RefreshRefused(r.reason), now);
+                self.end_session(client.key(), End::RefreshRefused(r.reason), now);
             }
             return self.answer(broker, client, Answer::Reauth, result);
         }
@@ -207,7 +207,7 @@ impl Plugin {
         now: f64,
     ) -> Result<Admitted, Refused> {
         let id = broker.client_id(client).unwrap_or_default();
-        let mut p = self.prepare(engine, broker, client, id, token, sent_username, via, now)?;
+        let mut p = self.prepare(engine, broker, client.key(), id, token, sent_username, via, now)?;
         // A CONNECT that waits (2.1) is renamed once the broker accepted it, through the pointer it
         // then vouches for; one that resumes a persistent session is renamed now, before its
         // queued messages are checked (a delayed client can do nothing; a refusal closes it).
@@ -217,23 +217,23 @@ impl Plugin {
             set_username(broker, client, name)?;
         }
         if let GateAnswer::Wait(d) = p.gate {
-            let at = (client, broker.client_address(client).unwrap_or_else(|| "-".into()));
+            let at = (client.key(), broker.client_address(client).unwrap_or_else(|| "-".into()));
             self.wait_for_revocation(engine, broker, at, p.session, d, rename_after, now);
             return Ok(Admitted::Waiting);
         }
-        self.forget_deferred(client);
-        self.open_session(engine, client, p.session, now, p.gate);
+        self.forget_deferred(client.key());
+        self.open_session(engine, client.key(), p.session, now, p.gate);
         Ok(Admitted::Open)
     }
 
     /// Every check of a new connection with client id `id`, changing nothing: the session to open,
-    /// the username to set, the revocation gate's answer. `client` is only compared, never used.
+    /// the username to set, the revocation gate's answer. `client` is only compared.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn prepare(
         &self,
         engine: &Loaded,
         broker: &dyn Broker,
-        client: ClientRef,
+        client: ClientKey,
         id: String,
         token: &str,
         sent_username: Option<&str>,
@@ -283,7 +283,7 @@ impl Plugin {
     pub(super) fn open_session(
         &self,
         engine: &Loaded,
-        client: ClientRef,
+        client: ClientKey,
         session: Session,
         now: f64,
         gate: GateAnswer,
@@ -295,7 +295,7 @@ impl Plugin {
             notice_before: engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64),
         };
         let tracked = engine.introspector.is_some().then(|| session.clone());
-        self.sessions.lock().open(client, session, deadlines, now);
+        self.sessions.borrow_mut().open(client, session, deadlines, now);
         if let Some(s) = tracked {
             self.track_revocation(engine, client, &s, gate, now);
         }
@@ -314,7 +314,7 @@ impl Plugin {
         now: f64,
     ) -> Option<AuthResult> {
         let id = broker.client_id(client)?;
-        let session = self.sessions.lock().get(client).filter(|s| *s.client_id == *id).cloned()?;
+        let session = self.sessions.borrow_mut().get(client.key()).filter(|s| *s.client_id == *id).cloned()?;
         // Not kept: the token in force is the CONNECT password, which mosquitto passes in again.
         let current = match &session.token {
             Some(t) => Ok(&**t),
@@ -332,7 +332,7 @@ impl Plugin {
                     if let Some(name) = &rename {
                         set_username(broker, client, name)?;
                     }
-                    self.open_session(engine, client, fresh, now, GateAnswer::Pending);
+                    self.open_session(engine, client.key(), fresh, now, GateAnswer::Pending);
                     Ok(())
                 })
         };

@@ -2,7 +2,7 @@
 //! and the live-session count in the log. Runs from TICK, and from other callbacks when TICK is
 //! not firing (mosquitto 2.0.0–2.0.14 with per_listener_settings never sends it).
 use super::Plugin;
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::logsafe::clean;
 use crate::session::{End, EventKind, Phase};
 use serde_json::json;
@@ -30,13 +30,13 @@ impl Plugin {
     /// MOSQ_EVT_TICK.
     pub fn tick(&self, broker: &dyn Broker, now: f64) {
         {
-            let mut clock = self.expiry.lock();
+            let mut clock = self.expiry.borrow_mut();
             clock.last_tick = now;
         }
         // Any reload re-check pass has finished by the time the loop ticks again.
-        *self.recheck_until.lock() = 0.0;
+        self.recheck_until.set(0.0);
         // Sessions that went away before this tick have had their will checked.
-        self.sessions.lock().drop_gone(None);
+        self.sessions.borrow_mut().drop_gone(None);
         self.drain_background(broker);
         self.revocation_pass(broker, now);
         self.settle_waiting(broker, now);
@@ -47,10 +47,10 @@ impl Plugin {
 
     /// From callbacks other than TICK: does the time-driven work only when TICK has gone quiet.
     pub fn expire_fallback(&self, broker: &dyn Broker, now: f64, busy: ClientRef) {
-        let quiet = now - self.expiry.lock().last_tick > TICK_SILENCE;
+        let quiet = now - self.expiry.borrow_mut().last_tick > TICK_SILENCE;
         if quiet {
-            self.sessions.lock().drop_gone(Some(busy));
-            self.run_due(broker, now, Some(busy));
+            self.sessions.borrow_mut().drop_gone(Some(busy.key()));
+            self.run_due(broker, now, Some(busy.key()));
         }
     }
 
@@ -59,28 +59,28 @@ impl Plugin {
     /// session stays, gone, until the next tick drops it.
     pub fn disconnect(&self, broker: &dyn Broker, client: ClientRef, now: f64) {
         let with_will = self.engine().config.common.kick_expired_clients_with_will;
-        self.sessions.lock().disconnected(client, with_will, now);
-        self.untrack_revocation(client);
-        self.forget_deferred(client);
+        self.sessions.borrow_mut().disconnected(client.key(), with_will, now);
+        self.untrack_revocation(client.key());
+        self.forget_deferred(client.key());
         self.expire_fallback(broker, now, client);
     }
 
     /// The plugin ends a live session for `why`: ACL checks deny from now on; the invalidity
     /// notice (when configured, for any reason but expiry) goes out at once and the kick follows on a
     /// later pass, never from inside the client's own callback.
-    pub(super) fn end_session(&self, client: ClientRef, why: End, now: f64) {
+    pub(super) fn end_session(&self, client: ClientKey, why: End, now: f64) {
         let engine = self.engine();
         let notify = engine.config.invalid_notice.is_some() && why != End::Expired;
         let grace = notify || matches!(why, End::RefreshRefused(_));
         let kick_at = if grace { now + NOTICE_GRACE } else { now };
-        self.sessions.lock().end(client, why, now, kick_at, notify);
+        self.sessions.borrow_mut().end(client, why, now, kick_at, notify);
     }
 
-    fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientRef>) {
+    fn run_due(&self, broker: &dyn Broker, now: f64, busy: Option<ClientKey>) {
         // A stopwatch for the pass's work budget, not a time input: every decision uses `now`.
         let started = std::time::Instant::now();
         loop {
-            let due = self.sessions.lock().due(now, BATCH, busy);
+            let due = self.sessions.borrow_mut().due(now, BATCH, busy);
             let more = due.len() == BATCH;
             self.handle_due(broker, now, due);
             if !more || started.elapsed() >= PASS_BUDGET {
@@ -98,9 +98,9 @@ impl Plugin {
         for d in due {
             match d.kind {
                 EventKind::Expiry | EventKind::Kick => {
-                    // Mark first: the kick runs the DISCONNECT callback, which takes the session lock.
+                    // Mark first: the kick runs the DISCONNECT callback, which borrows the sessions again.
                     let why = {
-                        let mut sessions = self.sessions.lock();
+                        let mut sessions = self.sessions.borrow_mut();
                         sessions.expire(d.client);
                         match sessions.get(d.client).map(|s| s.phase()) {
                             Some(Phase::Ending(why)) => why,
@@ -129,7 +129,7 @@ impl Plugin {
                 }
                 EventKind::Invalid => {
                     let Some(notice) = &engine.config.invalid_notice else { continue };
-                    let why = match self.sessions.lock().get(d.client).map(|s| s.phase()) {
+                    let why = match self.sessions.borrow_mut().get(d.client).map(|s| s.phase()) {
                         Some(Phase::Ending(why)) => why,
                         _ => continue,
                     };
@@ -138,7 +138,7 @@ impl Plugin {
                 }
                 EventKind::Notice => {
                     let Some(notice) = &engine.config.expiry_notice else { continue };
-                    let exp = self.sessions.lock().get(d.client).and_then(|s| s.exp());
+                    let exp = self.sessions.borrow_mut().get(d.client).and_then(|s| s.exp());
                     let Some(exp) = exp else { continue };
                     let body = json!({"exp": exp as i64, "expiresIn": (exp - now).max(0.0).round() as i64});
                     broker.publish_to(&d.client_id, &notice.topic, body.to_string().as_bytes());
@@ -148,8 +148,8 @@ impl Plugin {
     }
 
     fn housekeeping(&self, broker: &dyn Broker, now: f64) {
-        let mut clock = self.expiry.lock();
-        let count = self.sessions.lock().len();
+        let mut clock = self.expiry.borrow_mut();
+        let count = self.sessions.borrow_mut().len();
         if clock.logged_count != Some(count) && now - clock.last_count_log >= 1.0 {
             clock.last_count_log = now;
             clock.logged_count = Some(count);

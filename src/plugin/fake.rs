@@ -1,12 +1,12 @@
 //! A fake of the broker interface for unit tests: records logs, usernames, kicks and messages.
-use crate::host::{Broker, ClientRef, Level};
+use crate::host::{Broker, ClientKey, ClientRef, Level};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 #[derive(Default)]
 pub struct FakeBroker {
-    pub ids: RefCell<HashMap<ClientRef, String>>,
-    pub usernames: RefCell<HashMap<ClientRef, String>>,
+    pub ids: RefCell<HashMap<ClientRef<'static>, String>>,
+    pub usernames: RefCell<HashMap<ClientRef<'static>, String>>,
     pub logs: RefCell<Vec<(Level, String)>>,
     pub kicks: RefCell<Vec<(String, bool)>>,
     pub published: RefCell<Vec<(String, String, Vec<u8>)>>,
@@ -17,7 +17,7 @@ pub struct FakeBroker {
     /// complete_auth calls: client id, positive.
     pub completions: RefCell<Vec<(String, bool)>>,
     /// Connections that asked to resume a session (the others start clean).
-    pub persistent: RefCell<std::collections::HashSet<ClientRef>>,
+    pub persistent: RefCell<std::collections::HashSet<ClientRef<'static>>>,
 }
 
 /// Writes `cfg` as the jwt.json of a new plugin and loads it against `b`; the folder must outlive
@@ -36,8 +36,8 @@ pub fn load(cfg: &serde_json::Value) -> (super::Plugin, FakeBroker, tempfile::Te
 }
 
 impl FakeBroker {
-    pub fn client(&self, n: usize, id: &str) -> ClientRef {
-        let c = ClientRef(n);
+    pub fn client(&self, n: usize, id: &str) -> ClientRef<'static> {
+        let c = ClientRef::from_host(n);
         self.ids.borrow_mut().insert(c, id.to_string());
         c
     }
@@ -47,21 +47,26 @@ impl FakeBroker {
     }
 }
 
+/// The fake's clients are numbers: a callback's handle as the maps' key.
+fn fixed(c: ClientRef) -> ClientRef<'static> {
+    ClientRef::from_host(c.host_addr())
+}
+
 impl Broker for FakeBroker {
     fn log(&self, level: Level, msg: &str) {
         self.logs.borrow_mut().push((level, msg.to_string()));
     }
     fn client_id(&self, c: ClientRef) -> Option<String> {
-        self.ids.borrow().get(&c).cloned()
+        self.ids.borrow().get(&fixed(c)).cloned()
     }
     fn client_address(&self, _c: ClientRef) -> Option<String> {
         Some("127.0.0.1".into())
     }
     fn client_username(&self, c: ClientRef) -> Option<String> {
-        self.usernames.borrow().get(&c).cloned()
+        self.usernames.borrow().get(&fixed(c)).cloned()
     }
     fn set_username(&self, c: ClientRef, name: &str) -> bool {
-        self.usernames.borrow_mut().insert(c, name.to_string());
+        self.usernames.borrow_mut().insert(fixed(c), name.to_string());
         true
     }
     fn kick(&self, client_id: &str, with_will: bool) -> bool {
@@ -80,11 +85,12 @@ impl Broker for FakeBroker {
         self.defers
     }
     fn client_clean_start(&self, c: ClientRef) -> bool {
-        !self.persistent.borrow().contains(&c)
+        !self.persistent.borrow().contains(&fixed(c))
     }
     /// A client removed from `ids` meanwhile has gone: as mosquitto, the answer is then ignored.
-    fn complete_auth(&self, client: ClientRef, client_id: &str, ok: bool) -> bool {
+    fn complete_auth(&self, client: ClientKey, client_id: &str, ok: bool) -> Option<ClientRef<'_>> {
         self.completions.borrow_mut().push((client_id.to_string(), ok));
-        ok && self.ids.borrow().get(&client).map(String::as_str) == Some(client_id)
+        let ids = self.ids.borrow();
+        ids.iter().find(|(c, id)| ok && c.key() == client && id.as_str() == client_id).map(|(c, _)| *c)
     }
 }

@@ -4,7 +4,7 @@
 //! kick another device (or a password client) off its id.
 use super::Plugin;
 use crate::config::{ClientIdTakeover, NonJwtCredentials};
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
@@ -15,18 +15,18 @@ use std::collections::HashMap;
 /// Forgotten at DISCONNECT.
 #[derive(Default)]
 pub(super) struct Deferred {
-    by_client: HashMap<ClientRef, String>,
-    by_id: HashMap<String, ClientRef>,
+    by_client: HashMap<ClientKey, String>,
+    by_id: HashMap<String, ClientKey>,
 }
 
 impl Deferred {
-    fn insert(&mut self, c: ClientRef, id: String) {
+    fn insert(&mut self, c: ClientKey, id: String) {
         self.remove(c);
         self.by_id.insert(id.clone(), c);
         self.by_client.insert(c, id);
     }
 
-    pub fn remove(&mut self, c: ClientRef) {
+    pub fn remove(&mut self, c: ClientKey) {
         if let Some(id) = self.by_client.remove(&c) {
             if self.by_id.get(&id) == Some(&c) {
                 self.by_id.remove(&id);
@@ -34,7 +34,7 @@ impl Deferred {
         }
     }
 
-    fn holder(&self, id: &str) -> Option<ClientRef> {
+    fn holder(&self, id: &str) -> Option<ClientKey> {
         self.by_id.get(id).copied()
     }
 
@@ -85,17 +85,17 @@ impl Plugin {
         }
         let id = broker.client_id(client).unwrap_or_default();
         // A password client must not take a device's id either.
-        if let Err(r) = self.check_takeover(engine, client, &id, None) {
+        if let Err(r) = self.check_takeover(engine, client.key(), &id, None) {
             return Some(Err(r));
         }
         // A new CONNECT on this connection: nothing of ours may answer its ACL checks.
-        if self.sessions.lock().close(client).is_some() {
-            self.untrack_revocation(client);
+        if self.sessions.borrow_mut().close(client.key()).is_some() {
+            self.untrack_revocation(client.key());
         }
         // During a reload's re-check mosquitto also asks for offline persistent sessions: only
         // connections that are live are recorded (those already are).
-        if now >= *self.recheck_until.lock() {
-            self.deferred.lock().insert(client, id.clone());
+        if now >= self.recheck_until.get() {
+            self.deferred.borrow_mut().insert(client.key(), id.clone());
         }
         broker.log(
             Level::Debug,
@@ -109,7 +109,7 @@ impl Plugin {
     pub(super) fn check_takeover(
         &self,
         engine: &Loaded,
-        client: ClientRef,
+        client: ClientKey,
         id: &str,
         who: Option<Who>,
     ) -> Result<(), Refused> {
@@ -120,10 +120,10 @@ impl Plugin {
             Err(Refused::new(Reason::ClientIdInUse, format!("held by a connection of another identity ({holder})")))
         };
         // Between two connections of other plugins, those plugins decide (MQTT's takeover).
-        if who.is_some() && self.deferred.lock().holder(id).is_some_and(|c| c != client) {
+        if who.is_some() && self.deferred.borrow_mut().holder(id).is_some_and(|c| c != client) {
             return in_use("a client of another plugin");
         }
-        let sessions = self.sessions.lock();
+        let sessions = self.sessions.borrow_mut();
         match sessions.holder_of(id) {
             Some((c, _)) if c == client => Ok(()),
             Some((_, s)) if who.is_some_and(|w| w.same(Who::of(s))) => Ok(()),
@@ -133,8 +133,8 @@ impl Plugin {
     }
 
     /// A session is opening on `client`: it is no longer a connection of other plugins.
-    pub(super) fn forget_deferred(&self, client: ClientRef) {
-        self.deferred.lock().remove(client);
+    pub(super) fn forget_deferred(&self, client: ClientKey) {
+        self.deferred.borrow_mut().remove(client);
     }
 }
 

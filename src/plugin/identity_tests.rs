@@ -1,6 +1,7 @@
 //! Client-id takeover and coexistence with other plugins, against the fake broker.
 use super::fake::FakeBroker;
 use super::*;
+use crate::acl::Access;
 use crate::acl::Decision;
 use crate::host::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -41,11 +42,11 @@ fn another_identity_cannot_take_over_a_client_id() {
     assert_eq!(auth(&p, &b, impostor, Some(&tok(json!({"sub": "meter-8"})))), AuthResult::Refuse);
     assert!(b.logged("refused client meter-7 from 127.0.0.1: client-id-in-use"));
     assert_eq!(
-        p.acl_check(&b, real, 1, "meter-7/cmd", 0, false, NOW),
+        p.acl_check(&b, real, Access::Read, "meter-7/cmd", 0, false, NOW),
         Decision::Allow,
         "the real one keeps its session"
     );
-    assert_eq!(p.acl_check(&b, impostor, 2, "meter-7/cmd", 0, false, NOW), Decision::Defer);
+    assert_eq!(p.acl_check(&b, impostor, Access::Write, "meter-7/cmd", 0, false, NOW), Decision::Defer);
     // Other issuer, same subject: another identity.
     let other_iss = b.client(3, "meter-7");
     let t = tok(json!({"sub": "meter-7", "iss": "https://other"}));
@@ -55,7 +56,7 @@ fn another_identity_cannot_take_over_a_client_id() {
     assert_eq!(auth(&p, &b, again, Some(&tok(json!({"sub": "meter-7"})))), AuthResult::Accept);
     assert_eq!(p.live_sessions(), 1);
     // The old connection is gone: denied everything but its will, until the next tick drops it.
-    assert_eq!(p.acl_check(&b, real, 1, "meter-7/cmd", 0, false, NOW), Decision::Deny);
+    assert_eq!(p.acl_check(&b, real, Access::Read, "meter-7/cmd", 0, false, NOW), Decision::Deny);
     // Gone: the id is free for anyone.
     p.disconnect(&b, again, NOW);
     assert_eq!(auth(&p, &b, b.client(5, "meter-7"), Some(&tok(json!({"sub": "meter-8"})))), AuthResult::Accept);
@@ -87,10 +88,10 @@ fn credentials_that_are_not_a_jwt_are_passed_on_and_never_authorized_here() {
         assert_eq!(auth(&p, &b, admin, password), AuthResult::Defer, "{password:?}");
     }
     assert_eq!(p.live_sessions(), 0);
-    for access in [1, 2, 4] {
+    for access in [Access::Read, Access::Write, Access::Subscribe] {
         assert_eq!(p.acl_check(&b, admin, access, "any/topic", 0, false, NOW), Decision::Defer);
     }
-    assert_eq!(p.acl_check(&b, admin, 2, "$CONTROL/jwt-auth/v1", 0, false, NOW), Decision::Defer);
+    assert_eq!(p.acl_check(&b, admin, Access::Write, "$CONTROL/jwt-auth/v1", 0, false, NOW), Decision::Defer);
     // Shaped like a JWT: decided here, refused, never passed on.
     let good = tok(json!({"sub": "dev"}));
     let tampered = format!("{}x", &good[..good.len() - 1]);
@@ -102,7 +103,7 @@ fn credentials_that_are_not_a_jwt_are_passed_on_and_never_authorized_here() {
     );
     let dev = b.client(5, "dev");
     assert_eq!(auth(&p, &b, dev, Some(&good)), AuthResult::Accept);
-    assert_eq!(p.acl_check(&b, dev, 2, "any/topic", 0, false, NOW), Decision::Allow);
+    assert_eq!(p.acl_check(&b, dev, Access::Write, "any/topic", 0, false, NOW), Decision::Allow);
 }
 
 #[test]
@@ -115,7 +116,7 @@ fn password_clients_and_devices_cannot_take_each_others_ids() {
     let dev = b.client(3, "dev");
     assert_eq!(auth(&p, &b, dev, Some(&tok(json!({"sub": "dev"})))), AuthResult::Accept);
     assert_eq!(auth(&p, &b, b.client(4, "dev"), Some("pw")), AuthResult::Refuse);
-    assert_eq!(p.acl_check(&b, dev, 2, "x", 0, false, NOW), Decision::Allow, "the device kept its session");
+    assert_eq!(p.acl_check(&b, dev, Access::Write, "x", 0, false, NOW), Decision::Allow, "the device kept its session");
     // Password clients take each other's ids as usual (the other plugin decides who they are).
     let console2 = b.client(5, "console");
     assert_eq!(auth(&p, &b, console2, Some("pw")), AuthResult::Defer);
@@ -124,7 +125,7 @@ fn password_clients_and_devices_cannot_take_each_others_ids() {
     assert_eq!(auth(&p, &b, b.client(6, "console"), Some(&tok(json!({"sub": "x"})))), AuthResult::Refuse);
     p.disconnect(&b, console2, NOW);
     assert_eq!(auth(&p, &b, b.client(7, "console"), Some(&tok(json!({"sub": "x"})))), AuthResult::Accept);
-    assert_eq!(p.deferred.lock().len(), 0);
+    assert_eq!(p.deferred.borrow_mut().len(), 0);
 }
 
 #[test]
@@ -138,7 +139,7 @@ fn a_reload_passes_password_clients_on_again() {
     p.reload(&b, NOW);
     assert_eq!(auth(&p, &b, console, Some("pw")), AuthResult::Defer);
     assert_eq!(auth(&p, &b, dev, Some(&t)), AuthResult::Accept);
-    assert_eq!(p.acl_check(&b, console, 2, "x", 0, false, NOW), Decision::Defer);
+    assert_eq!(p.acl_check(&b, console, Access::Write, "x", 0, false, NOW), Decision::Defer);
     // mosquitto also re-checks offline persistent sessions: they do not become holders of their id.
     let offline = b.client(3, "gone");
     assert_eq!(auth(&p, &b, offline, Some("pw")), AuthResult::Defer);
@@ -155,7 +156,7 @@ fn a_passed_on_connection_has_no_session_of_ours() {
     assert_eq!(auth(&p, &b, c, Some(&tok(json!({"sub": "a"})))), AuthResult::Accept);
     b.ids.borrow_mut().insert(c, "b".into());
     assert_eq!(auth(&p, &b, c, Some("pw")), AuthResult::Defer);
-    assert_eq!(p.acl_check(&b, c, 2, "x", 0, false, NOW), Decision::Defer);
+    assert_eq!(p.acl_check(&b, c, Access::Write, "x", 0, false, NOW), Decision::Defer);
     assert_eq!(p.live_sessions(), 0);
 }
 
@@ -183,13 +184,13 @@ fn an_acl_claim_cannot_use_an_unbound_client_id() {
     let p = Plugin::load(&b, &file).unwrap();
     let c = b.client(1, "meter-7");
     assert_eq!(auth(&p, &b, c, Some(&t)), AuthResult::Accept);
-    assert_eq!(p.acl_check(&b, c, 2, "up/meter-7", 0, false, NOW), Decision::Deny);
+    assert_eq!(p.acl_check(&b, c, Access::Write, "up/meter-7", 0, false, NOW), Decision::Deny);
     assert!(b.logged("the client id is not bound to the token"));
     std::fs::write(&file, cfg(json!({"matchClientIdToSubject": true}))).unwrap();
     let p = Plugin::load(&b, &file).unwrap();
     let c = b.client(2, "meter-8");
     assert_eq!(auth(&p, &b, c, Some(&t)), AuthResult::Accept);
-    assert_eq!(p.acl_check(&b, c, 2, "up/meter-8", 0, false, NOW), Decision::Allow);
+    assert_eq!(p.acl_check(&b, c, Access::Write, "up/meter-8", 0, false, NOW), Decision::Allow);
 }
 
 /// MQTT v5 enhanced authentication at CONNECT is a CONNECT like any other.

@@ -5,6 +5,7 @@
 //! and clock jumps. After each step the invariants of the lifecycle must hold.
 use super::fake::FakeBroker;
 use super::*;
+use crate::acl::Access;
 use crate::acl::Decision;
 use crate::host::*;
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -53,8 +54,8 @@ fn settle_kicks(p: &Plugin, b: &FakeBroker, m: &mut Model, now: f64) {
     for (id, _with_will) in kicks {
         let Some(ptr) = m.conns.iter().find(|(_, (cid, ..))| *cid == id).map(|(k, _)| *k) else { continue };
         m.conns.remove(&ptr);
-        p.disconnect(b, ClientRef(ptr), now);
-        let _ = p.acl_check(b, ClientRef(ptr), 2, "wills/x", 0, false, now);
+        p.disconnect(b, ClientRef::from_host(ptr), now);
+        let _ = p.acl_check(b, ClientRef::from_host(ptr), Access::Write, "wills/x", 0, false, now);
     }
 }
 
@@ -81,8 +82,8 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                         // mosquitto closes the old connection with this id: DISCONNECT, will check.
                         if let Some(old) = m.conns.iter().find(|(_, (cid, ..))| cid == id).map(|(k, _)| *k) {
                             m.conns.remove(&old);
-                            let _ = p.acl_check(&b, ClientRef(old), 2, "wills/x", 0, false, now);
-                            p.disconnect(&b, ClientRef(old), now);
+                            let _ = p.acl_check(&b, ClientRef::from_host(old), Access::Write, "wills/x", 0, false, now);
+                            p.disconnect(&b, ClientRef::from_host(old), now);
                         }
                         m.conns.insert(ptr, (id.to_string(), exp, sub.to_string()));
                     } else {
@@ -103,19 +104,19 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                         2 => "x.y.z".to_string(),
                         _ => tok(&id, &id, exp),
                     };
-                    let before = p.sessions.lock().get(ClientRef(ptr)).map(|s| s.phase());
+                    let before = p.sessions.borrow_mut().get(ClientRef::from_host(ptr).key()).map(|s| s.phase());
                     let ok = if r.below(2) == 0 {
-                        p.control(&b, ClientRef(ptr), t.as_bytes(), now);
+                        p.control(&b, ClientRef::from_host(ptr), t.as_bytes(), now);
                         b.published.borrow().last().is_some_and(|(_, _, body)| {
                             body.starts_with(b"{\"exp\"") || String::from_utf8_lossy(body).contains("\"ok\"")
                         })
                     } else {
-                        let ok =
-                            p.ext_auth_start(&b, ClientRef(ptr), Some("JWT"), t.as_bytes(), now) == AuthResult::Accept;
+                        let ok = p.ext_auth_start(&b, ClientRef::from_host(ptr), Some("JWT"), t.as_bytes(), now)
+                            == AuthResult::Accept;
                         if !ok {
                             // mosquitto closes a connection whose re-authentication failed.
                             m.conns.remove(&ptr);
-                            p.disconnect(&b, ClientRef(ptr), now);
+                            p.disconnect(&b, ClientRef::from_host(ptr), now);
                         }
                         ok
                     };
@@ -137,8 +138,8 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                 6 => {
                     if let Some(&ptr) = m.conns.keys().nth(r.below(m.conns.len().max(1) as u64) as usize) {
                         m.conns.remove(&ptr);
-                        p.disconnect(&b, ClientRef(ptr), now);
-                        let _ = p.acl_check(&b, ClientRef(ptr), 2, "wills/x", 0, false, now);
+                        p.disconnect(&b, ClientRef::from_host(ptr), now);
+                        let _ = p.acl_check(&b, ClientRef::from_host(ptr), Access::Write, "wills/x", 0, false, now);
                     }
                 }
                 7 => {
@@ -146,7 +147,7 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                     p.reload(&b, now);
                     let ptrs: Vec<usize> = m.conns.keys().copied().collect();
                     for ptr in ptrs {
-                        let c = ClientRef(ptr);
+                        let c = ClientRef::from_host(ptr);
                         if p.basic_auth(&b, c, None, Some(b"connect-password"), now) != AuthResult::Accept {
                             m.conns.remove(&ptr);
                             p.disconnect(&b, c, now);
@@ -159,10 +160,10 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
                 _ => now += r.below(8) as f64,
             }
             // Invariants.
-            let sessions = p.sessions.lock();
+            let sessions = p.sessions.borrow_mut();
             for (&ptr, (id, ..)) in &m.conns {
-                let c = ClientRef(ptr);
-                let Some(s) = sessions.get(c) else { continue };
+                let c = ClientRef::from_host(ptr);
+                let Some(s) = sessions.get(c.key()) else { continue };
                 assert_eq!(&*s.client_id, id.as_str(), "seed {seed} step {step}");
                 // The username mosquitto holds is the one bound to the token in force.
                 let held = b.usernames.borrow().get(&c).cloned();
@@ -171,9 +172,9 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
             }
             drop(sessions);
             for (&ptr, (_, exp, _)) in &m.conns {
-                let c = ClientRef(ptr);
-                let allowed = p.acl_check(&b, c, 2, "data/x", 0, false, now) == Decision::Allow;
-                let s = p.sessions.lock().get(c).cloned();
+                let c = ClientRef::from_host(ptr);
+                let allowed = p.acl_check(&b, c, Access::Write, "data/x", 0, false, now) == Decision::Allow;
+                let s = p.sessions.borrow_mut().get(c.key()).cloned();
                 if allowed {
                     // Against the model's own clock: the token in force, plus the leeway.
                     assert!(now < exp + LEEWAY, "seed {seed} step {step}: allowed past exp + leeway");
@@ -185,11 +186,11 @@ fn random_interleavings_keep_the_lifecycle_invariants() {
         // Everyone leaves; after a tick nothing is left.
         let ptrs: Vec<usize> = m.conns.keys().copied().collect();
         for ptr in ptrs {
-            p.disconnect(&b, ClientRef(ptr), now);
+            p.disconnect(&b, ClientRef::from_host(ptr), now);
         }
         p.tick(&b, now + 0.1);
         let left = {
-            let s = p.sessions.lock();
+            let s = p.sessions.borrow_mut();
             s.len() + s.gone()
         };
         assert_eq!(left, 0, "seed {seed}: sessions left");

@@ -60,7 +60,7 @@ impl Plugin {
     fn first_use(&self, engine: &Loaded, l: Logout, now: f64) -> Result<Logout, Refused> {
         let max_age = engine.config.logout.as_ref().map_or(0, |c| c.max_age_seconds) as f64;
         let until = l.iat + max_age + engine.verifier.leeway + 1.0;
-        let (first, forgotten) = self.logouts.lock().first_use(&l, until, now);
+        let (first, forgotten) = self.logouts.borrow_mut().first_use(&l, until, now);
         self.metrics.logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
         if !first {
             return Err(Refused::new(Reason::LogoutReplayed, "this jti was used before"));
@@ -71,9 +71,9 @@ impl Plugin {
     /// Ends the covered sessions and remembers the logout; the number of sessions ending.
     fn apply_logout(&self, engine: &Loaded, l: &Logout, now: f64) -> usize {
         let remember = engine.config.logout.as_ref().map_or(0, |c| c.remember_seconds) as f64;
-        let forgotten = self.logouts.lock().remember(l, now + remember, now);
+        let forgotten = self.logouts.borrow_mut().remember(l, now + remember, now);
         self.metrics.logouts_forgotten.fetch_add(forgotten as u64, std::sync::atomic::Ordering::Relaxed);
-        let ended = self.sessions.lock().logged_out(l);
+        let ended = self.sessions.borrow_mut().logged_out(l);
         for c in &ended {
             self.end_session(*c, End::LoggedOut, now);
         }
@@ -88,7 +88,7 @@ impl Plugin {
         }
         // `sid` is among the claims the engine keeps when options.logout is configured.
         let sid = t.claims.get("sid").and_then(|v| v.as_str());
-        let memory = self.logouts.lock();
+        let memory = self.logouts.borrow_mut();
         match memory.refusing(t.iss.as_deref(), t.sub.as_deref(), sid, t.iat, now) {
             Some(l) => Err(Refused::new(
                 Reason::LoggedOut,

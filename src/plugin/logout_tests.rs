@@ -2,6 +2,7 @@
 //! what it refuses afterwards.
 use super::fake::FakeBroker;
 use super::*;
+use crate::acl::Access;
 use crate::host::*;
 use crate::logout::BACKCHANNEL_EVENT;
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -49,7 +50,7 @@ fn logout_token(claims: &Value) -> String {
     sign(Header { typ: Some("logout+jwt".into()), ..Header::default() }, claims)
 }
 
-fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str, token: &str, now: f64) -> (ClientRef, AuthResult) {
+fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str, token: &str, now: f64) -> (ClientRef<'static>, AuthResult) {
     let c = b.client(n, id);
     (c, p.basic_auth(b, c, None, Some(token.as_bytes()), now))
 }
@@ -78,7 +79,10 @@ fn a_logout_by_subject_ends_every_session_of_it_within_a_second_and_nothing_else
         p.control_message(&b, relay, TOPIC, logout_token(&logout_claims(Some("alice"), None, "j1")).as_bytes(), NOW);
         assert_eq!(answers(&b, "relay"), vec![json!({"result": "ok", "ended": 2})]);
         // ACLs deny at once; the notice goes out on the next pass, the kick right after it.
-        assert_eq!(p.acl_check(&b, ClientRef(1), 1, "t", 0, false, NOW), crate::acl::Decision::Deny);
+        assert_eq!(
+            p.acl_check(&b, ClientRef::from_host(1), Access::Read, "t", 0, false, NOW),
+            crate::acl::Decision::Deny
+        );
         p.tick(&b, NOW + 0.05);
         let notices: Vec<_> =
             b.published.borrow().iter().filter(|(_, t, _)| t.ends_with("/invalid")).cloned().collect();
@@ -89,10 +93,10 @@ fn a_logout_by_subject_ends_every_session_of_it_within_a_second_and_nothing_else
         assert_eq!(kicked(&b), vec![("laptop".into(), with_will), ("phone".into(), with_will)]);
         // This plugin's own counters: exactly its two kicks.
         assert_eq!(p.metrics.snapshot(0).get("kicks/logged-out"), 2);
-        p.disconnect(&b, ClientRef(1), NOW + 0.4);
-        p.disconnect(&b, ClientRef(2), NOW + 0.4);
+        p.disconnect(&b, ClientRef::from_host(1), NOW + 0.4);
+        p.disconnect(&b, ClientRef::from_host(2), NOW + 0.4);
         // The will check after the kick follows kickExpiredClientsWithWill.
-        let will = p.acl_check(&b, ClientRef(1), 2, "status/phone", 0, false, NOW + 0.4);
+        let will = p.acl_check(&b, ClientRef::from_host(1), Access::Write, "status/phone", 0, false, NOW + 0.4);
         assert_eq!(will == crate::acl::Decision::Deny, !with_will);
         assert_eq!(p.live_sessions(), 2, "bob and the relay stay");
     }
@@ -135,7 +139,7 @@ fn refused_logout_tokens_end_no_session_and_are_answered_with_the_reason() {
     p.tick(&b, NOW + 2.0);
     assert!(b.kicks.borrow().is_empty());
     assert_eq!(p.live_sessions(), 2, "neither the target nor the publisher is ended");
-    assert_eq!(p.acl_check(&b, relay, 2, "x", 0, false, NOW + 2.0), crate::acl::Decision::Defer);
+    assert_eq!(p.acl_check(&b, relay, Access::Write, "x", 0, false, NOW + 2.0), crate::acl::Decision::Defer);
     // The good one works, once: its replay is refused.
     p.control_message(&b, relay, TOPIC, logout_token(&good).as_bytes(), NOW + 2.0);
     b.published.borrow_mut().clear();

@@ -15,6 +15,7 @@ mod logout;
 #[cfg(test)]
 mod logout_tests;
 mod metrics;
+pub mod options;
 mod refresh;
 mod revocation;
 #[cfg(test)]
@@ -34,42 +35,59 @@ use crate::logsafe::clean;
 use crate::metrics::Metrics;
 use crate::refusal::Refused;
 use crate::session::Sessions;
-use parking_lot::{Mutex, RwLock};
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 
+/// Every field but `exchanges` is touched on the broker thread only (worker threads hold their
+/// own `Arc`s of what they need and answer through queues), so they are single-thread cells, not
+/// locks: Plugin is neither Sync nor shared. A cell borrowed twice panics (caught at the C
+/// boundary) where a lock would have deadlocked the broker.
 pub struct Plugin {
     config_file: PathBuf,
-    engine: RwLock<Arc<Loaded>>,
-    sessions: Mutex<Sessions>,
+    engine: RefCell<Arc<Loaded>>,
+    sessions: RefCell<Sessions>,
     /// Until when BASIC_AUTH calls are mosquitto re-checking connected clients after a reload.
-    recheck_until: Mutex<f64>,
-    expiry: Mutex<expiry::Clock>,
+    recheck_until: Cell<f64>,
+    expiry: RefCell<expiry::Clock>,
     /// A reloaded configuration whose remote keys are still on their way: the running one keeps
     /// serving (mosquitto re-checks every connected client right after a reload) until they arrive.
-    pending: Mutex<Option<Arc<Loaded>>>,
+    pending: RefCell<Option<Arc<Loaded>>>,
     /// Fixed at start-up: mosquitto callbacks cannot be added or removed by a reload.
     control_topic: Option<String>,
     /// `options.logout.topic` at start-up (a second MOSQ_EVT_CONTROL registration).
     logout_topic: Option<String>,
     /// Remembered back-channel logouts and used logout-token jtis: they outlive reloads.
-    logouts: Mutex<crate::logout::Memory>,
+    logouts: RefCell<crate::logout::Memory>,
     authorizes: bool,
     /// Verdict cache and re-check schedule of the revocation checks (broker thread only).
-    revocation: Mutex<revocation::State>,
+    revocation: RefCell<revocation::State>,
     /// What was published under `$SYS` and when (src/plugin/metrics.rs).
-    publisher: Mutex<metrics::Publisher>,
+    publisher: RefCell<metrics::Publisher>,
     /// The counters: this plugin's only instance, shared with every loaded configuration's threads.
     metrics: Arc<Metrics>,
     /// Connections passed on to other plugins (nonJwtCredentials "defer").
-    deferred: Mutex<identity::Deferred>,
+    deferred: RefCell<identity::Deferred>,
     /// CONNECTs answered later (2.1) while the revocation endpoint is asked.
-    waiting: Mutex<waiting::Waiting>,
-    /// Exchanges running on threads for waiting CONNECTs, and their answers.
+    waiting: RefCell<waiting::Waiting>,
+    /// Exchanges running on threads for waiting CONNECTs, and their answers: the one part
+    /// worker threads touch (its own locks and counters).
     exchanges: crate::net::exchange::Threads,
 }
+
+// Compile-time proof that Plugin stays single-thread state: with `Sync` implemented, both impls
+// below would apply and the item lookup would be ambiguous.
+const _: fn() = || {
+    trait AmbiguousIfSync<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+    struct IfSync;
+    impl<T: ?Sized + Sync> AmbiguousIfSync<IfSync> for T {}
+    <Plugin as AmbiguousIfSync<_>>::check();
+};
 
 fn load_engine(file: &Path, metrics: &Arc<Metrics>) -> Result<(Loaded, Vec<String>), FileError> {
     let config = Config::load(file)?;
@@ -134,34 +152,34 @@ impl Plugin {
         let authorizes = engine.config.authorization.is_some();
         Ok(Plugin {
             config_file: config_file.to_path_buf(),
-            engine: RwLock::new(Arc::new(engine)),
-            sessions: Mutex::new(Sessions::default()),
-            recheck_until: Mutex::new(0.0),
-            expiry: Mutex::new(expiry::Clock::default()),
-            pending: Mutex::new(None),
+            engine: RefCell::new(Arc::new(engine)),
+            sessions: RefCell::new(Sessions::default()),
+            recheck_until: Cell::new(0.0),
+            expiry: RefCell::new(expiry::Clock::default()),
+            pending: RefCell::new(None),
             control_topic,
             logout_topic,
-            logouts: Mutex::new(crate::logout::Memory::default()),
+            logouts: RefCell::new(crate::logout::Memory::default()),
             authorizes,
-            revocation: Mutex::new(revocation::State::default()),
-            publisher: Mutex::new(metrics::Publisher::default()),
+            revocation: RefCell::new(revocation::State::default()),
+            publisher: RefCell::new(metrics::Publisher::default()),
             metrics,
-            deferred: Mutex::new(identity::Deferred::default()),
-            waiting: Mutex::new(waiting::Waiting::default()),
+            deferred: RefCell::new(identity::Deferred::default()),
+            waiting: RefCell::new(waiting::Waiting::default()),
             exchanges: crate::net::exchange::Threads::default(),
         })
     }
 
     pub fn engine(&self) -> Arc<Loaded> {
-        self.engine.read().clone()
+        self.engine.borrow().clone()
     }
 
     pub fn live_sessions(&self) -> usize {
-        self.sessions.lock().len()
+        self.sessions.borrow_mut().len()
     }
 
     pub fn has_session(&self, c: ClientRef) -> bool {
-        self.sessions.lock().get(c).is_some()
+        self.sessions.borrow_mut().get(c.key()).is_some()
     }
 
     /// The topic of the MOSQ_EVT_CONTROL callback to register (fixed at start: reloads cannot change it).
@@ -189,7 +207,7 @@ impl Plugin {
     pub fn reload(&self, broker: &dyn Broker, now: f64) {
         // mosquitto re-runs BASIC_AUTH for every client right after this: those calls re-check each
         // session's current token (see auth.rs).
-        *self.recheck_until.lock() = now + 30.0;
+        self.recheck_until.set(now + 30.0);
         let (engine, warnings) = match load_engine(&self.config_file, &self.metrics) {
             Ok(e) => e,
             Err(e) => {
@@ -217,7 +235,7 @@ impl Plugin {
         }
         let engine = Arc::new(engine);
         // A previous pending reload is superseded (dropping it stops its threads).
-        *self.pending.lock() = Some(engine);
+        *self.pending.borrow_mut() = Some(engine);
         if !self.settle_pending(broker) {
             let msg = format!("{LOG_PREFIX}: reloading {}: waiting for keys", self.config_file.display());
             broker.log(Level::Notice, &msg);
@@ -228,14 +246,14 @@ impl Plugin {
     /// installs a pending reload whose keys have arrived.
     pub fn drain_background(&self, broker: &dyn Broker) {
         log_notices(broker, &self.engine());
-        if self.pending.lock().is_some() {
+        if self.pending.borrow_mut().is_some() {
             self.settle_pending(broker);
         }
     }
 
     /// True when no reload is pending any more (installed or abandoned).
     fn settle_pending(&self, broker: &dyn Broker) -> bool {
-        let mut pending = self.pending.lock();
+        let mut pending = self.pending.borrow_mut();
         let Some(p) = pending.as_ref() else { return true };
         log_notices(broker, p);
         let file = self.config_file.display();
@@ -257,7 +275,7 @@ impl Plugin {
             }
         }
         if let Some(p) = pending.take() {
-            let old = std::mem::replace(&mut *self.engine.write(), p);
+            let old = std::mem::replace(&mut *self.engine.borrow_mut(), p);
             log_notices(broker, &old);
         }
         true

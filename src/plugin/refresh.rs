@@ -22,7 +22,7 @@ impl Plugin {
         token: &str,
         now: f64,
     ) -> Result<Option<f64>, Refused> {
-        let Some(session) = self.sessions.lock().get(client).cloned() else {
+        let Some(session) = self.sessions.borrow_mut().get(client.key()).cloned() else {
             return Err(Refused::new(Reason::Internal, "no session for this connection"));
         };
         if !session.is_live() {
@@ -50,7 +50,7 @@ impl Plugin {
         fresh.refreshed = true;
         fresh.last_refresh = Some(now);
         let exp = fresh.exp();
-        self.open_session(engine, client, fresh, now, gate);
+        self.open_session(engine, client.key(), fresh, now, gate);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
         Ok(exp)
@@ -77,7 +77,7 @@ impl Plugin {
                 log_refusal(broker, client, "token refresh refused, disconnecting", &r);
                 // Not from inside this client's own callback: a tick kicks it shortly, after the
                 // answer has gone out; ACLs deny meanwhile.
-                self.end_session(client, End::RefreshRefused(r.reason), now);
+                self.end_session(client.key(), End::RefreshRefused(r.reason), now);
             }
         }
     }

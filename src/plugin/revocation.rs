@@ -5,7 +5,7 @@
 use super::Plugin;
 use crate::cache::{digest, Digest};
 use crate::config::{OnError, Policy as Blocking, Revocation};
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, Level, LOG_PREFIX};
 use crate::introspect::tracker::{Action, Policy, Tracked, Tracker};
 use crate::introspect::{Done, Job, Outcome, Priority, Submitted, Verdict};
 use crate::loaded::Loaded;
@@ -105,7 +105,7 @@ impl Plugin {
     /// Runs `f` on the tracker, first adapting it to `engine` if that is a new configuration.
     fn with_tracker<R>(&self, engine: &Loaded, now: f64, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
         let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else { return None };
-        let mut st = self.revocation.lock();
+        let mut st = self.revocation.borrow_mut();
         st.adopt(engine, r, intro, now);
         st.tracker.as_mut().map(f)
     }
@@ -173,7 +173,7 @@ impl Plugin {
     }
 
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
-    pub(super) fn track_revocation(&self, engine: &Loaded, client: ClientRef, s: &Session, gate: GateAnswer, now: f64) {
+    pub(super) fn track_revocation(&self, engine: &Loaded, client: ClientKey, s: &Session, gate: GateAnswer, now: f64) {
         let Some(intro) = &engine.introspector else { return };
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
         let Some(token) = s.token.clone() else { return };
@@ -218,11 +218,11 @@ impl Plugin {
 
     /// Whether any session's token is followed (its checks' answers arrive at any time).
     pub(super) fn tracks_revocation(&self) -> bool {
-        self.revocation.lock().tracker.as_ref().is_some_and(|t| t.tracked() > 0)
+        self.revocation.borrow_mut().tracker.as_ref().is_some_and(|t| t.tracked() > 0)
     }
 
-    pub(super) fn untrack_revocation(&self, client: ClientRef) {
-        if let Some(tr) = self.revocation.lock().tracker.as_mut() {
+    pub(super) fn untrack_revocation(&self, client: ClientKey) {
+        if let Some(tr) = self.revocation.borrow_mut().tracker.as_mut() {
             tr.untrack(client);
         }
     }
@@ -231,12 +231,12 @@ impl Plugin {
     pub(super) fn revocation_pass(&self, broker: &dyn Broker, now: f64) {
         let engine = self.engine();
         let Some(intro) = &engine.introspector else {
-            self.revocation.lock().tracker = None;
+            self.revocation.borrow_mut().tracker = None;
             return;
         };
         let answers = intro.take_results();
         self.apply_answers(Some(broker), &engine, answers, now);
-        let budget = self.revocation.lock().budget(intro, now);
+        let budget = self.revocation.borrow_mut().budget(intro, now);
         let due = self.with_tracker(&engine, now, |tr| {
             tr.expire(now);
             tr.due(now, DUE_PER_PASS, budget)
@@ -256,7 +256,7 @@ impl Plugin {
             }
         }
         {
-            let mut st = self.revocation.lock();
+            let mut st = self.revocation.borrow_mut();
             st.credit -= rechecks as f64;
         }
         shed += failed.iter().filter(|d| d.outcome == Outcome::Shed).count() as u64;
@@ -270,7 +270,7 @@ impl Plugin {
             return;
         }
         self.metrics.introspection_rechecks_shed.fetch_add(shed, std::sync::atomic::Ordering::Relaxed);
-        let mut st = self.revocation.lock();
+        let mut st = self.revocation.borrow_mut();
         st.shed_unreported += shed;
         if now < st.next_shed_warning {
             return;
@@ -313,8 +313,8 @@ impl Plugin {
 
     /// Never kicks here (this may run inside the client's own callback): TICK does it. `client_id`
     /// guards against a client pointer that now belongs to another connection.
-    fn end_revoked(&self, client: ClientRef, client_id: &str, now: f64, why: End) {
-        let ours = self.sessions.lock().get(client).is_some_and(|s| &*s.client_id == client_id);
+    fn end_revoked(&self, client: ClientKey, client_id: &str, now: f64, why: End) {
+        let ours = self.sessions.borrow_mut().get(client).is_some_and(|s| &*s.client_id == client_id);
         if ours {
             self.end_session(client, why, now);
         }

@@ -9,6 +9,7 @@ use crate::host::*;
 use crate::introspect::Verdict;
 use crate::net::introspect::Introspector;
 use jsonwebtoken::{encode, EncodingKey, Header};
+use parking_lot::Mutex;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -146,11 +147,11 @@ fn ticks_for(p: &Plugin, b: &FakeBroker, d: Duration) {
 }
 
 fn checked(p: &Plugin, token: &str) -> Option<Verdict> {
-    p.revocation.lock().tracker.as_ref().and_then(|t| t.cached(&digest(token), now_seconds()))
+    p.revocation.borrow_mut().tracker.as_ref().and_then(|t| t.cached(&digest(token), now_seconds()))
 }
 
 /// A connected client whose token has been answered active once.
-fn checked_client(p: &Plugin, b: &FakeBroker, n: usize, id: &str) -> (ClientRef, String) {
+fn checked_client(p: &Plugin, b: &FakeBroker, n: usize, id: &str) -> (ClientRef<'static>, String) {
     let c = b.client(n, id);
     let t = tok(id);
     assert_eq!(p.basic_auth(b, c, Some(id.as_bytes()), Some(t.as_bytes()), now_seconds()), AuthResult::Accept);
@@ -163,12 +164,12 @@ fn a_reload_with_the_same_endpoint_keeps_verdicts_and_checked_sessions() {
     let e = Endpoint::start();
     let (p, b, _dir) = plugin(&e.uri, json!({}));
     let (c, t) = checked_client(&p, &b, 1, "dev");
-    let before = p.revocation.lock().generation;
+    let before = p.revocation.borrow_mut().generation;
     e.set(500, "down");
     p.reload(&b, now_seconds());
     // mosquitto re-runs BASIC_AUTH for every client after a reload.
     assert_eq!(p.basic_auth(&b, c, Some(b"dev"), Some(t.as_bytes()), now_seconds()), AuthResult::Accept);
-    assert_ne!(p.revocation.lock().generation, before, "the new configuration is told apart by generation");
+    assert_ne!(p.revocation.borrow_mut().generation, before, "the new configuration is told apart by generation");
     assert_eq!(checked(&p, &t), Some(Verdict::Active), "the verdict survived the reload");
     let asked = e.requests();
     ticks_for(&p, &b, Duration::from_millis(900));
@@ -212,7 +213,7 @@ fn the_blocking_answer_is_the_first_check() {
     }
     ticks_for(&p, &b, Duration::from_millis(300));
     assert_eq!(e.requests(), 3, "one request per CONNECT");
-    let tracker = p.revocation.lock();
+    let tracker = p.revocation.borrow_mut();
     assert_eq!(tracker.tracker.as_ref().map(|t| t.tracked()), Some(3));
     drop(tracker);
     assert_eq!(p.metrics.introspection_blocking_calls.load(Ordering::Relaxed), 3);

@@ -7,7 +7,7 @@
 //! raises no event at all (context__disconnect returns early for it), so an insert for an id already
 //! here means the older entry's connection is gone: it is replaced, never completed.
 use crate::cache::Digest;
-use crate::host::ClientRef;
+use crate::host::ClientKey;
 use crate::net::exchange::Exchanged;
 use crate::refusal::{Reason, Refused};
 use crate::session::Session;
@@ -41,7 +41,7 @@ pub enum Work {
 pub struct Entry {
     /// Only compared with what the broker reports after completing, never dereferenced: the
     /// connection may have gone (and its memory be reused) while it waited.
-    pub client: ClientRef,
+    pub client: ClientKey,
     pub client_id: String,
     pub address: String,
     pub work: Work,
@@ -176,7 +176,7 @@ mod tests {
 
     fn entry(n: usize, id: &str, digest: u8, deadline: f64, deny: bool) -> Entry {
         Entry {
-            client: ClientRef(n),
+            client: ClientKey::test(n),
             client_id: id.into(),
             address: "127.0.0.1".into(),
             work: Work::Revocation {
@@ -205,7 +205,7 @@ mod tests {
         let mut w = Waiting::new(1);
         w.insert(entry(1, "x", 1, 10.0, true)).unwrap();
         let old = w.insert(entry(2, "x", 2, 10.0, true)).unwrap().expect("replaced");
-        assert_eq!(old.client, ClientRef(1));
+        assert_eq!(old.client, ClientKey::test(1));
         assert_eq!(w.len(), 1);
         // The old connection's token answer no longer settles anything.
         assert_eq!(w.resolve(&[1; 32], &Settled::Accept { checked: true }), 0);
@@ -254,7 +254,7 @@ mod tests {
     fn an_exchange_is_settled_by_its_ticket_and_refused_past_its_deadline() {
         let mut w = Waiting::default();
         let ex = |n: usize, id: &str, ticket: u64| Entry {
-            client: ClientRef(n),
+            client: ClientKey::test(n),
             client_id: id.into(),
             address: "-".into(),
             work: Work::Exchange { ticket, username: "u".into(), password: "p".into() },

@@ -17,7 +17,7 @@ use super::waiting::{Entry, Settled, Work};
 use super::Plugin;
 use crate::cache::Digest;
 use crate::config::OnError;
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, Level, LOG_PREFIX};
 use crate::introspect::{Done, Outcome, Verdict};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
@@ -33,8 +33,8 @@ impl Plugin {
     pub(super) fn can_wait(&self, broker: &dyn Broker, enhanced: bool) -> Option<bool> {
         // Enhanced auth (EXT_AUTH_START) has no delayed answer in 2.1.2, and neither has the re-check
         // of connected clients after a reload (security__apply disconnects on anything but success).
-        let rechecking = *self.recheck_until.lock() > 0.0;
-        (!enhanced && !rechecking && broker.can_defer_auth()).then(|| !self.waiting.lock().is_full())
+        let rechecking = self.recheck_until.get() > 0.0;
+        (!enhanced && !rechecking && broker.can_defer_auth()).then(|| !self.waiting.borrow_mut().is_full())
     }
 
     /// Every check but the revocation answer has passed: remember what to open. `at`: the client
@@ -44,7 +44,7 @@ impl Plugin {
         &self,
         engine: &Loaded,
         broker: &dyn Broker,
-        at: (ClientRef, String),
+        at: (ClientKey, String),
         session: Session,
         digest: Digest,
         rename_after: Option<String>,
@@ -65,7 +65,7 @@ impl Plugin {
             settled: None,
         };
         // can_wait checked for room on this thread just before.
-        if let Ok(Some(gone)) = self.waiting.lock().insert(e) {
+        if let Ok(Some(gone)) = self.waiting.borrow_mut().insert(e) {
             let msg = format!(
                 "{LOG_PREFIX}: client {}: a CONNECT waiting for its revocation answer went away (same id again)",
                 clean(&gone.client_id, 64)
@@ -77,7 +77,7 @@ impl Plugin {
     /// Revocation answers in (any thread's pass): settle the CONNECTs waiting on them. They are
     /// answered on the next TICK, never from inside another client's callback.
     pub(super) fn resolve_waiting(&self, engine: &Loaded, answers: &[Done]) {
-        let mut w = self.waiting.lock();
+        let mut w = self.waiting.borrow_mut();
         if w.is_empty() {
             return;
         }
@@ -102,15 +102,15 @@ impl Plugin {
 
     /// Delayed CONNECTs still waiting.
     pub fn waiting_connects(&self) -> usize {
-        self.waiting.lock().len()
+        self.waiting.borrow_mut().len()
     }
 
-    /// TICK: answers the delayed CONNECTs that are settled or past their deadline. No lock is held
+    /// TICK: answers the delayed CONNECTs that are settled or past their deadline. Nothing is borrowed
     /// while the broker completes one (it may take another client over, whose DISCONNECT then
     /// runs inside this call).
     pub(super) fn settle_waiting(&self, broker: &dyn Broker, now: f64) {
         self.take_exchange_answers();
-        let ready = self.waiting.lock().take_ready(now, SETTLE_PER_TICK);
+        let ready = self.waiting.borrow_mut().take_ready(now, SETTLE_PER_TICK);
         if ready.is_empty() {
             return;
         }
@@ -158,7 +158,7 @@ impl Plugin {
         }
         // A live session at this address under another id: the waiting connection is gone and its
         // memory belongs to a newer one. Its id, if the broker still holds it, is refused.
-        let reused = self.sessions.lock().get(e.client).is_some_and(|s| *s.client_id != *e.client_id);
+        let reused = self.sessions.borrow_mut().get(e.client).is_some_and(|s| *s.client_id != *e.client_id);
         if reused {
             broker.complete_auth(e.client, &e.client_id, false);
             return Ok(());

@@ -29,7 +29,7 @@ fn hanging() -> (TcpListener, String) {
     (l, uri)
 }
 
-fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str) -> (ClientRef, AuthResult, Duration) {
+fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str) -> (ClientRef<'static>, AuthResult, Duration) {
     let c = b.client(n, id);
     let t = tok(id);
     let started = Instant::now();

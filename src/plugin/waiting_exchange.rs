@@ -9,7 +9,7 @@ use super::auth::Answer;
 use super::revocation::GateAnswer;
 use super::waiting::{Entry, Work};
 use super::Plugin;
-use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
+use crate::host::{Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
 use crate::loaded::Loaded;
 use crate::logsafe::clean;
 use crate::net::exchange::{Exchanged, Exchanger};
@@ -37,7 +37,7 @@ impl Plugin {
             return false;
         };
         let entry = Entry {
-            client,
+            client: client.key(),
             client_id: broker.client_id(client).unwrap_or_default(),
             address: broker.client_address(client).unwrap_or_else(|| "-".into()),
             work: Work::Exchange { ticket, username: username.to_string(), password: password.to_string() },
@@ -46,14 +46,14 @@ impl Plugin {
             settled: None,
         };
         // can_wait found room on this thread just before.
-        let _ = self.waiting.lock().insert(entry);
+        let _ = self.waiting.borrow_mut().insert(entry);
         true
     }
 
     /// TICK: the threads' answers to the CONNECTs waiting for them.
     pub(super) fn take_exchange_answers(&self) {
         let answers = self.exchanges.take();
-        let mut w = self.waiting.lock();
+        let mut w = self.waiting.borrow_mut();
         for (ticket, got) in answers {
             w.exchanged(ticket, got);
         }
@@ -119,7 +119,7 @@ impl Plugin {
         &self,
         engine: &Loaded,
         broker: &dyn Broker,
-        client: ClientRef,
+        client: ClientKey,
         client_id: &str,
         session: crate::session::Session,
         gate: GateAnswer,
@@ -128,22 +128,22 @@ impl Plugin {
     ) {
         self.forget_deferred(client);
         self.open_session(engine, client, session, now, gate);
-        if !broker.complete_auth(client, client_id, true) {
-            self.sessions.lock().close(client);
+        let Some(connected) = broker.complete_auth(client, client_id, true) else {
+            self.sessions.borrow_mut().close(client);
             self.untrack_revocation(client);
             let msg = format!("{LOG_PREFIX}: client {}: went away while its CONNECT waited", clean(client_id, 64));
             broker.log(Level::Debug, &msg);
             return;
-        }
-        // complete_auth said this pointer is the connected client now: it may be used again.
+        };
+        // The waiting connection is the one holding the id now: its handle for this callback.
         if let Some(name) = rename_after {
-            if !broker.set_username(client, &name) {
+            if !broker.set_username(connected, &name) {
                 // Fail closed: TICK is not this client's own callback, so it may be kicked here.
                 broker.log(
                     Level::Warning,
                     &format!("{LOG_PREFIX}: client {}: the broker could not set the username", clean(client_id, 64)),
                 );
-                self.sessions.lock().close(client);
+                self.sessions.borrow_mut().close(client);
                 self.untrack_revocation(client);
                 broker.kick(client_id, false);
             }

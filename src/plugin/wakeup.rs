@@ -14,8 +14,9 @@ impl Plugin {
     /// a revocation re-check or answer, a pending reload. None: nothing scheduled.
     pub fn next_wakeup(&self, now: f64) -> Option<f64> {
         // Gone sessions wait for the next tick to be dropped (after their will check).
-        let polling = self.pending.lock().is_some() || self.tracks_revocation() || self.sessions.lock().gone() > 0;
-        let scheduled = self.sessions.lock().next_due();
+        let polling =
+            self.pending.borrow_mut().is_some() || self.tracks_revocation() || self.sessions.borrow_mut().gone() > 0;
+        let scheduled = self.sessions.borrow_mut().next_due();
         let poll = if self.waiting_connects() > 0 { Some(now + WAITING_POLL) } else { polling.then_some(now + POLL) };
         match (poll, scheduled) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -2,7 +2,7 @@
 //! Maintained wherever a session enters or leaves `by_client` ([`Sessions::put`], [`Sessions::take`]).
 use std::sync::Arc;
 
-use super::{ClientRef, Session, Sessions};
+use super::{ClientKey, Session, Sessions};
 
 /// The strings are the session's own (shared, not copied).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -18,7 +18,7 @@ pub(super) fn idents(s: &Session) -> impl Iterator<Item = (Option<Arc<str>>, Ide
 }
 
 impl Sessions {
-    pub(super) fn take(&mut self, c: ClientRef) -> Option<Box<Session>> {
+    pub(super) fn take(&mut self, c: ClientKey) -> Option<Box<Session>> {
         let s = self.by_client.remove(&c)?;
         for k in idents(&s) {
             if let Some(list) = self.by_identity.get_mut(&k) {
@@ -31,7 +31,7 @@ impl Sessions {
         Some(s)
     }
 
-    pub(super) fn put(&mut self, c: ClientRef, s: Session) {
+    pub(super) fn put(&mut self, c: ClientKey, s: Session) {
         for k in idents(&s) {
             self.by_identity.entry(k).or_default().push(c);
         }
@@ -39,10 +39,10 @@ impl Sessions {
     }
 
     /// The live sessions a back-channel logout ends (by index: a user has few sessions).
-    pub fn logged_out(&self, l: &crate::logout::Logout) -> Vec<ClientRef> {
+    pub fn logged_out(&self, l: &crate::logout::Logout) -> Vec<ClientKey> {
         let iss: Option<Arc<str>> = Some(l.iss.as_str().into());
         let keys = [l.sub.as_deref().map(|s| Ident::Sub(s.into())), l.sid.as_deref().map(|s| Ident::Sid(s.into()))];
-        let mut out: Vec<ClientRef> = keys
+        let mut out: Vec<ClientKey> = keys
             .into_iter()
             .flatten()
             .filter_map(|k| self.by_identity.get(&(iss.clone(), k)))
@@ -88,18 +88,18 @@ mod tests {
         let mut ss = Sessions::default();
         let logout =
             |sub: &str| Logout { iss: "iss".into(), sub: Some(sub.into()), sid: None, iat: 20.0, jti: "j".into() };
-        ss.open(ClientRef(1), session("a", "alice", Some("s1")), d, 0.0);
-        ss.open(ClientRef(2), session("b", "alice", None), d, 0.0);
-        assert_eq!(ss.logged_out(&logout("alice")), vec![ClientRef(1), ClientRef(2)]);
+        ss.open(ClientKey::test(1), session("a", "alice", Some("s1")), d, 0.0);
+        ss.open(ClientKey::test(2), session("b", "alice", None), d, 0.0);
+        assert_eq!(ss.logged_out(&logout("alice")), vec![ClientKey::test(1), ClientKey::test(2)]);
         // Takeover of client id "a" by bob: alice's old connection is gone, not found any more.
-        ss.open(ClientRef(3), session("a", "bob", None), d, 1.0);
-        assert_eq!(ss.logged_out(&logout("alice")), vec![ClientRef(2)]);
+        ss.open(ClientKey::test(3), session("a", "bob", None), d, 1.0);
+        assert_eq!(ss.logged_out(&logout("alice")), vec![ClientKey::test(2)]);
         // A refresh replacing the session of connection 2 with another sid re-indexes it.
-        ss.open(ClientRef(2), session("b", "alice", Some("s2")), d, 2.0);
+        ss.open(ClientKey::test(2), session("b", "alice", Some("s2")), d, 2.0);
         let by_sid = Logout { sub: None, sid: Some("s2".into()), ..logout("alice") };
-        assert_eq!(ss.logged_out(&by_sid), vec![ClientRef(2)]);
-        ss.disconnected(ClientRef(2), true, 3.0);
-        ss.close(ClientRef(3));
+        assert_eq!(ss.logged_out(&by_sid), vec![ClientKey::test(2)]);
+        ss.disconnected(ClientKey::test(2), true, 3.0);
+        ss.close(ClientKey::test(3));
         assert!(ss.logged_out(&logout("alice")).is_empty() && ss.logged_out(&logout("bob")).is_empty());
         assert!(ss.by_identity.is_empty(), "no entry outlives its session");
     }

@@ -12,13 +12,13 @@ const KICK: Deadlines = Deadlines { kick: true, leeway: 0.0, notice_before: None
 #[test]
 fn expiry_is_due_once_and_closed_sessions_are_skipped() {
     let mut ss = Sessions::default();
-    ss.open(ClientRef(1), s("a", Some(100.0)), KICK, 0.0);
-    ss.open(ClientRef(2), s("b", Some(100.0)), KICK, 0.0);
-    ss.open(ClientRef(3), s("c", None), KICK, 0.0);
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), KICK, 0.0);
+    ss.open(ClientKey::test(2), s("b", Some(100.0)), KICK, 0.0);
+    ss.open(ClientKey::test(3), s("c", None), KICK, 0.0);
     assert!(ss.due(99.9, 10, None).is_empty());
-    ss.disconnected(ClientRef(2), true, 50.0);
+    ss.disconnected(ClientKey::test(2), true, 50.0);
     let due = ss.due(100.0, 10, None);
-    assert_eq!(due, vec![Due { kind: EventKind::Expiry, client: ClientRef(1), client_id: "a".into() }]);
+    assert_eq!(due, vec![Due { kind: EventKind::Expiry, client: ClientKey::test(1), client_id: "a".into() }]);
     assert!(ss.due(200.0, 10, None).is_empty());
     assert_eq!(ss.drop_gone(None), 1);
     assert_eq!(ss.len(), 2);
@@ -28,8 +28,8 @@ fn expiry_is_due_once_and_closed_sessions_are_skipped() {
 fn the_deadline_is_exp_plus_leeway_for_the_kick_and_the_acl() {
     let mut ss = Sessions::default();
     let d = Deadlines { kick: true, leeway: 5.0, notice_before: Some(10.0) };
-    ss.open(ClientRef(1), s("a", Some(100.0)), d, 0.0);
-    let got = ss.get(ClientRef(1)).unwrap();
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), d, 0.0);
+    let got = ss.get(ClientKey::test(1)).unwrap();
     assert_eq!(got.deadline(), Some(105.0));
     assert_eq!(got.acl_gate(true, 104.9), Gate::Rules);
     assert_eq!(got.acl_gate(true, 105.0), Gate::Deny);
@@ -42,8 +42,8 @@ fn the_deadline_is_exp_plus_leeway_for_the_kick_and_the_acl() {
 #[test]
 fn without_kicks_there_is_no_deadline() {
     let mut ss = Sessions::default();
-    ss.open(ClientRef(1), s("a", Some(100.0)), Deadlines { kick: false, leeway: 0.0, notice_before: None }, 0.0);
-    assert_eq!(ss.get(ClientRef(1)).unwrap().acl_gate(false, 1e9), Gate::Rules);
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), Deadlines { kick: false, leeway: 0.0, notice_before: None }, 0.0);
+    assert_eq!(ss.get(ClientKey::test(1)).unwrap().acl_gate(false, 1e9), Gate::Rules);
     assert!(ss.due(1e9, 10, None).is_empty());
 }
 
@@ -51,8 +51,8 @@ fn without_kicks_there_is_no_deadline() {
 fn a_refresh_replaces_the_schedule() {
     let mut ss = Sessions::default();
     let d = Deadlines { kick: true, leeway: 0.0, notice_before: Some(10.0) };
-    ss.open(ClientRef(1), s("a", Some(100.0)), d, 0.0);
-    ss.open(ClientRef(1), s("a", Some(500.0)), d, 1.0);
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), d, 0.0);
+    ss.open(ClientKey::test(1), s("a", Some(500.0)), d, 1.0);
     assert!(ss.due(200.0, 10, None).is_empty(), "the old token's events are stale");
     let due = ss.due(495.0, 10, None);
     assert_eq!(due.len(), 1);
@@ -63,8 +63,8 @@ fn a_refresh_replaces_the_schedule() {
 #[test]
 fn the_busy_client_is_not_kicked_from_its_own_callback() {
     let mut ss = Sessions::default();
-    ss.open(ClientRef(1), s("a", Some(100.0)), KICK, 0.0);
-    assert!(ss.due(100.0, 10, Some(ClientRef(1))).is_empty());
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), KICK, 0.0);
+    assert!(ss.due(100.0, 10, Some(ClientKey::test(1))).is_empty());
     assert_eq!(ss.due(100.0, 10, None).len(), 1);
 }
 
@@ -72,7 +72,7 @@ fn the_busy_client_is_not_kicked_from_its_own_callback() {
 fn limit_bounds_the_work_per_call() {
     let mut ss = Sessions::default();
     for i in 0..10 {
-        ss.open(ClientRef(i), s(&format!("c{i}"), Some(100.0)), KICK, 0.0);
+        ss.open(ClientKey::test(i), s(&format!("c{i}"), Some(100.0)), KICK, 0.0);
     }
     assert_eq!(ss.due(100.0, 4, None).len(), 4);
     assert_eq!(ss.due(100.0, 100, None).len(), 6);
@@ -81,18 +81,22 @@ fn limit_bounds_the_work_per_call() {
 #[test]
 fn a_takeover_leaves_the_old_session_for_its_will_check_and_never_kicks_it() {
     let mut ss = Sessions::default();
-    ss.open(ClientRef(1), s("a", Some(100.0)), KICK, 0.0);
-    ss.open(ClientRef(2), s("a", Some(100.0)), KICK, 10.0);
-    let old = ss.get(ClientRef(1)).unwrap();
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), KICK, 0.0);
+    ss.open(ClientKey::test(2), s("a", Some(100.0)), KICK, 10.0);
+    let old = ss.get(ClientKey::test(1)).unwrap();
     assert_eq!(old.phase(), Phase::Gone { will: true });
     assert_eq!(old.acl_gate(true, 10.0), Gate::Rules, "mosquitto checks the old will after the new CONNECT");
     assert_eq!(old.acl_gate(false, 10.0), Gate::Deny);
-    assert_eq!(ss.holder_of("a").map(|(c, _)| c), Some(ClientRef(2)));
-    ss.disconnected(ClientRef(1), true, 10.0);
-    assert_eq!(ss.holder_of("a").map(|(c, _)| c), Some(ClientRef(2)), "the old DISCONNECT frees nothing of the new");
+    assert_eq!(ss.holder_of("a").map(|(c, _)| c), Some(ClientKey::test(2)));
+    ss.disconnected(ClientKey::test(1), true, 10.0);
+    assert_eq!(
+        ss.holder_of("a").map(|(c, _)| c),
+        Some(ClientKey::test(2)),
+        "the old DISCONNECT frees nothing of the new"
+    );
     let due = ss.due(100.0, 10, None);
     assert_eq!(due.len(), 1);
-    assert_eq!(due[0].client, ClientRef(2));
+    assert_eq!(due[0].client, ClientKey::test(2));
     ss.drop_gone(None);
     assert_eq!(ss.len(), 1);
 }
@@ -110,13 +114,13 @@ fn will_checks_after_disconnect_follow_how_the_session_ended() {
     ];
     for (what, end, at, with_will, will) in cases {
         let mut ss = Sessions::default();
-        ss.open(ClientRef(1), s("a", Some(100.0)), KICK, 0.0);
+        ss.open(ClientKey::test(1), s("a", Some(100.0)), KICK, 0.0);
         if let Some(why) = end {
-            assert!(ss.end(ClientRef(1), why, at, at, false));
-            assert_eq!(ss.get(ClientRef(1)).unwrap().acl_gate(true, at), Gate::Deny, "{what}: ending denies");
+            assert!(ss.end(ClientKey::test(1), why, at, at, false));
+            assert_eq!(ss.get(ClientKey::test(1)).unwrap().acl_gate(true, at), Gate::Deny, "{what}: ending denies");
         }
-        ss.disconnected(ClientRef(1), with_will, at);
-        let gate = ss.get(ClientRef(1)).unwrap().acl_gate(true, at);
+        ss.disconnected(ClientKey::test(1), with_will, at);
+        let gate = ss.get(ClientKey::test(1)).unwrap().acl_gate(true, at);
         assert_eq!(gate == Gate::Rules, will, "{what}");
         ss.drop_gone(None);
         assert!(ss.is_empty(), "{what}: dropped on the next tick");
@@ -126,12 +130,12 @@ fn will_checks_after_disconnect_follow_how_the_session_ended() {
 #[test]
 fn an_ending_session_keeps_its_first_reason_and_only_its_kick() {
     let mut ss = Sessions::default();
-    ss.open(ClientRef(1), s("a", Some(100.0)), KICK, 0.0);
-    assert!(ss.end(ClientRef(1), End::RefreshRefused(Reason::BadSignature), 10.0, 10.3, true));
-    assert!(!ss.end(ClientRef(1), End::Revoked, 10.1, 10.1, true));
+    ss.open(ClientKey::test(1), s("a", Some(100.0)), KICK, 0.0);
+    assert!(ss.end(ClientKey::test(1), End::RefreshRefused(Reason::BadSignature), 10.0, 10.3, true));
+    assert!(!ss.end(ClientKey::test(1), End::Revoked, 10.1, 10.1, true));
     let kinds: Vec<_> = ss.due(200.0, 10, None).into_iter().map(|d| d.kind).collect();
     assert_eq!(kinds, vec![EventKind::Invalid, EventKind::Kick], "no expiry after the kick was decided");
-    assert_eq!(ss.get(ClientRef(1)).unwrap().phase(), Phase::Ending(End::RefreshRefused(Reason::BadSignature)));
+    assert_eq!(ss.get(ClientKey::test(1)).unwrap().phase(), Phase::Ending(End::RefreshRefused(Reason::BadSignature)));
 }
 
 #[test]
@@ -139,12 +143,12 @@ fn refresh_floods_and_churn_keep_the_schedule_bounded() {
     let mut ss = Sessions::default();
     let d = Deadlines { kick: true, leeway: 0.0, notice_before: Some(10.0) };
     for i in 0..200_000u32 {
-        ss.open(ClientRef(1), s("a", Some(1e9 + i as f64)), d, i as f64);
+        ss.open(ClientKey::test(1), s("a", Some(1e9 + i as f64)), d, i as f64);
     }
     assert!(ss.scheduled() <= 64 + 4 + 2, "{} entries for one session", ss.scheduled());
     for i in 0..10_000 {
-        ss.open(ClientRef(i + 2), s(&format!("c{i}"), Some(1e9)), d, 0.0);
-        ss.disconnected(ClientRef(i + 2), true, 0.0);
+        ss.open(ClientKey::test(i + 2), s(&format!("c{i}"), Some(1e9)), d, 0.0);
+        ss.disconnected(ClientKey::test(i + 2), true, 0.0);
         ss.drop_gone(None);
     }
     assert_eq!(ss.len(), 1);
@@ -177,7 +181,7 @@ fn random_interleavings_keep_the_invariants() {
         let mut now = 1000.0;
         let d = Deadlines { kick: true, leeway: 2.0, notice_before: Some(5.0) };
         for _ in 0..400 {
-            let c = ClientRef(1 + r.below(4) as usize);
+            let c = ClientKey::test(1 + r.below(4) as usize);
             let id = format!("id{}", r.below(3));
             match r.below(8) {
                 0 => ss.open(c, s(&id, Some(now + r.below(30) as f64)), d, now),
@@ -215,7 +219,7 @@ fn random_interleavings_keep_the_invariants() {
                 _ => now += r.below(20) as f64,
             }
             for k in 1..=4 {
-                let Some(x) = ss.get(ClientRef(k)) else { continue };
+                let Some(x) = ss.get(ClientKey::test(k)) else { continue };
                 let allowed = x.acl_gate(false, now) == Gate::Rules;
                 assert!(!allowed || (x.is_live() && !x.past_deadline(now)), "seed {seed}: {x:?} at {now}");
                 if let Some((holder, h)) = ss.holder_of(&x.client_id) {
@@ -226,7 +230,7 @@ fn random_interleavings_keep_the_invariants() {
             }
         }
         for k in 1..=4 {
-            ss.disconnected(ClientRef(k), true, now);
+            ss.disconnected(ClientKey::test(k), true, now);
         }
         ss.drop_gone(None);
         assert!(ss.is_empty(), "seed {seed}: {} sessions left", ss.len());
