@@ -4,14 +4,15 @@
 //! - `broker`: the FFI edge, the only `unsafe`; entry points and mosquitto's callbacks.
 //! - `plugin`: the event handlers, safe and driven through the [`host::Broker`] trait, so they are
 //!   tested with a fake broker.
-//! - `loaded` (one loaded configuration), `session`, `diagnose`; `net` (threads and HTTP: key
-//!   refresh, discovery, introspection workers, the credentials exchange), which talks to the
-//!   handlers only through queues; below them `logout`, `introspect`, then the pure core:
-//!   `verify`, `keys`, `config`, `acl`, `cache`.
+//! - `loaded` (one loaded configuration, its key sources among it), `session`, `diagnose`; below
+//!   them `logout` and `net`, the network part (the only threads and HTTP: remote key sets and
+//!   their refresh, OIDC discovery, introspection workers, the credentials exchange; they talk to
+//!   the handlers through queues); then the pure core: `introspect` (revocation jobs, answers,
+//!   verdicts), `verify`, `keys`, `config`, `acl`, `cache`.
 //! - leaves: `host` (types shared with the broker edge), `token`, `notices`, `metrics` and helpers.
 //!
-//! What is true outside `broker`: no `unsafe` and no mosquitto call. Not all of it is pure: `net`
-//! runs threads and HTTP, and loading the configuration reads files and the environment.
+//! What is true outside `broker`: no `unsafe` and no mosquitto call. Outside `net`: no threads and
+//! no network I/O; loading the configuration reads files and the environment (config/secret.rs).
 //!
 //! Unit tests: small ones inline at the end of their file (`#[cfg(test)] mod tests { use super::*; }`);
 //! a module's larger tests in `foo/tests.rs`, declared inside foo by `#[cfg(test)] mod tests;`

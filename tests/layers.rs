@@ -24,15 +24,16 @@ const RANKS: &[(&str, u8)] = &[
     ("config", 3),
     ("keys", 4),
     ("verify", 5),
-    // Checks beside verification (logout tokens, revocation verdicts).
+    // Revocation as the broker thread sees it: jobs, answers, verdicts, the tracker (pure).
+    ("introspect", 5),
+    // Checks beside verification (logout tokens), and the network part: the only threads and HTTP
+    // (remote key sets and their refresh, discovery, introspection workers, credentials exchange).
     ("logout", 6),
-    ("introspect", 6),
-    // Threads and HTTP: key refresh, discovery, introspection workers, the credentials exchange.
-    ("net", 7),
+    ("net", 6),
     // One loaded configuration (its key sources among it), and what reads it.
-    ("loaded", 8),
-    ("session", 9),
-    ("diagnose", 9),
+    ("loaded", 7),
+    ("session", 8),
+    ("diagnose", 8),
     // Event handlers (safe, driven through the `host::Broker` trait), then the FFI edge.
     ("plugin", 10),
     ("broker", 11),

@@ -202,7 +202,8 @@ mod tests {
             "verifiedTokenCache": {}, "refresh": {}, "expiryNotice": {}, "invalidNotice": {},
             "authorization": {"claims": {}, "rules": [{"permission": "allow", "action": "all",
                 "topic": "a/#", "if": {"claim": "c", "contains": "x"}}]},
-            "metrics": {}, "credentialsExchange": {"tokenEndpoint": "https://t"},
+            "metrics": {}, "credentialsExchange": {"tokenEndpoint": "https://t", "grant": "password",
+                "clientId": "c", "clientSecret": secret},
             "logout": {"audience": "a"}}});
         let plain = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
             "modes": {"local": "secret-0123456789-0123456789-0123"},

@@ -97,7 +97,8 @@ impl Loaded {
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
         let exchange = match &config.credentials_exchange {
             Some(x) => {
-                Some(crate::net::exchange::Exchanger::new(x.clone(), shared_discovery(x, &keys), metrics.clone())?)
+                let discovered = shared_discovery(x, &keys);
+                Some(crate::net::exchange::Exchanger::new(x.clone(), discovered, metrics.clone())?)
             }
             None => None,
         };

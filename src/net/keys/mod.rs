@@ -1,5 +1,6 @@
-//! Remote JWK sets: each source's background thread (`remote`), one fetch (`fetch`: discovery,
-//! then the set) and when the next one is due (`schedule`).
+//! Remote key sets: each one's background thread (`remote`), one fetch (`fetch`: discovery, then
+//! the set) and when the next one is due (`schedule`). The ring of a configuration's sources is
+//! src/loaded/ring.rs.
 pub mod fetch;
 pub mod remote;
 mod schedule;
