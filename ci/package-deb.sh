@@ -16,6 +16,7 @@ install -m 0755 target/release/mqtt-jwt "$root/usr/bin/mqtt-jwt"
 strip --strip-debug "$root/usr/lib/libmqtt_jwt_auth.so" "$root/usr/bin/mqtt-jwt"
 install -m 0644 packaging/debian/jwt.json "$root/etc/mosquitto/jwt.json"
 install -m 0644 README.md "$root/usr/share/doc/mqtt-jwt-auth/README.md"
+install -m 0644 CHANGELOG.md "$root/usr/share/doc/mqtt-jwt-auth/CHANGELOG.md"
 # Debian's machine-readable copyright file, its licence texts taken from LICENSE-* (one source).
 deb_text() { sed -e 's/^$/./' -e 's/^/ /' "$1"; }
 {
