@@ -32,15 +32,18 @@ static LIVE: AtomicIsize = AtomicIsize::new(0);
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size() as isize, Relaxed);
-        System.alloc(l)
+        // SAFETY: the caller's layout, passed on.
+        unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size() as isize, Relaxed);
-        System.dealloc(p, l)
+        // SAFETY: `p` came from System with this layout.
+        unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new as isize - l.size() as isize, Relaxed);
-        System.realloc(p, l, new)
+        // SAFETY: `p` came from System with this layout; the caller's new size.
+        unsafe { System.realloc(p, l, new) }
     }
 }
 
