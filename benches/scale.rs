@@ -19,6 +19,10 @@
 //! Environment: SCALE_N (comma-separated, default "100000,1000000"), SCALE_M, SCALE_KICKS (default
 //! 1), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
 //! `subs` claims). Every loop is bounded in count; the kick loop also in time.
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{env_list, env_usize};
 use mqtt_jwt_auth::plugin::{Broker, ClientRef, Level, Plugin};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
@@ -61,14 +65,6 @@ fn cpu_seconds() -> f64 {
     t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
-fn env_list(name: &str, default: &str) -> Vec<String> {
-    std::env::var(name).unwrap_or_else(|_| default.into()).split(',').map(|s| s.trim().to_string()).collect()
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map(|v| v.trim().parse().expect(name)).unwrap_or(default)
-}
-
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -87,9 +83,8 @@ fn mint(i: usize, exp: i64, acl: bool) -> String {
         T0 as i64 - 10
     );
     let signed = format!("{header}.{}", b64(payload.as_bytes()));
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
-    let sig = aws_lc_rs::hmac::sign(&key, signed.as_bytes());
-    format!("{signed}.{}", b64(sig.as_ref()))
+    let signer = mqtt_jwt_auth::keys::Signer::new(mqtt_jwt_auth::alg::Alg::HS256, SECRET.as_bytes()).unwrap();
+    format!("{signed}.{}", b64(&signer.sign(signed.as_bytes()).unwrap()))
 }
 
 /// The host: client ids by ClientRef index (allocated before any measurement), kicks recorded.

@@ -23,7 +23,9 @@ pub use pem::parse_pem_public_key;
 pub use ring::{KeyRing, Source};
 pub use rsa::has_roca_fingerprint;
 pub use sig::{KeyBytes, SigKey};
-pub use signer::{encode_jws, Signer};
+#[cfg(test)]
+pub(crate) use signer::hs256_token;
+pub use signer::{encode_jws, encode_jws_with_header, Signer};
 
 use crate::alg::{Alg, KeyKind};
 use crate::logsafe::clean;

@@ -6,7 +6,6 @@ use super::super::*;
 use super::State;
 use crate::cache::digest;
 use crate::introspect::{Introspector, Verdict};
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -119,7 +118,7 @@ pub(crate) fn plugin(uri: &str, extra: serde_json::Value) -> (Plugin, FakeBroker
 
 pub(crate) fn tok(sub: &str) -> String {
     let claims = json!({"sub": sub, "exp": now_seconds() + 3600.0});
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    crate::keys::hs256_token(SECRET, &claims)
 }
 
 /// Ticks (bounded) until `done` holds.

@@ -1,7 +1,6 @@
 //! Handler logic against the fake broker: sessions, kicks, refresh and reload re-checks.
 use super::fake::FakeBroker;
 use super::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 
 const SECRET: &str = "unit-test-secret-0123456789-abcdef";
@@ -16,7 +15,7 @@ fn plugin(extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
 }
 
 fn tok(sub: &str, exp: f64) -> String {
-    encode(&Header::default(), &json!({"sub": sub, "exp": exp}), &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    crate::keys::hs256_token(SECRET, &json!({"sub": sub, "exp": exp}))
 }
 
 const NOW: f64 = 1_800_000_000.0;

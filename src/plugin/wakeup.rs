@@ -28,7 +28,6 @@ impl Plugin {
 mod tests {
     use super::super::fake::FakeBroker;
     use super::super::*;
-    use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
     const SECRET: &str = "wakeup-test-secret-0123456789abcdef";
@@ -44,8 +43,7 @@ mod tests {
     }
 
     fn tok(sub: &str, exp: f64) -> String {
-        encode(&Header::default(), &json!({"sub": sub, "exp": exp}), &EncodingKey::from_secret(SECRET.as_bytes()))
-            .unwrap()
+        crate::keys::hs256_token(SECRET, &json!({"sub": sub, "exp": exp}))
     }
 
     #[test]
