@@ -10,8 +10,8 @@ mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use common::{env_usize, loadavg};
-use jsonwebtoken::Algorithm;
+use common::{env_usize, loadavg, median};
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::json;
 use std::io::Write;
 use std::net::TcpStream;
@@ -37,20 +37,8 @@ fn jwt_json() -> String {
     .to_string()
 }
 
-fn publish_packet(mid: u16) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&(TOPIC.len() as u16).to_be_bytes());
-    body.extend_from_slice(TOPIC.as_bytes());
-    body.extend_from_slice(&mid.to_be_bytes());
-    body.push(0); // no properties
-    body.extend_from_slice(&[0x55; 64]);
-    let mut pkt = vec![0x32, body.len() as u8];
-    pkt.extend_from_slice(&body);
-    pkt
-}
-
 fn client(b: &Broker, id: &str, profile: &str) -> TcpStream {
-    let t = token(Algorithm::HS256, id, json!({"profile": profile}));
+    let t = token(Alg::HS256, id, json!({"profile": profile}));
     let c = ConnectV5 { client_id: id, password: Some(t.as_bytes()), ..Default::default() };
     mqtt::connect_v5(b.port, &c).0.unwrap_or_else(|| panic!("{id} refused:\n{}", b.log()))
 }
@@ -79,7 +67,7 @@ fn round(b: &Broker, profile: &str, n: usize, k: usize) -> f64 {
     while acked < n && Instant::now() < deadline {
         let mut batch = Vec::new();
         while sent < n && sent - acked < WINDOW {
-            batch.extend(publish_packet((sent % 65000 + 1) as u16));
+            batch.extend(mqtt::publish_packet(true, TOPIC, Some((sent % 65000 + 1) as u16), &[0x55; 64]));
             sent += 1;
         }
         publ.write_all(&batch).unwrap();
@@ -97,11 +85,6 @@ fn round(b: &Broker, profile: &str, n: usize, k: usize) -> f64 {
     assert_eq!((acked, received), (n, n), "lost messages ({profile})");
     mqtt::disconnect(publ);
     rate
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn main() {

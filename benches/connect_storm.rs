@@ -20,12 +20,12 @@
 mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
-use common::{env_usize, loadavg, machine_jiffies, self_cpu_ns, tail};
+use common::{cpu_ns, env_usize, loadavg, machine_jiffies, median, self_cpu_ns, tail};
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::json;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,26 +74,9 @@ impl Round {
     }
 }
 
-/// Sum of the first schedstat field (ns on CPU) over all threads of `pid`.
-fn cpu_ns(pid: u32) -> u64 {
-    let dir = format!("/proc/{pid}/task");
-    let mut total = 0u64;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
-        let path = entry.unwrap().path().join("schedstat");
-        // A thread may end between read_dir and read.
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            total += s.split_whitespace().next().and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    total
-}
-
 /// One CONNECT → CONNACK → DISCONNECT; the CONNACK return code, or what went wrong.
 fn one_connect(addr: &SocketAddr, client_id: &str, cred: &Cred) -> Result<u8, String> {
-    let mut s = TcpStream::connect_timeout(addr, IO_TIMEOUT).map_err(|e| format!("tcp connect: {e}"))?;
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_nodelay(true).unwrap();
+    let mut s = common::dial(addr, IO_TIMEOUT).map_err(|e| format!("tcp connect: {e}"))?;
     let c = Connect {
         version: 4,
         client_id,
@@ -202,19 +185,9 @@ fn measured_storm(case: &Case, creds: &[Cred], label: &str, threads: usize) -> R
     Ok(Round { cpu_ns: after - before, n: s.ok, wall: s.wall })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Mints `n` tokens with distinct sub and jti, in parallel (RSA signing is slow).
-fn mint(alg: Algorithm, case: &str, n: usize) -> Vec<Cred> {
-    let key = tokens::encoding_key(alg);
+fn mint(alg: Alg, case: &str, n: usize) -> Vec<Cred> {
+    let key = tokens::signer(alg);
     let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(2).clamp(1, 8);
     let chunk = n.div_ceil(workers).max(1);
     let mut out = Vec::with_capacity(n);
@@ -228,7 +201,7 @@ fn mint(alg: Algorithm, case: &str, n: usize) -> Vec<Cred> {
                         .map(|i| {
                             let sub = format!("storm-{case}-{i}");
                             let claims = tokens::claims(&sub, json!({"jti": format!("{case}-{i}-{}", tokens::now())}));
-                            let token = tokens::sign(alg, None, &claims, key);
+                            let token = tokens::sign_with(key, None, &claims);
                             (sub, token)
                         })
                         .collect::<Vec<_>>()
@@ -376,7 +349,7 @@ fn main() {
 
     // (a) anonymous: the same kind of CONNECT (username + a JWT as password), nothing checks it.
     {
-        let anon_creds = mint(Algorithm::HS256, "anonymous", n);
+        let anon_creds = mint(Alg::HS256, "anonymous", n);
         let broker =
             Broker::start_with("{}", Options { pre_conf: log_conf(), with_plugin: false, ..Options::default() })
                 .unwrap_or_else(|log| panic!("mosquitto (anonymous) did not start:\n{log}"));
@@ -427,12 +400,12 @@ fn main() {
     }
 
     // (c)-(f) the plugin.
-    let plugin_cases: [(&'static str, &'static str, Algorithm, &str, bool, f64); 5] = [
-        ("hs256", "plugin HS256, no cache", Algorithm::HS256, "hs.secret", false, 1.10),
-        ("rs256", "plugin RS256, no cache", Algorithm::RS256, "rsa.pub.pem", false, 1.8),
-        ("es256", "plugin ES256, no cache", Algorithm::ES256, "ec256.pub.pem", false, 3.0),
-        ("rs256_reconnect", "plugin RS256, cache, reconnect", Algorithm::RS256, "rsa.pub.pem", true, 1.10),
-        ("es256_reconnect", "plugin ES256, cache, reconnect", Algorithm::ES256, "ec256.pub.pem", true, 1.10),
+    let plugin_cases: [(&'static str, &'static str, Alg, &str, bool, f64); 5] = [
+        ("hs256", "plugin HS256, no cache", Alg::HS256, "hs.secret", false, 1.10),
+        ("rs256", "plugin RS256, no cache", Alg::RS256, "rsa.pub.pem", false, 1.8),
+        ("es256", "plugin ES256, no cache", Alg::ES256, "ec256.pub.pem", false, 3.0),
+        ("rs256_reconnect", "plugin RS256, cache, reconnect", Alg::RS256, "rsa.pub.pem", true, 1.10),
+        ("es256_reconnect", "plugin ES256, cache, reconnect", Alg::ES256, "ec256.pub.pem", true, 1.10),
     ];
     for (name, what, alg, key, cache, target) in plugin_cases {
         if !wanted(name) {

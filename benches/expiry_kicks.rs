@@ -39,9 +39,10 @@
 mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
-use common::{env_usize, loadavg, machine_jiffies, self_cpu_ns, tail};
+use common::{env_usize, loadavg, machine_jiffies, percentile, self_cpu_ns, tail};
 
-use jsonwebtoken::{Algorithm, EncodingKey};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -161,10 +162,7 @@ enum ConnectError {
 /// non-blocking.
 fn connect_one(addr: &SocketAddr, id: &str, token: &str) -> Result<TcpStream, ConnectError> {
     let retry = |what: &str, e: std::io::Error| ConnectError::Retry(format!("{what}: {e}"));
-    let mut s = TcpStream::connect_timeout(addr, IO_TIMEOUT).map_err(|e| retry("tcp connect", e))?;
-    s.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| retry("set timeout", e))?;
-    s.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| retry("set timeout", e))?;
-    s.set_nodelay(true).map_err(|e| retry("nodelay", e))?;
+    let mut s = common::dial(addr, IO_TIMEOUT).map_err(|e| retry("tcp connect", e))?;
     let c = Connect {
         version: 4,
         client_id: id,
@@ -200,14 +198,14 @@ fn connect_retrying(addr: &SocketAddr, id: &str, token: &str) -> Result<(TcpStre
     Err(format!("client {id}: {CONNECT_ATTEMPTS} attempts failed, last: {last}"))
 }
 
-fn hs256(key: &EncodingKey, sub: &str, exp: i64) -> String {
+fn hs256(key: &Signer, sub: &str, exp: i64) -> String {
     let claims = json!({"sub": sub, "iat": tokens::now(), "exp": exp, "jti": format!("{sub}-{exp}")});
-    tokens::sign(Algorithm::HS256, None, &claims, key)
+    tokens::sign_with(key, None, &claims)
 }
 
 /// Calibration: `n` clients connected (kept open, as in the measured phase) over `threads` threads;
 /// connects per second. Then they disconnect.
-fn calibrate(addr: &SocketAddr, key: &EncodingKey, n: usize, threads: usize) -> Result<f64, String> {
+fn calibrate(addr: &SocketAddr, key: &Signer, n: usize, threads: usize) -> Result<f64, String> {
     let exp = tokens::now() + 3600;
     let conn = connect_all(addr, key, "cal", n, threads, [exp, exp]);
     if let Some(first) = conn.failures.first() {
@@ -239,14 +237,7 @@ struct Connected {
 type ThreadResult = (Vec<(usize, TcpStream)>, u64, Vec<String>);
 
 /// Connects clients <prefix>-0 … <prefix>-(n-1); client i's token expires at exps[i % 2].
-fn connect_all(
-    addr: &SocketAddr,
-    key: &EncodingKey,
-    prefix: &str,
-    n: usize,
-    threads: usize,
-    exps: [i64; 2],
-) -> Connected {
+fn connect_all(addr: &SocketAddr, key: &Signer, prefix: &str, n: usize, threads: usize, exps: [i64; 2]) -> Connected {
     let next = AtomicUsize::new(0);
     let deadline = Instant::now() + CONNECT_LIMIT;
     let start = Instant::now();
@@ -428,14 +419,6 @@ fn observe(
         }
     }
     closed
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -623,7 +606,7 @@ fn main() {
         die(&format!("the broker's open-file limit is {limit_broker}, needed >= {need}"));
     }
     let addr: SocketAddr = ([127, 0, 0, 1], broker.port).into();
-    let key = tokens::encoding_key(Algorithm::HS256);
+    let key = tokens::signer(Alg::HS256);
 
     // Sanity: the plugin is live (a bad signature and an expired token are refused).
     let good = hs256(&key, "sanity", tokens::now() + 60);

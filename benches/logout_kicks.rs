@@ -11,9 +11,10 @@
 mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
-use common::{env_usize, loadavg};
+use common::{env_usize, loadavg, percentile};
 
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::json;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,8 +38,8 @@ fn die(msg: &str) -> ! {
 }
 
 fn sign(typ: &str, claims: &serde_json::Value) -> String {
-    let h = Header { typ: Some(typ.into()), ..Header::new(Algorithm::HS256) };
-    encode(&h, claims, &EncodingKey::from_secret(HS_SECRET.as_bytes())).unwrap()
+    let signer = Signer::new(Alg::HS256, HS_SECRET.as_bytes()).unwrap();
+    tokens::sign_header(&signer, &serde_json::json!({"typ": typ, "alg": "HS256"}), claims)
 }
 
 fn connect_one(addr: &SocketAddr, id: &str, token: &str) -> Result<TcpStream, String> {
@@ -46,9 +47,7 @@ fn connect_one(addr: &SocketAddr, id: &str, token: &str) -> Result<TcpStream, St
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(20 << attempt));
         }
-        let Ok(mut s) = TcpStream::connect_timeout(addr, IO_TIMEOUT) else { continue };
-        s.set_read_timeout(Some(IO_TIMEOUT)).ok();
-        s.set_nodelay(true).ok();
+        let Ok(mut s) = common::dial(addr, IO_TIMEOUT) else { continue };
         let c = Connect {
             version: 4,
             client_id: id,
@@ -66,13 +65,6 @@ fn connect_one(addr: &SocketAddr, id: &str, token: &str) -> Result<TcpStream, St
         }
     }
     Err(format!("{id}: no CONNACK after 6 attempts"))
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
 }
 
 fn main() {

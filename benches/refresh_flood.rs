@@ -8,10 +8,13 @@
 //! second are refused before any crypto, and the session goes on) and with 0 (every refresh is
 //! verified and replaces the session: the schedule's compaction has to keep memory flat).
 //! Every wait is bounded (TIME_LIMIT per run). Run by ci/bench-refresh-flood.sh (release build).
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use jsonwebtoken::Algorithm;
+use common::{env_usize, rss_kib};
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::json;
 use std::io::Write;
 use std::net::TcpStream;
@@ -25,19 +28,6 @@ use support::tokens::{self, HS_SECRET};
 const TIME_LIMIT: Duration = Duration::from_secs(180);
 const CONTROL: &str = "$CONTROL/jwt-auth/v1";
 const WARM_UP: usize = 2_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Sends `n` refreshes and waits (bounded) until all are answered: (answered, refused too soon).
 fn flood(s: &mut TcpStream, answers: &AtomicUsize, too_soon: &AtomicUsize, pkt: &[u8], n: usize) -> (usize, usize) {
@@ -69,7 +59,7 @@ fn run(min_interval_ms: u64, n: usize, max_kib: u64) -> Result<String, String> {
         "modes": {"local": HS_SECRET}, "common": {"matchUsernameToSubject": true},
         "refresh": {"minIntervalMs": min_interval_ms}}});
     let b = Broker::start(&cfg.to_string());
-    let token = tokens::token(Algorithm::HS256, "flood", json!({"exp": tokens::now() + 3600}));
+    let token = tokens::token(Alg::HS256, "flood", json!({"exp": tokens::now() + 3600}));
     let c = ConnectV5 { version: 4, client_id: "flood", password: Some(token.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect_v5(b.port, &c);
     if out != Outcome::Connack(0) {

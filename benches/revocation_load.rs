@@ -15,10 +15,14 @@
 //! REVOCATION_BENCH=overload|memory|all (default all); OVERLOAD_LIVE, OVERLOAD_INTERVAL_MS,
 //! OVERLOAD_LATENCY_MS, OVERLOAD_WORKERS, OVERLOAD_SECONDS; MEM_N, MEM_TTL, MEM_THREADS;
 //! MQTT_JWT_PLUGIN (e.g. another build to compare). Every wait is bounded.
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use jsonwebtoken::{Algorithm, EncodingKey};
+use common::{env_usize, percentile, rss_kib};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::json;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,10 +32,6 @@ use support::authserver::{AuthServer, CLIENT_ID, CLIENT_SECRET};
 use support::broker::Broker;
 use support::mqtt::{self, Connect, Outcome};
 use support::tokens::{self, HS_SECRET};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map(|v| v.trim().parse().expect(name)).unwrap_or(default)
-}
 
 fn die(msg: &str) -> ! {
     eprintln!("FAIL revocation_load: {msg}");
@@ -54,9 +54,9 @@ fn introspection(a: &AuthServer, extra: serde_json::Value) -> serde_json::Value 
     r
 }
 
-fn token(key: &EncodingKey, id: &str, ttl: i64) -> String {
+fn token(key: &Signer, id: &str, ttl: i64) -> String {
     let claims = json!({"sub": id, "iat": tokens::now(), "exp": tokens::now() + ttl, "jti": id});
-    tokens::sign(Algorithm::HS256, None, &claims, key)
+    tokens::sign_with(key, None, &claims)
 }
 
 fn connect(b: &Broker, id: &str, token: &str) -> (Option<TcpStream>, Outcome) {
@@ -104,14 +104,6 @@ fn fresh_summary(b: &Broker) -> String {
     die("no metrics summary line");
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
 fn overload() {
     let live = env_usize("OVERLOAD_LIVE", 1600);
     let interval_ms = env_usize("OVERLOAD_INTERVAL_MS", 10_000);
@@ -129,7 +121,7 @@ fn overload() {
     a.fault("any", 0);
     let settings = json!({"workers": workers, "recheckIntervalMs": interval_ms, "timeoutMs": 5000});
     let b = Broker::start(&config(Some(introspection(&a, settings))));
-    let key = EncodingKey::from_secret(HS_SECRET.as_bytes());
+    let key = Signer::new(Alg::HS256, HS_SECRET.as_bytes()).unwrap();
     let mut conns = Vec::with_capacity(live);
     for i in 0..live {
         let id = format!("live-{i}");
@@ -172,18 +164,18 @@ fn overload() {
     let took = window.elapsed().as_secs_f64();
     let end_log = fresh_summary(&b);
     let (shed1, calls1) = (summary(&end_log, "re-checks shed "), a.stats().introspect);
-    let mut l = latencies.into_inner().unwrap();
-    l.sort();
+    let mut l: Vec<f64> = latencies.into_inner().unwrap().iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    l.sort_by(f64::total_cmp);
     let revoked = end_log.matches(": token revoked").count();
     let unchecked = end_log.matches(": token could not be checked").count();
     println!(
         "overload: {} newcomers, first check (CONNACK to disconnection): p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, \
          max {:.0} ms; never disconnected {}; kicks: revoked {revoked}, unchecked {unchecked}",
         l.len() + missed.load(Ordering::Relaxed),
-        pct(&l, 0.5),
-        pct(&l, 0.9),
-        pct(&l, 0.99),
-        pct(&l, 1.0),
+        percentile(&l, 0.5),
+        percentile(&l, 0.9),
+        percentile(&l, 0.99),
+        percentile(&l, 1.0),
         missed.load(Ordering::Relaxed)
     );
     println!(
@@ -199,12 +191,6 @@ fn overload() {
         println!("overload: warning seen: {}", w.split("jwt-auth: ").nth(1).unwrap_or(w));
     }
     a.fault("none", 0);
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("");
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// Connects and disconnects every client once, with `threads` threads.
@@ -232,7 +218,7 @@ fn memory() {
     let threads = env_usize("MEM_THREADS", 8);
     let a = AuthServer::start();
     a.fault("any", 0);
-    let key = EncodingKey::from_secret(HS_SECRET.as_bytes());
+    let key = Signer::new(Alg::HS256, HS_SECRET.as_bytes()).unwrap();
     let mut growth = Vec::new();
     for with in [false, true] {
         let settings = json!({"workers": 8, "queueSize": 100000, "timeoutMs": 120000, "recheckIntervalMs": 600000});

@@ -19,6 +19,10 @@
 //! Environment: SCALE_N (comma-separated, default "100000,1000000"), SCALE_M, SCALE_KICKS (default
 //! 1), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
 //! `subs` claims). Every loop is bounded in count; the kick loop also in time.
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{env_list, env_usize};
 use mqtt_jwt_auth::acl::Access;
 use mqtt_jwt_auth::host::{Broker, ClientKey, ClientRef, Level};
 use mqtt_jwt_auth::plugin::Plugin;
@@ -34,15 +38,18 @@ static LIVE: AtomicIsize = AtomicIsize::new(0);
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size() as isize, Relaxed);
-        System.alloc(l)
+        // SAFETY: the caller's layout, passed on.
+        unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size() as isize, Relaxed);
-        System.dealloc(p, l)
+        // SAFETY: `p` came from System with this layout.
+        unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new as isize - l.size() as isize, Relaxed);
-        System.realloc(p, l, new)
+        // SAFETY: `p` came from System with this layout; the caller's new size.
+        unsafe { System.realloc(p, l, new) }
     }
 }
 
@@ -58,14 +65,6 @@ fn cpu_seconds() -> f64 {
     // SAFETY: clock_gettime writes into the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
     t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
-}
-
-fn env_list(name: &str, default: &str) -> Vec<String> {
-    std::env::var(name).unwrap_or_else(|_| default.into()).split(',').map(|s| s.trim().to_string()).collect()
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map(|v| v.trim().parse().expect(name)).unwrap_or(default)
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -86,9 +85,8 @@ fn mint(i: usize, exp: i64, acl: bool) -> String {
         T0 as i64 - 10
     );
     let signed = format!("{header}.{}", b64(payload.as_bytes()));
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
-    let sig = aws_lc_rs::hmac::sign(&key, signed.as_bytes());
-    format!("{signed}.{}", b64(sig.as_ref()))
+    let signer = mqtt_jwt_auth::keys::Signer::new(mqtt_jwt_auth::alg::Alg::HS256, SECRET.as_bytes()).unwrap();
+    format!("{signed}.{}", b64(&signer.sign(signed.as_bytes()).unwrap()))
 }
 
 /// The host: client ids by ClientRef index (allocated before any measurement), kicks recorded.

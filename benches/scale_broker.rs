@@ -17,71 +17,43 @@
 //! The broker logs errors, warnings and notices only. Needs an open-file limit of K + 100 (this
 //! process and the broker each hold one socket per client): ci/bench-scale.sh raises it. Every loop
 //! is bounded in count and every wait in time.
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use jsonwebtoken::{Algorithm, EncodingKey};
+use common::{cpu_ns, env_usize, median, rss_kib};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::json;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::broker::{Broker, Options};
-use support::mqtt::{connect_packet, read_packet, Connect};
+use support::mqtt::{connect_packet, publish_packet, read_packet, Connect};
 use support::tokens::{self, HS_SECRET};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// Per-event figures are the median of this many batches.
 const PASSES: usize = 5;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map(|v| v.trim().parse().expect(name)).unwrap_or(default)
-}
-
 fn die(msg: &str) -> ! {
     eprintln!("FAIL scale_broker: {msg}");
     std::process::exit(1);
 }
 
-/// CPU time of all threads of a process, in ns (schedstat: time on CPU).
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-        .sum()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn token(key: &EncodingKey, id: &str, acl: bool) -> String {
+fn token(key: &Signer, id: &str, acl: bool) -> String {
     let mut claims = json!({"sub": id, "iat": tokens::now(), "exp": tokens::now() + 3600, "jti": id});
     if acl {
         claims["publ"] = json!([format!("d/{id}/#")]);
     }
-    tokens::sign(Algorithm::HS256, None, &claims, key)
+    tokens::sign_with(key, None, &claims)
 }
 
 /// A connected MQTT 3.1.1 session (CONNACK 0 read), blocking with timeouts.
 fn session(port: u16, id: &str, token: &str) -> Result<TcpStream, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(IO_TIMEOUT))
-        .and_then(|()| s.set_write_timeout(Some(IO_TIMEOUT)))
-        .map_err(|e| e.to_string())?;
-    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut s = common::dial(&([127, 0, 0, 1], port).into(), IO_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
     let c = Connect { version: 4, client_id: id, username: None, password: Some(token.as_bytes()), keepalive: 900 };
     s.write_all(&connect_packet(&c)).map_err(|e| format!("send CONNECT: {e}"))?;
     match read_packet(&mut s) {
@@ -93,15 +65,6 @@ fn session(port: u16, id: &str, token: &str) -> Result<TcpStream, String> {
 
 fn ping(s: &mut TcpStream) -> bool {
     s.write_all(&[0xC0, 0]).is_ok() && matches!(read_packet(s), Ok((0xD0, _)))
-}
-
-fn publish_packet(topic: &str, payload: &[u8]) -> Vec<u8> {
-    let len = 2 + topic.len() + payload.len();
-    assert!(len < 128);
-    let mut p = vec![0x30, len as u8, 0, topic.len() as u8];
-    p.extend_from_slice(topic.as_bytes());
-    p.extend_from_slice(payload);
-    p
 }
 
 struct Row {
@@ -144,15 +107,7 @@ fn hold(port: u16, ids: &[String], tokens: &[String], threads: usize) -> Vec<Tcp
     all
 }
 
-fn run(
-    acl: bool,
-    with_plugin: bool,
-    k: usize,
-    key: &EncodingKey,
-    connects: usize,
-    publishes: usize,
-    threads: usize,
-) -> Row {
+fn run(acl: bool, with_plugin: bool, k: usize, key: &Signer, connects: usize, publishes: usize, threads: usize) -> Row {
     let mut jwt = json!({"version": 1, "algorithm": "HS256", "mode": "local",
         "options": {"modes": {"local": HS_SECRET}, "common": {"matchClientIdToSubject": true}}});
     if acl {
@@ -207,7 +162,7 @@ fn run(
 
     let id = format!("pub{tag}{k}");
     let mut p = session(broker.port, &id, &token(key, &id, acl)).unwrap_or_else(|e| die(&format!("publisher: {e}")));
-    let packet = publish_packet(&format!("d/{id}/t"), b"21.5");
+    let packet = publish_packet(false, &format!("d/{id}/t"), None, b"21.5");
     let burst: Vec<u8> = packet.iter().copied().cycle().take(packet.len() * 500).collect();
     let mut per = Vec::new();
     for _ in 0..PASSES {
@@ -236,7 +191,7 @@ fn main() {
     let connects = env_usize("SCALE_CONNECTS", 2000);
     let publishes = env_usize("SCALE_PUBLISHES", 20_000);
     let threads = env_usize("SCALE_THREADS", 4);
-    let key = EncodingKey::from_secret(HS_SECRET.as_bytes());
+    let key = Signer::new(Alg::HS256, HS_SECRET.as_bytes()).unwrap();
     println!("scale (real broker: mosquitto with the plugin vs anonymous mosquitto; broker CPU per event):");
     println!(
         "{:<6} {:>6} {:<9} {:>12} {:>10} {:>11} {:>11}",

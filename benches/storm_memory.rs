@@ -18,10 +18,14 @@
 //! Environment: STORM_MEM_N (clients, default 10000), STORM_MEM_THREADS (default 8), MQTT_JWT_PLUGIN.
 //! Needs an open-file limit of N + 100 (this process and the broker each hold one socket per client):
 //! ci/bench-storm.sh raises `ulimit -n` to the hard limit. Every wait is bounded (TIME_LIMIT overall).
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use jsonwebtoken::{Algorithm, EncodingKey};
+use common::{dial, env_usize, status_kib};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::json;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -40,26 +44,9 @@ const PROBE_EVERY: Duration = Duration::from_millis(50);
 const MAX_PROBE: Duration = Duration::from_secs(2);
 const ZERO_LINE: &str = "jwt-auth: 0 live session(s)";
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map(|v| v.trim().parse().expect(name)).unwrap_or(default)
-}
-
 fn die(msg: &str) -> ! {
     eprintln!("FAIL storm_memory: {msg}");
     std::process::exit(1);
-}
-
-/// (VmRSS, VmHWM) of a process in KiB.
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn mib(kib: u64) -> f64 {
@@ -76,18 +63,9 @@ fn open_file_limit() -> u64 {
     }
 }
 
-fn token(key: &EncodingKey, id: &str) -> String {
+fn token(key: &Signer, id: &str) -> String {
     let claims = json!({"sub": id, "iat": tokens::now(), "exp": tokens::now() + 3600, "jti": id});
-    tokens::sign(Algorithm::HS256, None, &claims, key)
-}
-
-/// A socket to the broker, connected (TCP), blocking with timeouts.
-fn dial(addr: &SocketAddr) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(addr, IO_TIMEOUT)?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    s.set_nodelay(true)?;
-    Ok(s)
+    tokens::sign_with(key, None, &claims)
 }
 
 /// Sends CONNECT and reads the CONNACK: its return code, or why there was none.
@@ -136,7 +114,7 @@ fn storm(addr: &SocketAddr, tokens: &[(String, String)], threads: usize, burst: 
                     if burst {
                         let mut open = Vec::new();
                         for &i in &mine {
-                            match dial(addr) {
+                            match dial(addr, IO_TIMEOUT) {
                                 Ok(s) => open.push((i, s)),
                                 Err(e) => r.failures.push(format!("{}: tcp connect: {e}", tokens[i].0)),
                             }
@@ -177,7 +155,7 @@ fn storm(addr: &SocketAddr, tokens: &[(String, String)], threads: usize, burst: 
                             break;
                         }
                         let (id, tok) = &tokens[i];
-                        let res = dial(addr)
+                        let res = dial(addr, IO_TIMEOUT)
                             .map_err(|e| format!("tcp connect: {e}"))
                             .and_then(|mut s| connect_on(&mut s, id, tok).map(|code| (code, s)));
                         match res {
@@ -224,8 +202,8 @@ struct Probe {
 }
 
 impl Probe {
-    fn start(addr: SocketAddr, key: &EncodingKey) -> Probe {
-        let mut s = dial(&addr).unwrap_or_else(|e| die(&format!("probe: {e}")));
+    fn start(addr: SocketAddr, key: &Signer) -> Probe {
+        let mut s = dial(&addr, IO_TIMEOUT).unwrap_or_else(|e| die(&format!("probe: {e}")));
         let code = connect_on(&mut s, "probe", &token(key, "probe")).unwrap_or_else(|e| die(&format!("probe: {e}")));
         if code != 0 {
             die(&format!("probe refused: {code}"));
@@ -300,7 +278,7 @@ fn run(label: &str, with_plugin: bool, cache: bool, n: usize, threads: usize, fa
     let mut broker = Broker::start_with(&jwt.to_string(), opts).unwrap_or_else(|l| die(&format!("broker: {l}")));
     let pid = broker.pid();
     let addr: SocketAddr = ([127, 0, 0, 1], broker.port).into();
-    let key = tokens::encoding_key(Algorithm::HS256);
+    let key = tokens::signer(Alg::HS256);
     let ids: Vec<(String, String)> = (0..n)
         .map(|i| {
             let id = format!("storm-{i}");
@@ -310,13 +288,13 @@ fn run(label: &str, with_plugin: bool, cache: bool, n: usize, threads: usize, fa
         .collect();
     if with_plugin {
         // Sanity: the plugin refuses a token for another client id.
-        let mut s = dial(&addr).unwrap_or_else(|e| die(&e.to_string()));
+        let mut s = dial(&addr, IO_TIMEOUT).unwrap_or_else(|e| die(&e.to_string()));
         if connect_on(&mut s, "storm-0", &ids[1].1) == Ok(0) {
             die("a token for another client id was accepted: is the plugin loaded?");
         }
     }
     std::thread::sleep(Duration::from_secs(1));
-    let (rss0, _) = rss_kib(pid);
+    let (rss0, _) = (status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM"));
     println!("[{label}] broker pid {pid}; N={n}, {threads} threads; RSS before: {:.1} MiB", mib(rss0));
     let probe = Probe::start(addr, &key);
     let mut results = Vec::new();
@@ -326,7 +304,7 @@ fn run(label: &str, with_plugin: bool, cache: bool, n: usize, threads: usize, fa
         let offset = broker.log().len();
         let r = storm(&addr, &ids, threads, burst);
         let (pings, p99, max) = probe.take();
-        let (rss_peak, hwm) = rss_kib(pid);
+        let (rss_peak, hwm) = (status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM"));
         // The count line is logged at most once a second.
         std::thread::sleep(Duration::from_millis(1500));
         let sessions = max_sessions(&broker, offset);
@@ -364,7 +342,7 @@ fn run(label: &str, with_plugin: bool, cache: bool, n: usize, threads: usize, fa
         let one = if with_plugin { wait_one(&broker, leave_offset, Duration::from_secs(30)) } else { None };
         std::thread::sleep(Duration::from_secs(2));
         let (lpings, lp99, lmax) = probe.take();
-        let (rss_after, _) = rss_kib(pid);
+        let (rss_after, _) = (status_kib(pid, "VmRSS"), status_kib(pid, "VmHWM"));
         println!(
             "[{label}] round {round} leave: sessions back to 1 (the probe) {}; probe p99 {:.1} ms max {:.1} ms \
              ({lpings} pings); RSS after: {:.1} MiB",

@@ -19,6 +19,17 @@ install -m 0644 README.md "$root/usr/share/doc/mqtt-jwt-auth/README.md"
 # README.md links to docs/: keep the same layout so its links work in the installed copy.
 install -d "$root/usr/share/doc/mqtt-jwt-auth/docs"
 install -m 0644 docs/*.md "$root/usr/share/doc/mqtt-jwt-auth/docs/"
+install -m 0644 CHANGELOG.md "$root/usr/share/doc/mqtt-jwt-auth/CHANGELOG.md"
+# Debian's machine-readable copyright file, its licence texts taken from LICENSE-* (one source).
+deb_text() { sed -e 's/^$/./' -e 's/^/ /' "$1"; }
+{
+  printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n'
+  printf 'Upstream-Name: mqtt-jwt-auth\n\nFiles: *\nCopyright: 2026 mqtt-jwt-auth developers\n'
+  printf 'License: EPL-2.0 or BSD-3-Clause\n\nLicense: EPL-2.0\n'
+  deb_text LICENSE-EPL-2.0
+  printf '\nLicense: BSD-3-Clause\n'
+  deb_text LICENSE-BSD-3-Clause
+} > "$root/usr/share/doc/mqtt-jwt-auth/copyright"
 cp -r mosquitto-conf "$root/usr/share/doc/mqtt-jwt-auth/examples"
 chmod -R u=rwX,go=rX "$root/usr/share/doc/mqtt-jwt-auth/examples"
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" packaging/debian/control.in > "$root/DEBIAN/control"

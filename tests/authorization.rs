@@ -2,7 +2,7 @@
 //! plugin's ACL callback in a real mosquitto; chaining with the dynamic-security plugin.
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -23,7 +23,7 @@ fn broker(authorization: Value) -> Broker {
 }
 
 fn client(b: &Broker, version: u8, id: &str, claims: Value) -> TcpStream {
-    let t = token(Algorithm::HS256, id, claims);
+    let t = token(Alg::HS256, id, claims);
     let c = ConnectV5 { version, client_id: id, password: Some(t.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect_v5(b.port, &c);
     assert_eq!(out, Outcome::Connack(0), "{}", b.log());
@@ -93,11 +93,11 @@ fn rule_templates_with_claims_and_no_wildcard_injection() {
     let mut evil = client(&b, 5, "d-19", json!({"tenant": "#", "device_type": "meter"}));
     assert_eq!(mqtt::publish_qos1(&mut evil, true, "tenants/acme/meter/d-19/v", b"1"), Some(NOT_AUTHORIZED));
     // A subject of "#" never gets as far as users/#: it is refused at CONNECT (bad-subject).
-    let t = token(Algorithm::HS256, "#", json!({"tenant": "acme", "device_type": "meter"}));
+    let t = token(Alg::HS256, "#", json!({"tenant": "acme", "device_type": "meter"}));
     let c = ConnectV5 { client_id: "d-20", password: Some(t.as_bytes()), ..Default::default() };
     assert_eq!(mqtt::connect_v5(b.port, &c).1, Outcome::Connack(0x87));
     // The control topic stays writable for in-band refresh.
-    let fresh = token(Algorithm::HS256, "d-17", json!({"tenant": "acme", "device_type": "meter"}));
+    let fresh = token(Alg::HS256, "d-17", json!({"tenant": "acme", "device_type": "meter"}));
     assert_eq!(mqtt::publish_qos1(&mut s, true, "$CONTROL/jwt-auth/v1", fresh.as_bytes()), Some(0));
 }
 
@@ -105,7 +105,7 @@ fn rule_templates_with_claims_and_no_wildcard_injection() {
 fn expired_sessions_are_kicked_with_authorization_on() {
     // (That ACL checks deny from exp on, before the kick lands, is a unit test in src/plugin/tests.rs.)
     let b = broker(json!({"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}));
-    let t = token(Algorithm::HS256, "e", json!({"exp": tokens::now() + 1}));
+    let t = token(Alg::HS256, "e", json!({"exp": tokens::now() + 1}));
     let c = ConnectV5 { client_id: "e", password: Some(t.as_bytes()), ..Default::default() };
     let mut s = mqtt::connect_v5(b.port, &c).0.expect("accepted");
     assert_eq!(mqtt::publish_qos1(&mut s, true, "x", b"1"), Some(0));
@@ -135,7 +135,7 @@ fn dynamic_security_authorizes_by_username_equal_to_subject() {
         Options { extra_conf: extra, ..Default::default() },
     );
     // Any username is replaced by the subject; dynsec grants by that username.
-    let t = token(Algorithm::HS256, "sensor-1", json!({}));
+    let t = token(Alg::HS256, "sensor-1", json!({}));
     let c =
         ConnectV5 { client_id: "s1", username: Some(b"whoever"), password: Some(t.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect_v5(b.port, &c);
@@ -145,7 +145,7 @@ fn dynamic_security_authorizes_by_username_equal_to_subject() {
     assert_eq!(mqtt::publish_qos1(&mut s, true, "plant/sensor-2/t", b"1"), Some(NOT_AUTHORIZED));
     assert_eq!(mqtt::subscribe(&mut s, true, "plant/#"), 0);
     // A token for a subject dynsec does not know gets nothing.
-    let t = token(Algorithm::HS256, "stranger", json!({}));
+    let t = token(Alg::HS256, "stranger", json!({}));
     let c = ConnectV5 { client_id: "s2", password: Some(t.as_bytes()), ..Default::default() };
     let mut s2 = mqtt::connect_v5(b.port, &c).0.expect("authenticated by the JWT plugin");
     assert_eq!(mqtt::publish_qos1(&mut s2, true, "plant/sensor-1/t", b"1"), Some(NOT_AUTHORIZED));

@@ -1,13 +1,13 @@
 //! End to end: a real mosquitto loads the freshly built plugin; raw MQTT clients connect with tokens.
 mod support;
 
-use jsonwebtoken::Algorithm;
 use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::json;
 use std::time::Duration;
 use support::broker::{keys_dir, Broker, Options};
 use support::mqtt::{self, Connect, Outcome};
-use support::tokens::{self, claims, encoding_key, raw, sign, token};
+use support::tokens::{self, claims, raw, sign_with, signer, token};
 
 const ACCEPTED: Outcome = Outcome::Connack(0);
 const NOT_AUTHORISED: Outcome = Outcome::Connack(5);
@@ -48,52 +48,50 @@ fn assert_alive(b: &mut Broker, good: &str) {
     mqtt::disconnect(s);
 }
 
-fn jwks_token(alg: Algorithm, kid: &str, sub: &str) -> String {
+fn jwks_token(alg: Alg, kid: &str, sub: &str) -> String {
     let k = match kid {
-        "rsa-2" => jsonwebtoken::EncodingKey::from_rsa_pem(&tokens::key_file("rsa2.key")).unwrap(),
-        "hs-1" => jsonwebtoken::EncodingKey::from_secret(b"jwks-shared-secret-for-tests-0123456789"),
-        "hs-512" => {
-            jsonwebtoken::EncodingKey::from_secret(b"jwks-hs512-secret-for-tests-0123456789-abcdefghijklmnopqrstuvwxyz")
-        }
-        _ => encoding_key(alg),
+        "rsa-2" => Signer::new(alg, &tokens::key_file("rsa2.key")).unwrap(),
+        "hs-1" => Signer::new(alg, b"jwks-shared-secret-for-tests-0123456789").unwrap(),
+        "hs-512" => Signer::new(alg, b"jwks-hs512-secret-for-tests-0123456789-abcdefghijklmnopqrstuvwxyz").unwrap(),
+        _ => signer(alg),
     };
-    sign(alg, Some(kid), &claims(sub, json!({})), &k)
+    sign_with(&k, Some(kid), &claims(sub, json!({})))
 }
 
 #[test]
 fn every_algorithm_is_accepted_through_mosquitto() {
     let mut oct = jwks_broker_over("jwks-oct.json", json!({}));
-    for (alg, kid) in [(Algorithm::HS256, "hs-1"), (Algorithm::HS384, "hs-512"), (Algorithm::HS512, "hs-512")] {
+    for (alg, kid) in [(Alg::HS256, "hs-1"), (Alg::HS384, "hs-512"), (Alg::HS512, "hs-512")] {
         let t = jwks_token(alg, kid, "device-1");
         assert_eq!(mqtt::connect_with_password(oct.port, "c1", None, &t), ACCEPTED, "{alg:?}\n{}", oct.log());
     }
     // hs-1 is 39 bytes: too short for HS512 (RFC 7518 §3.2).
-    let short = jwks_token(Algorithm::HS512, "hs-1", "device-1");
+    let short = jwks_token(Alg::HS512, "hs-1", "device-1");
     assert_eq!(mqtt::connect_with_password(oct.port, "short", None, &short), NOT_AUTHORISED);
     assert!(oct.wait_log("refused client short from 127.0.0.1: no-key-for-algorithm", Duration::from_secs(5)));
-    assert_alive(&mut oct, &jwks_token(Algorithm::HS256, "hs-1", "device-1"));
+    assert_alive(&mut oct, &jwks_token(Alg::HS256, "hs-1", "device-1"));
     drop(oct);
 
     let mut b = jwks_broker(json!({}));
     let es512 = tokens::sign_with(&tokens::signer(Alg::ES512), Some("ec-521"), &claims("device-1", json!({})));
     assert_eq!(mqtt::connect_with_password(b.port, "c1", None, &es512), ACCEPTED, "ES512\n{}", b.log());
     let cases = [
-        (Algorithm::RS256, "rsa-1"),
-        (Algorithm::RS384, "rsa-2"),
-        (Algorithm::RS512, "rsa-2"),
-        (Algorithm::PS256, "rsa-2"),
-        (Algorithm::PS384, "rsa-2"),
-        (Algorithm::PS512, "rsa-2"),
-        (Algorithm::ES256, "ec-256"),
-        (Algorithm::ES384, "ec-384"),
-        (Algorithm::EdDSA, "ed-1"),
+        (Alg::RS256, "rsa-1"),
+        (Alg::RS384, "rsa-2"),
+        (Alg::RS512, "rsa-2"),
+        (Alg::PS256, "rsa-2"),
+        (Alg::PS384, "rsa-2"),
+        (Alg::PS512, "rsa-2"),
+        (Alg::ES256, "ec-256"),
+        (Alg::ES384, "ec-384"),
+        (Alg::EdDSA, "ed-1"),
     ];
     for (alg, kid) in cases {
         let t = jwks_token(alg, kid, "device-1");
         assert_eq!(mqtt::connect_with_password(b.port, "c1", None, &t), ACCEPTED, "{alg:?}\n{}", b.log());
     }
     // rsa-1 is pinned to RS256 by its JWK "alg": an RS512 token naming it is refused.
-    let pinned = jwks_token(Algorithm::RS512, "rsa-1", "device-1");
+    let pinned = jwks_token(Alg::RS512, "rsa-1", "device-1");
     assert_eq!(mqtt::connect_with_password(b.port, "c2", None, &pinned), NOT_AUTHORISED);
     // HMAC keyed with an RSA public key: the key's kind decides, so no key can check it.
     let public_pem = tokens::key_file("rsa.pub.pem");
@@ -114,20 +112,20 @@ fn every_algorithm_is_accepted_through_mosquitto() {
         b.log()
     );
     // Both forgeries (with and without the RSA key's kid): a set of public keys holds no HMAC key.
-    let good = jwks_token(Algorithm::ES256, "ec-256", "device-1");
+    let good = jwks_token(Alg::ES256, "ec-256", "device-1");
     assert_alive(&mut b, &good);
 }
 
 #[test]
 fn static_keys_pem_and_secret() {
     let mut rsa = local_broker("RS256", json!({"filePath": key("rsa.pub.pem")}), json!({}));
-    let t = token(Algorithm::RS256, "d1", json!({}));
+    let t = token(Alg::RS256, "d1", json!({}));
     assert_eq!(mqtt::connect_with_password(rsa.port, "c", None, &t), ACCEPTED);
     assert_alive(&mut rsa, &t);
     let pkcs1 = local_broker("RS256", json!({"filePath": key("rsa.pkcs1.pem")}), json!({}));
     assert_eq!(mqtt::connect_with_password(pkcs1.port, "c", None, &t), ACCEPTED);
     let hs = local_broker("HS256", json!(tokens::HS_SECRET), json!({}));
-    let t = token(Algorithm::HS256, "d1", json!({}));
+    let t = token(Alg::HS256, "d1", json!({}));
     assert_eq!(mqtt::connect_with_password(hs.port, "c", None, &t), ACCEPTED);
     let hs_file = local_broker("HS256", json!({"filePath": key("hs.secret")}), json!({}));
     assert_eq!(mqtt::connect_with_password(hs_file.port, "c", None, &t), ACCEPTED);
@@ -138,15 +136,15 @@ fn bad_tokens_are_refused_and_the_broker_survives() {
     let common = json!({"issuer": "https://idp.example/realms/a", "audience": "mqtt"});
     let mut b = local_broker("RS256", json!({"filePath": key("rsa.pub.pem")}), common);
     let ok_claims = json!({"iss": "https://idp.example/realms/a", "aud": "mqtt"});
-    let good = token(Algorithm::RS256, "d1", ok_claims.clone());
+    let good = token(Alg::RS256, "d1", ok_claims.clone());
     assert_eq!(mqtt::connect_with_password(b.port, "good", None, &good), ACCEPTED, "{}", b.log());
 
     let with = |extra: serde_json::Value| {
         let mut c = ok_claims.clone();
         c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        token(Algorithm::RS256, "d1", c)
+        token(Alg::RS256, "d1", c)
     };
-    let rsa2 = jsonwebtoken::EncodingKey::from_rsa_pem(&tokens::key_file("rsa2.key")).unwrap();
+    let rsa2 = Signer::new(Alg::RS256, &tokens::key_file("rsa2.key")).unwrap();
     let public_pem = tokens::key_file("rsa.pub.pem");
     let hs_header = json!({"alg": "HS256", "typ": "JWT"});
     let hs_claims = claims("d1", ok_claims.clone());
@@ -158,7 +156,7 @@ fn bad_tokens_are_refused_and_the_broker_survives() {
         ("not yet valid", with(json!({"nbf": tokens::now() + 600})), "not-yet-valid"),
         ("wrong issuer", with(json!({"iss": "https://evil.example"})), "wrong-issuer"),
         ("wrong audience", with(json!({"aud": "other"})), "wrong-audience"),
-        ("wrong key", sign(Algorithm::RS256, None, &claims("d1", ok_claims.clone()), &rsa2), "bad-signature"),
+        ("wrong key", sign_with(&rsa2, None, &claims("d1", ok_claims.clone())), "bad-signature"),
         ("alg none", raw(&json!({"alg": "none"}), &claims("d1", ok_claims.clone()), b""), "algorithm-not-allowed"),
         ("alg None", raw(&json!({"alg": "None"}), &claims("d1", ok_claims.clone()), b""), "algorithm-not-allowed"),
         ("HS256 keyed with the public key", hs_with_public_key, "algorithm-not-allowed"),
@@ -200,7 +198,7 @@ fn identity_is_tied_to_the_token() {
         json!({"filePath": key("ec256.pub.pem")}),
         json!({"matchUsernameToSubject": true, "matchClientIdToSubject": true}),
     );
-    let t = token(Algorithm::ES256, "sensor-7", json!({}));
+    let t = token(Alg::ES256, "sensor-7", json!({}));
     // Any username is replaced by the subject; mosquitto logs the connection's username.
     assert_eq!(mqtt::connect_with_password(b.port, "sensor-7", Some("whatever"), &t), ACCEPTED);
     assert!(b.wait_connected("sensor-7", "c1, k30, u'sensor-7')", Duration::from_secs(5)), "{}", b.log());
@@ -222,7 +220,7 @@ fn identity_is_tied_to_the_token() {
         json!({"filePath": key("ec256.pub.pem")}),
         json!({"matchUsernameToClaim": "preferred_username", "matchClientIdToClaim": "device.id"}),
     );
-    let t = token(Algorithm::ES256, "s", json!({"preferred_username": "alice", "device": {"id": "dev-1"}}));
+    let t = token(Alg::ES256, "s", json!({"preferred_username": "alice", "device": {"id": "dev-1"}}));
     assert_eq!(mqtt::connect_with_password(by_claim.port, "dev-1", None, &t), ACCEPTED);
     assert!(by_claim.wait_connected("dev-1", "c1, k30, u'alice')", Duration::from_secs(5)), "{}", by_claim.log());
     assert_eq!(mqtt::connect_with_password(by_claim.port, "dev-2", None, &t), NOT_AUTHORISED);
@@ -243,7 +241,7 @@ fn token_in_the_username_field() {
         json!(tokens::HS_SECRET),
         json!({"tokenSource": "username", "matchUsernameToSubject": true}),
     );
-    let t = token(Algorithm::HS256, "dev-9", json!({}));
+    let t = token(Alg::HS256, "dev-9", json!({}));
     let c = Connect { version: 4, client_id: "u1", username: Some(t.as_bytes()), ..Default::default() };
     assert_eq!(mqtt::connect(b.port, &c).1, ACCEPTED, "{}", b.log());
     assert!(b.wait_connected("u1", "c1, k10, u'dev-9')", Duration::from_secs(5)), "{}", b.log());
@@ -287,7 +285,7 @@ fn invalid_configuration_stops_the_broker_with_a_precise_message() {
 #[test]
 fn reload_keeps_running_config_when_the_new_file_is_broken() {
     let mut b = local_broker("HS256", json!(tokens::HS_SECRET), json!({}));
-    let t = token(Algorithm::HS256, "d", json!({}));
+    let t = token(Alg::HS256, "d", json!({}));
     std::fs::write(b.dir.path().join("jwt.json"), "{broken").unwrap();
     b.signal("HUP");
     assert!(b.wait_log("reload failed, keeping the running configuration", Duration::from_secs(5)), "{}", b.log());
@@ -298,7 +296,7 @@ fn reload_keeps_running_config_when_the_new_file_is_broken() {
     b.signal("HUP");
     assert!(b.wait_log("jwt-auth: reloaded", Duration::from_secs(5)));
     assert_eq!(mqtt::connect_with_password(b.port, "after", None, &t), NOT_AUTHORISED);
-    let rs = token(Algorithm::RS256, "d", json!({}));
+    let rs = token(Alg::RS256, "d", json!({}));
     assert_eq!(mqtt::connect_with_password(b.port, "after2", None, &rs), ACCEPTED);
 }
 
@@ -307,7 +305,7 @@ fn a_panic_inside_a_callback_refuses_and_the_broker_lives() {
     let cfg = json!({"version":1,"algorithm":"HS256","mode":"local","options":{"modes":{"local":tokens::HS_SECRET}}});
     let opts = Options { extra_conf: "plugin_opt_test_panic_username boom\n".into(), ..Default::default() };
     let mut b = Broker::start_with(&cfg.to_string(), opts).expect("broker");
-    let t = token(Algorithm::HS256, "d", json!({}));
+    let t = token(Alg::HS256, "d", json!({}));
     for _ in 0..3 {
         assert_eq!(mqtt::connect_with_password(b.port, "p", Some("boom"), &t), NOT_AUTHORISED);
     }

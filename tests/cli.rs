@@ -150,10 +150,16 @@ fn check_reaches_the_token_endpoint_of_the_credentials_exchange() {
 fn mint_and_usage_errors() {
     let (code, _, err) = run(&["mint", "--secret", SECRET, "--sub", "x"]);
     assert_eq!(code, 2);
-    assert!(err.contains("--alg is required"), "{err}");
+    assert!(err.contains("required arguments were not provided:\n  --alg <ALG>"), "{err}");
+    let (code, _, err) = run(&["mint", "--alg", "HS256", "--sub", "x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("<--key <PRIVATE_KEY.pem>|--secret <SECRET>|--secret-file <FILE>>"), "{err}");
+    let (code, _, err) = run(&["mint", "--alg", "none", "--secret", SECRET]);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"none\" is never allowed"), "{err}");
     let (code, _, err) = run(&["frobnicate"]);
     assert_eq!(code, 2);
-    assert!(err.contains("usage:"), "{err}");
+    assert!(err.contains("unrecognized subcommand 'frobnicate'") && err.contains("Usage:"), "{err}");
     let token = mint(&["--kid", "k1", "--claim", "roles=[\"a\",\"b\"]"]);
     assert_eq!(token.split('.').count(), 3);
 }
@@ -202,4 +208,52 @@ fn mint_signs_every_algorithm_the_plugin_verifies() {
     let (code, _, err) = run(&["mint", "--alg", "ES512", "--key", &key("ec256.key"), "--sub", "x"]);
     assert_eq!(code, 2);
     assert!(err.contains("ES512 private key rejected"), "{err}");
+}
+
+/// `--help` is an answer, not an error: exit 0 and the options on stdout, for the tool and each
+/// subcommand; defaults are shown.
+#[test]
+fn help_and_version_exit_0() {
+    for (args, expect) in [
+        (&["--help"][..], "Commands:"),
+        (&["help"][..], "logout-relay"),
+        (&["mint", "--help"][..], "--exp <SECONDS_FROM_NOW>"),
+        (&["check", "--help"][..], "<JWT_JSON>"),
+        (&["verify", "--help"][..], "--client-id <ID>"),
+        (&["logout-relay", "--help"][..], "--broker <HOST:PORT>"),
+        (&["help", "mint"][..], "--claim <NAME=VALUE>"),
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains(expect), "{args:?}: {out}");
+    }
+    let (_, out, _) = run(&["mint", "--help"]);
+    assert!(out.contains("[default: 3600]"), "{out}");
+    let (_, out, _) = run(&["logout-relay", "--help"]);
+    assert!(out.contains("[default: $CONTROL/jwt-auth/v1/logout]") && out.contains("[default: 5000]"), "{out}");
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!((code, out.trim()), (0, concat!("mqtt-jwt ", env!("CARGO_PKG_VERSION"))));
+}
+
+#[test]
+fn unknown_options_exit_2_naming_them() {
+    for sub in [&["mint", "--alg", "HS256", "--secret", SECRET][..], &["check", "x.json"], &["verify", "x.json", "t"]] {
+        let (code, _, err) = run(&[sub, &["--frobnicate"]].concat());
+        assert_eq!(code, 2, "{sub:?}");
+        assert!(err.contains("unexpected argument '--frobnicate'"), "{sub:?}: {err}");
+    }
+    let (code, _, err) = run(&["logout-relay", "--listen", "127.0.0.1:0", "--broker", "127.0.0.1:1", "--nope", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unexpected argument '--nope'"), "{err}");
+    // The relay's credentials: a token file, or a username with a password file.
+    let relay = ["logout-relay", "--listen", "127.0.0.1:0", "--broker", "127.0.0.1:1"];
+    for (extra, says) in [
+        (&[][..], "--token-file <FILE>|--password-file <FILE>"),
+        (&["--password-file", "p"][..], "--username <NAME>"),
+        (&["--token-file", "t", "--username", "u", "--password-file", "p"][..], "cannot be used with"),
+    ] {
+        let (code, _, err) = run(&[&relay[..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
 }

@@ -4,7 +4,7 @@
 //! decided by this plugin, never passed on.
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::json;
 use std::net::TcpStream;
 use std::path::Path;
@@ -77,7 +77,7 @@ fn connected(b: &Broker, id: &str, user: &str, password: &[u8]) -> TcpStream {
 }
 
 fn device(b: &Broker, id: &str) -> TcpStream {
-    connected(b, id, "any", token(Algorithm::HS256, id, json!({})).as_bytes())
+    connected(b, id, "any", token(Alg::HS256, id, json!({})).as_bytes())
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn the_dynsec_admin_and_password_users_work_next_to_jwt_devices() {
 #[test]
 fn a_failing_jwt_is_refused_not_passed_on() {
     let (b, _dynsec) = broker(defer());
-    let good = token(Algorithm::HS256, "dev-1", json!({}));
+    let good = token(Alg::HS256, "dev-1", json!({}));
     // One signature character changed (not the last, whose low bits base64 may ignore).
     let at = good.len() - 5;
     let flipped = if &good[at..at + 1] == "A" { "B" } else { "A" };
@@ -113,7 +113,7 @@ fn a_failing_jwt_is_refused_not_passed_on() {
     password_user(&b, "tamper", &tampered);
     assert_eq!(connect(&b, "t1", "tamper", tampered.as_bytes()).1, Outcome::Connack(NOT_AUTHORIZED));
     assert!(b.wait_log("refused client t1 from 127.0.0.1: bad-signature", Duration::from_secs(3)), "{}", b.log());
-    let expired = token(Algorithm::HS256, "dev-1", json!({"exp": 1000}));
+    let expired = token(Alg::HS256, "dev-1", json!({"exp": 1000}));
     password_user(&b, "old", &expired);
     assert_eq!(connect(&b, "t2", "old", expired.as_bytes()).1, Outcome::Connack(NOT_AUTHORIZED));
 }
@@ -132,7 +132,7 @@ fn client_ids_are_protected_between_password_clients_and_devices() {
     let (b, _dynsec) = broker(defer());
     password_user(&b, "pw-user", "pw-secret");
     let mut console = connected(&b, "console", "pw-user", b"pw-secret");
-    let t = token(Algorithm::HS256, "dev-1", json!({}));
+    let t = token(Alg::HS256, "dev-1", json!({}));
     assert_eq!(connect(&b, "console", "any", t.as_bytes()).1, Outcome::Connack(NOT_AUTHORIZED));
     assert!(b.wait_log("refused client console from 127.0.0.1: client-id-in-use", Duration::from_secs(3)));
     assert!(mqtt::ping(&mut console), "the password client lost its connection:\n{}", b.log());

@@ -83,12 +83,7 @@ fn dev_example_accepts_a_token_minted_with_its_secret() {
     let text = std::fs::read_to_string(examples().join("dev/jwt.json")).unwrap();
     let b = Broker::start(&text);
     let secret = std::fs::read_to_string(examples().join("dev/secret")).unwrap();
-    let t = support::tokens::sign(
-        jsonwebtoken::Algorithm::HS256,
-        None,
-        &support::tokens::claims("demo-device", json!({})),
-        &jsonwebtoken::EncodingKey::from_secret(secret.trim_end().as_bytes()),
-    );
+    let t = support::tokens::hs256(secret.trim_end(), &support::tokens::claims("demo-device", json!({})));
     assert_eq!(mqtt::connect_with_password(b.port, "demo", Some("demo"), &t), Outcome::Connack(0), "{}", b.log());
     assert!(b.wait_log("u'demo-device'", Duration::from_secs(5)), "{}", b.log());
 }
@@ -144,13 +139,7 @@ fn dynamic_security_example_authorizes_by_the_token_subject() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
-    let t = support::tokens::sign(
-        jsonwebtoken::Algorithm::HS256,
-        None,
-        &support::tokens::claims("sensor-1", json!({})),
-        &key,
-    );
+    let t = support::tokens::hs256(secret, &support::tokens::claims("sensor-1", json!({})));
     let c = Connect {
         version: 4,
         client_id: "s1",
@@ -166,12 +155,7 @@ fn dynamic_security_example_authorizes_by_the_token_subject() {
     assert_eq!(mqtt::subscribe(&mut s, false, "sensors/sensor-2/#"), 0x80);
     mqtt::disconnect(s);
     // A token for a subject dynsec does not know authenticates, but may do nothing.
-    let other = support::tokens::sign(
-        jsonwebtoken::Algorithm::HS256,
-        None,
-        &support::tokens::claims("stranger", json!({})),
-        &key,
-    );
+    let other = support::tokens::hs256(secret, &support::tokens::claims("stranger", json!({})));
     let c =
         Connect { version: 4, client_id: "s2", password: Some(other.as_bytes()), keepalive: 30, ..Default::default() };
     let (s, out) = mqtt::connect(m.port, &c);

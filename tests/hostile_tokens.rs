@@ -7,12 +7,13 @@ mod support;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::broker::{keys_dir, Broker};
 use support::mqtt::{self, Connect, Outcome};
-use support::tokens::{self, claims, ecdsa_der, encoding_key, hmac_sha256, raw, sign};
+use support::tokens::{self, claims, ecdsa_der, hmac_sha256, raw, sign_with, signer};
 
 const ACCEPTED: Outcome = Outcome::Connack(0);
 const NOT_AUTHORISED: Outcome = Outcome::Connack(5);
@@ -27,16 +28,15 @@ fn unb64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
-/// Header and payload as given (any bytes), signed with `alg` and `key`.
-fn forge(header: &str, payload: &str, alg: Algorithm, key: &EncodingKey) -> String {
+/// Header and payload as given (any bytes), signed with `key`.
+fn forge(header: &str, payload: &str, key: &Signer) -> String {
     let msg = format!("{}.{}", b64(header), b64(payload));
-    let sig = jsonwebtoken::crypto::sign(msg.as_bytes(), key, alg).unwrap();
-    format!("{msg}.{sig}")
+    format!("{msg}.{}", b64(key.sign(msg.as_bytes()).unwrap()))
 }
 
 /// Signed with the real HMAC key of the set (kid hs-1): only the content is hostile.
 fn forge_hs(header: &str, payload: &str) -> String {
-    forge(header, payload, Algorithm::HS256, &EncodingKey::from_secret(JWKS_HS_SECRET))
+    forge(header, payload, &Signer::new(Alg::HS256, JWKS_HS_SECRET).unwrap())
 }
 
 fn good_claims(sub: &str) -> String {
@@ -137,12 +137,9 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         add(&format!("kid-{name}"), forge_hs(&h, &c));
     }
     add("kid-rsa-key-hmac", forge_hs(r#"{"alg":"HS256","kid":"rsa-1"}"#, &c));
-    let rsa2 = EncodingKey::from_rsa_pem(&tokens::key_file("rsa2.key")).unwrap();
-    add("kid-other-rsa-key", sign(Algorithm::RS256, Some("rsa-1"), &claims("admin", json!({})), &rsa2));
-    add(
-        "kid-hmac-key-rs256",
-        sign(Algorithm::RS256, Some("hs-1"), &claims("admin", json!({})), &encoding_key(Algorithm::RS256)),
-    );
+    let rsa2 = Signer::new(Alg::RS256, &tokens::key_file("rsa2.key")).unwrap();
+    add("kid-other-rsa-key", sign_with(&rsa2, Some("rsa-1"), &claims("admin", json!({}))));
+    add("kid-hmac-key-rs256", sign_with(&signer(Alg::RS256), Some("hs-1"), &claims("admin", json!({}))));
 
     // ECDSA: zero signatures (CVE-2022-21449), r = s = n, and a real signature in DER form.
     let ec = |alg: &str, kid: &str| json!({"alg": alg, "kid": kid});
@@ -161,8 +158,8 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     add("ecdsa-empty", raw(&json!({"alg": "ES256"}), &cl, b""));
     let order = unb64("_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE");
     add("ecdsa-r-s-n", raw(&ec("ES256", "ec-256"), &cl, &[order.clone(), order].concat()));
-    for (alg, kid) in [(Algorithm::ES256, "ec-256"), (Algorithm::ES384, "ec-384")] {
-        let good = sign(alg, Some(kid), &claims("admin", json!({})), &encoding_key(alg));
+    for (alg, kid) in [(Alg::ES256, "ec-256"), (Alg::ES384, "ec-384")] {
+        let good = sign_with(&signer(alg), Some(kid), &claims("admin", json!({})));
         let (msg, s) = good.rsplit_once('.').unwrap();
         add(&format!("ecdsa-der-{kid}"), format!("{msg}.{}", b64(ecdsa_der(&unb64(s)))));
     }
@@ -289,7 +286,7 @@ fn jwks_broker(file: &str) -> Broker {
 fn the_attack_corpus_is_refused_and_the_broker_lives() {
     // A set file holds shared secrets or public keys, never both: every case meets each kind.
     let hs = forge_hs(r#"{"alg":"HS256","kid":"hs-1"}"#, &good_claims("device-1"));
-    let ec = sign(Algorithm::ES256, Some("ec-256"), &claims("device-1", json!({})), &encoding_key(Algorithm::ES256));
+    let ec = sign_with(&signer(Alg::ES256), Some("ec-256"), &claims("device-1", json!({})));
     let corpus = corpus();
     assert!(corpus.len() >= 95, "corpus shrank: {}", corpus.len());
     for (file, good) in [("jwks-oct.json", &hs), ("jwks.json", &ec)] {
@@ -324,7 +321,7 @@ fn hmac_with_the_public_key_of_a_local_rsa_key_is_refused() {
     let cfg = json!({"version": 1, "algorithm": ["RS256", "HS256"], "mode": "local",
                      "options": {"modes": {"local": {"filePath": pem}}}});
     let mut b = Broker::start(&cfg.to_string());
-    let good = tokens::token(Algorithm::RS256, "device-1", json!({}));
+    let good = tokens::token(Alg::RS256, "device-1", json!({}));
     assert_alive(&mut b, &good, "start");
     let key = tokens::key_file("rsa.pub.pem");
     let trimmed = String::from_utf8(key.clone()).unwrap().trim_end().as_bytes().to_vec();

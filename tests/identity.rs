@@ -3,7 +3,7 @@
 //! must never become the username mosquitto logs.
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -27,7 +27,7 @@ fn allow_all() -> Value {
 }
 
 fn connect(b: &Broker, id: &str, sub: &str) -> (Option<TcpStream>, Outcome) {
-    let t = token(Algorithm::HS256, sub, json!({}));
+    let t = token(Alg::HS256, sub, json!({}));
     mqtt::connect_v5(b.port, &ConnectV5 { client_id: id, password: Some(t.as_bytes()), ..Default::default() })
 }
 
@@ -67,7 +67,7 @@ fn another_identity_cannot_take_over_a_connected_client_id() {
 #[test]
 fn the_issuer_is_part_of_the_identity() {
     let b = Broker::start(&config(json!({"matchUsernameToSubject": true}), allow_all()));
-    let t = |iss: &str| token(Algorithm::HS256, "dev-1", json!({"iss": iss}));
+    let t = |iss: &str| token(Alg::HS256, "dev-1", json!({"iss": iss}));
     let (a, b_tok) = (t("https://tenant-a"), t("https://tenant-b"));
     let c = |t: &str| {
         mqtt::connect_v5(b.port, &ConnectV5 { client_id: "dev-1", password: Some(t.as_bytes()), ..Default::default() })
@@ -114,7 +114,7 @@ fn a_rule_with_the_client_id_needs_a_client_id_binding() {
 #[test]
 fn an_acl_claim_with_the_client_id_grants_nothing_without_a_binding() {
     let b = Broker::start(&config(json!({}), json!({})));
-    let t = token(Algorithm::HS256, "meter-8", json!({"acl": {"pub": ["up/%c"]}}));
+    let t = token(Alg::HS256, "meter-8", json!({"acl": {"pub": ["up/%c"]}}));
     let c = ConnectV5 { client_id: "meter-7", password: Some(t.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect_v5(b.port, &c);
     assert_eq!(out, Outcome::Connack(0), "{}", b.log());
@@ -139,7 +139,7 @@ fn a_token_in_the_username_needs_a_username_binding() {
         assert!(log.contains(words), "{words:?} not in:\n{log}");
     }
     let b = Broker::start(&config(json!({"tokenSource": "username", "matchUsernameToSubject": true}), Value::Null));
-    let t = token(Algorithm::HS256, "dev-9", json!({}));
+    let t = token(Alg::HS256, "dev-9", json!({}));
     let c = ConnectV5 { client_id: "u1", username: Some(t.as_bytes()), ..Default::default() };
     assert_eq!(mqtt::connect_v5(b.port, &c).1, Outcome::Connack(0), "{}", b.log());
     assert!(b.wait_log("u'dev-9'", Duration::from_secs(3)), "{}", b.log());

@@ -381,8 +381,11 @@ fn key_urls_and_keys_in_the_token_header_are_never_used() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
     let msg = format!("{}.{}", b64(&header), b64(&tokens::claims("intruder", json!({}))));
-    let key = tokens::encoding_key(jsonwebtoken::Algorithm::ES256);
-    let sig = jsonwebtoken::crypto::sign(msg.as_bytes(), &key, jsonwebtoken::Algorithm::ES256).unwrap();
+    let key = tokens::signer(mqtt_jwt_auth::alg::Alg::ES256);
+    let sig = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.sign(msg.as_bytes()).unwrap())
+    };
     let before = attacker.jwks_requests();
     assert_eq!(connect(&b, "intruder", &format!("{msg}.{sig}")), NOT_AUTHORISED);
     assert!(b.wait_log("refused client intruder from 127.0.0.1: unknown-kid", Duration::from_secs(5)), "{}", b.log());

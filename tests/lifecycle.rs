@@ -4,7 +4,7 @@
 //! the refresh rate limit and the invalidity notice.
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::{json, Value};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -39,14 +39,14 @@ fn connect(b: &Broker, c: &ConnectV5) -> TcpStream {
 }
 
 fn observer(b: &Broker, filter: &str) -> TcpStream {
-    let t = token(Algorithm::HS256, "observer", json!({}));
+    let t = token(Alg::HS256, "observer", json!({}));
     let mut s = connect(b, &ConnectV5 { client_id: "observer", password: Some(t.as_bytes()), ..Default::default() });
     assert_eq!(mqtt::subscribe(&mut s, true, filter), 0);
     s
 }
 
 fn expiring(sub: &str, secs: i64) -> String {
-    token(Algorithm::HS256, sub, json!({"exp": tokens::now() + secs}))
+    token(Alg::HS256, sub, json!({"exp": tokens::now() + secs}))
 }
 
 fn with_will<'a>(id: &'a str, t: &'a str, topic: &'a str) -> ConnectV5<'a> {
@@ -65,12 +65,12 @@ fn next(s: &mut TcpStream, secs: f64) -> Option<(String, Vec<u8>)> {
 fn a_dropped_socket_publishes_the_will_under_the_plugins_rules() {
     let b = broker(json!({"authorization": rules("deny")}));
     let mut obs = observer(&b, "wills/#");
-    let t = token(Algorithm::HS256, "dev-w", json!({}));
+    let t = token(Alg::HS256, "dev-w", json!({}));
     let s = connect(&b, &with_will("dev-w", &t, "wills/dev-w"));
     s.shutdown(Shutdown::Both).unwrap();
     assert_eq!(next(&mut obs, 3.0), Some(("wills/dev-w".into(), b"gone".to_vec())), "{}", b.log());
     // A will on a topic the rules do not grant is still denied.
-    let s = connect(&b, &with_will("dev-x", &token(Algorithm::HS256, "dev-x", json!({})), "secret/dev-x"));
+    let s = connect(&b, &with_will("dev-x", &token(Alg::HS256, "dev-x", json!({})), "secret/dev-x"));
     let mut spy = observer_on(&b, "spy", "#");
     s.shutdown(Shutdown::Both).unwrap();
     assert_eq!(next(&mut spy, 1.5), None, "a will outside the rules went out");
@@ -79,7 +79,7 @@ fn a_dropped_socket_publishes_the_will_under_the_plugins_rules() {
 
 /// A second observer whose id differs (the first one holds "observer").
 fn observer_on(b: &Broker, id: &str, filter: &str) -> TcpStream {
-    let t = token(Algorithm::HS256, id, json!({}));
+    let t = token(Alg::HS256, id, json!({}));
     let mut s = connect(b, &ConnectV5 { client_id: id, password: Some(t.as_bytes()), ..Default::default() });
     assert_eq!(mqtt::subscribe(&mut s, true, filter), 0);
     s
@@ -114,11 +114,11 @@ fn the_plugins_denies_hold_for_wills_when_it_defers_the_rest() {
     let b = Broker::start_with(&config(json!({"authorization": auth})), opts).unwrap();
     let mut obs = observer(&b, "alerts/#");
     // Direct publishes there are denied...
-    let t = token(Algorithm::HS256, "dev-a", json!({}));
+    let t = token(Alg::HS256, "dev-a", json!({}));
     let mut direct = connect(&b, &ConnectV5 { client_id: "dev-a", password: Some(t.as_bytes()), ..Default::default() });
     assert_eq!(mqtt::publish_qos1(&mut direct, true, "alerts/fire", b"x"), Some(0x87));
     // ...and so is a retained will there, on a dropped socket.
-    let t = token(Algorithm::HS256, "dev-f", json!({}));
+    let t = token(Alg::HS256, "dev-f", json!({}));
     let mut c = with_will("dev-f", &t, "alerts/fire");
     c.will_retain = true;
     let s = connect(&b, &c);
@@ -175,15 +175,15 @@ fn a_refresh_naming_another_username_changes_nothing() {
         config(json!({"common": {"matchUsernameToSubject": false, "matchUsernameToClaim": "preferred_username"}}));
     let b = Broker::start_with(&cfg, opts).unwrap();
     let claims = |name: &str, secs: i64| json!({"preferred_username": name, "exp": tokens::now() + secs});
-    let alice = token(Algorithm::HS256, "u-1", claims("alice", 60));
+    let alice = token(Alg::HS256, "u-1", claims("alice", 60));
     let mut s = connect(&b, &ConnectV5 { client_id: "cli-1", password: Some(alice.as_bytes()), ..Default::default() });
-    let bob = token(Algorithm::HS256, "u-1", claims("bob", 90));
+    let bob = token(Alg::HS256, "u-1", claims("bob", 90));
     let answer = control_refresh_v(&mut s, true, &bob).expect("answer");
     assert_eq!(answer["reason"], "username-mismatch", "{answer}");
-    let _ = control_refresh_v(&mut s, true, &token(Algorithm::HS256, "u-1", claims("alice", 120)));
+    let _ = control_refresh_v(&mut s, true, &token(Alg::HS256, "u-1", claims("alice", 120)));
     // mosquitto's acl_file grants every SUBSCRIBE and checks READ at delivery.
     assert_eq!(mqtt::subscribe(&mut s, true, "users/bob/#"), 0);
-    let real_bob = token(Algorithm::HS256, "u-2", claims("bob", 60));
+    let real_bob = token(Alg::HS256, "u-2", claims("bob", 60));
     let mut pubr =
         connect(&b, &ConnectV5 { client_id: "bob", password: Some(real_bob.as_bytes()), ..Default::default() });
     assert_eq!(mqtt::publish_qos1(&mut pubr, true, "users/bob/inbox", b"for bob"), Some(0));
@@ -211,7 +211,7 @@ fn leeway_is_one_deadline_for_connect_acl_and_kick() {
     let b = broker(json!({"common": {"leewaySeconds": 3}}));
     // Expired a second ago: accepted within the leeway, and kept until exp + leeway, not kicked at once.
     let exp = tokens::now() - 1;
-    let t = token(Algorithm::HS256, "dev-l", json!({"exp": exp}));
+    let t = token(Alg::HS256, "dev-l", json!({"exp": exp}));
     let mut s = connect(&b, &ConnectV5 { client_id: "dev-l", password: Some(t.as_bytes()), ..Default::default() });
     // exp is whole seconds, so exp + leeway is 1–2 s away: look 0.6 s before it (the old code
     // kicked at the first tick, ~0.1 s after CONNECT).

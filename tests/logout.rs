@@ -3,13 +3,12 @@
 //! publisher's; afterwards older tokens are refused and newer ones accepted.
 mod support;
 
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::time::Duration;
 use support::broker::Broker;
 use support::mqtt::{self, ConnectV5, Outcome};
-use support::tokens::{now, HS_SECRET};
+use support::tokens::{self, now, HS_SECRET};
 
 const ISS: &str = "https://idp.logout.test";
 const LOGOUT: &str = "$CONTROL/jwt-auth/v1/logout";
@@ -29,8 +28,12 @@ fn config() -> String {
 }
 
 fn sign(typ: Option<&str>, claims: &Value, secret: &str) -> String {
-    let h = Header { typ: typ.map(Into::into), ..Header::default() };
-    encode(&h, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    let signer = mqtt_jwt_auth::keys::Signer::new(mqtt_jwt_auth::alg::Alg::HS256, secret.as_bytes()).unwrap();
+    let mut header = json!({"alg": "HS256"});
+    if let Some(t) = typ {
+        header["typ"] = json!(t);
+    }
+    tokens::sign_header(&signer, &header, claims)
 }
 
 fn access(sub: &str, sid: Option<&str>, iat: i64) -> String {

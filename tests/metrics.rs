@@ -1,7 +1,7 @@
 //! Metrics through a real mosquitto: the plugin publishes its counters under $SYS from TICK.
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::broker::Broker;
@@ -14,7 +14,7 @@ fn counters_are_published_under_sys_and_summarised_in_the_log() {
         "modes": {"local": HS_SECRET},
         "metrics": {"intervalSeconds": 1, "logIntervalSeconds": 1}}});
     let b = Broker::start(&cfg.to_string());
-    let good = token(Algorithm::HS256, "watcher", json!({}));
+    let good = token(Alg::HS256, "watcher", json!({}));
     let c = Connect { version: 4, client_id: "watcher", password: Some(good.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect(b.port, &c);
     assert_eq!(out, Outcome::Connack(0), "{}", b.log());

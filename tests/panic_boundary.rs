@@ -3,7 +3,7 @@
 //! the client's other requests carry on. (BASIC_AUTH: tests/broker_auth.rs.)
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::json;
 use std::time::Duration;
 use support::broker::{Broker, Options};
@@ -19,7 +19,7 @@ fn a_panic_inside_an_acl_check_denies_and_the_broker_lives() {
                                  "authorization": {"rules": [{"permission": "allow", "action": "all", "topic": "#"}]}}});
     let opts = Options { extra_conf: "plugin_opt_test_panic_topic boom/x\n".into(), ..Default::default() };
     let mut b = Broker::start_with(&cfg.to_string(), opts).expect("broker");
-    let t = token(Algorithm::HS256, "d", json!({}));
+    let t = token(Alg::HS256, "d", json!({}));
     let c = ConnectV5 { client_id: "p", password: Some(t.as_bytes()), ..Default::default() };
     let (s, out) = mqtt::connect_v5(b.port, &c);
     assert_eq!(out, Outcome::Connack(0), "{}", b.log());

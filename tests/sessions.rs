@@ -2,7 +2,7 @@
 //! over the control topic, expiry notices, reload, and the live-session count.
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ fn broker(extra_options: Value) -> Broker {
 /// A token for `sub` expiring `secs` from now (whole seconds, as exp is).
 fn expiring(sub: &str, secs: i64) -> (String, i64) {
     let exp = tokens::now() + secs;
-    (token(Algorithm::HS256, sub, json!({"exp": exp})), exp)
+    (token(Alg::HS256, sub, json!({"exp": exp})), exp)
 }
 
 fn now_f() -> f64 {
@@ -35,7 +35,7 @@ fn connect(b: &Broker, c: &ConnectV5) -> TcpStream {
 
 /// A long-lived client subscribed to `filter`.
 fn observer(b: &Broker, filter: &str) -> TcpStream {
-    let t = token(Algorithm::HS256, "observer", json!({}));
+    let t = token(Alg::HS256, "observer", json!({}));
     let mut s = connect(b, &ConnectV5 { client_id: "observer", password: Some(t.as_bytes()), ..Default::default() });
     assert_eq!(mqtt::subscribe(&mut s, true, filter), 0);
     s
@@ -103,7 +103,7 @@ fn v5_reauthentication_extends_the_session() {
     ];
     for (i, (what, bad)) in refusals.iter().enumerate() {
         let id = format!("car-7-{i}");
-        let good = token(Algorithm::HS256, &id, json!({}));
+        let good = token(Alg::HS256, &id, json!({}));
         let c = ConnectV5 { client_id: &id, auth: Some(("JWT", good.as_bytes())), ..Default::default() };
         let mut s = connect(&b, &c);
         let bad = if *what == "another subject" { expiring("someone-else", 60).0 } else { bad.clone() };
@@ -191,7 +191,7 @@ fn live_sessions_return_to_zero() {
     let mut conns = Vec::new();
     for i in 0..5 {
         let id = format!("c{i}");
-        let t = token(Algorithm::HS256, &id, json!({}));
+        let t = token(Alg::HS256, &id, json!({}));
         conns.push(connect(&b, &ConnectV5 { client_id: &id, password: Some(t.as_bytes()), ..Default::default() }));
     }
     // Refused connections never open a session.

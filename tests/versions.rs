@@ -3,7 +3,7 @@
 //! (SIGHUP, TICK's next_ms, CLIENT_OFFLINE, `$CONTROL` topics registered broker-wide).
 mod support;
 
-use jsonwebtoken::Algorithm;
+use mqtt_jwt_auth::alg::Alg;
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -23,7 +23,7 @@ fn now_f() -> f64 {
 
 fn expiring(sub: &str, secs: i64) -> (String, i64) {
     let exp = tokens::now() + secs;
-    (token(Algorithm::HS256, sub, json!({"exp": exp})), exp)
+    (token(Alg::HS256, sub, json!({"exp": exp})), exp)
 }
 
 fn connect_on(port: u16, b: &Broker, c: &ConnectV5) -> TcpStream {
@@ -35,7 +35,7 @@ fn connect_on(port: u16, b: &Broker, c: &ConnectV5) -> TcpStream {
 #[test]
 fn sighup_keeps_the_broker_and_its_clients() {
     let mut b = Broker::start(&config());
-    let t = token(Algorithm::HS256, "dev-h", json!({}));
+    let t = token(Alg::HS256, "dev-h", json!({}));
     let mut s =
         connect_on(b.port, &b, &ConnectV5 { client_id: "dev-h", password: Some(t.as_bytes()), ..Default::default() });
     b.signal("HUP");
@@ -43,7 +43,7 @@ fn sighup_keeps_the_broker_and_its_clients() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(b.is_alive(), "the reload stopped mosquitto:\n{}", b.log());
     assert!(mqtt::ping(&mut s), "the client was dropped:\n{}", b.log());
-    let t2 = token(Algorithm::HS256, "dev-h2", json!({}));
+    let t2 = token(Alg::HS256, "dev-h2", json!({}));
     assert_eq!(mqtt::connect_with_password(b.port, "dev-h2", None, &t2), Outcome::Connack(0));
     // And a second reload, as operators do.
     b.signal("HUP");
@@ -96,7 +96,7 @@ fn persistent_sessions_end_when_their_clients_go_offline() {
     std::thread::sleep(Duration::from_secs(4));
     assert!(!b.log().contains("disconnecting client keep-"), "{}", b.log());
     // Back with a fresh token: a new session, kept apart from the old one.
-    let t = token(Algorithm::HS256, "keep-3", json!({}));
+    let t = token(Alg::HS256, "keep-3", json!({}));
     let mut s = connect_on(b.port, &b, &ConnectV5 { password: Some(t.as_bytes()), ..v311 });
     assert!(mqtt::ping(&mut s));
     assert!(b.wait_log("jwt-auth: 1 live session(s)", Duration::from_secs(3)), "{}", b.log());

@@ -3,6 +3,7 @@
 //! back-channel logouts to the brokers.
 #[path = "relay/mod.rs"]
 mod relay;
+use clap::{ArgGroup, Parser, Subcommand};
 use mqtt_jwt_auth::alg::Alg;
 use mqtt_jwt_auth::config::Config;
 use mqtt_jwt_auth::diagnose::{diagnose, hint};
@@ -12,33 +13,103 @@ use mqtt_jwt_auth::loaded::Source;
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
-  mqtt-jwt mint (--key PRIVATE_KEY.pem | --secret SECRET | --secret-file FILE) --alg ALG --sub SUB
-                [--exp SECONDS_FROM_NOW] [--nbf SECONDS_FROM_NOW] [--iss ISS] [--aud AUD] [--kid KID]
-                [--claim NAME=VALUE ...]    (VALUE is JSON when it parses as JSON, else a string)
-  mqtt-jwt check JWT_JSON
-  mqtt-jwt verify JWT_JSON TOKEN [--client-id ID] [--username NAME]
-";
+/// Exit status: 0 fine, 1 a token `verify` refuses, 2 unusable arguments, input or configuration.
+#[derive(Parser)]
+#[command(name = "mqtt-jwt", version, propagate_version = true, arg_required_else_help = true)]
+#[command(about = "Operator tool of the mqtt-jwt-auth mosquitto plugin")]
+#[command(
+    after_help = "Exit status: 0 done, 1 the token is refused (verify), 2 unusable arguments, input or configuration."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign a test token with a private key or shared secret; prints the compact JWS
+    Mint(MintArgs),
+    /// Load a jwt.json as the plugin does (fetching remote keys once) and summarise it
+    Check {
+        /// The plugin's configuration file
+        #[arg(value_name = "JWT_JSON")]
+        config: String,
+    },
+    /// Show the plugin's decision for a token, every reason and what to do (exit 1 if refused)
+    Verify(VerifyArgs),
+    /// Forward an identity provider's back-channel logout POSTs to the brokers
+    LogoutRelay(relay::Args),
+}
+
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("signing").required(true).args(["key", "secret", "secret_file"])))]
+struct MintArgs {
+    /// Signature algorithm: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA
+    #[arg(long, value_parser = Alg::parse)]
+    alg: Alg,
+    /// PEM private key (PKCS#8, SEC1 or PKCS#1) for the RS, PS, ES and EdDSA algorithms
+    #[arg(long, value_name = "PRIVATE_KEY.pem")]
+    key: Option<String>,
+    /// HMAC shared secret, as given
+    #[arg(long, allow_hyphen_values = true)]
+    secret: Option<String>,
+    /// File holding the HMAC shared secret (a trailing newline is ignored)
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<String>,
+    /// The `sub` claim
+    #[arg(long)]
+    sub: Option<String>,
+    /// `exp`: this many seconds from now (negative for an expired token)
+    #[arg(long, value_name = "SECONDS_FROM_NOW", default_value_t = 3600, allow_negative_numbers = true)]
+    exp: i64,
+    /// `nbf`: this many seconds from now (none by default)
+    #[arg(long, value_name = "SECONDS_FROM_NOW", allow_negative_numbers = true)]
+    nbf: Option<i64>,
+    /// The `iss` claim
+    #[arg(long)]
+    iss: Option<String>,
+    /// The `aud` claim (a string; use --claim for a list)
+    #[arg(long)]
+    aud: Option<String>,
+    /// The `kid` header
+    #[arg(long)]
+    kid: Option<String>,
+    /// Any claim, repeatable; VALUE is JSON when it parses as JSON, else a string. Overrides the options above
+    #[arg(long, value_name = "NAME=VALUE", value_parser = claim)]
+    claim: Vec<(String, Value)>,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The plugin's configuration file
+    #[arg(value_name = "JWT_JSON")]
+    config: String,
+    /// The token (or, with nonJwtCredentials "defer", any password)
+    token: String,
+    /// The CONNECT client id, for client id bindings and `%c`
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// The CONNECT username, for username bindings
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+}
+
+fn claim(arg: &str) -> Result<(String, Value), String> {
+    let (k, v) = arg.split_once('=').ok_or("needs NAME=VALUE")?;
+    Ok((k.to_string(), serde_json::from_str::<Value>(v).unwrap_or_else(|_| json!(v))))
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("mint") => mint(&args[1..]).map(|out| (out, true)),
-        Some("check") => check(&args[1..]).map(|out| (out, true)),
-        Some("verify") => verify(&args[1..]),
-        Some("logout-relay") => {
-            return match relay::run(&args[1..]) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mqtt-jwt: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        _ => Err(format!("{USAGE}{}", relay::USAGE)),
+    // Some((report, accepted)) for stdout; the relay reports on stderr as it runs.
+    let result = match Cli::parse().command {
+        Command::Mint(a) => mint(a).map(|out| Some((out, true))),
+        Command::Check { config } => check(&config).map(|out| Some((out, true))),
+        Command::Verify(a) => verify(a).map(Some),
+        Command::LogoutRelay(a) => relay::run(a).map(|()| None),
     };
     match result {
-        Ok((out, ok)) => {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some((out, ok))) => {
             println!("{out}");
             if ok {
                 ExitCode::SUCCESS
@@ -53,53 +124,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--name value` pairs; `--claim` may repeat.
-fn options(args: &[String]) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let name = a.strip_prefix("--").ok_or_else(|| format!("unexpected argument {a:?}\n{USAGE}"))?;
-        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        out.push((name.to_string(), value.clone()));
-    }
-    Ok(out)
-}
-
 fn now() -> i64 {
     mqtt_jwt_auth::host::now_seconds() as i64
 }
 
-fn mint(args: &[String]) -> Result<String, String> {
+fn mint(a: MintArgs) -> Result<String, String> {
     let mut claims = Map::new();
-    let (mut alg, mut key, mut kid) = (None, None, None);
     claims.insert("iat".into(), json!(now()));
-    claims.insert("exp".into(), json!(now() + 3600));
-    for (name, value) in options(args)? {
-        let secs = || value.parse::<i64>().map_err(|_| format!("--{name} needs a number of seconds"));
-        match name.as_str() {
-            "alg" => alg = Some(Alg::parse(&value)?),
-            "key" => key = Some(std::fs::read(&value).map_err(|e| format!("{value}: {e}"))?),
-            "secret" => key = Some(value.clone().into_bytes()),
-            "secret-file" => {
-                let text = std::fs::read_to_string(&value).map_err(|e| format!("{value}: {e}"))?;
-                key = Some(text.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
-            }
-            "kid" => kid = Some(value.clone()),
-            "sub" | "iss" | "aud" => drop(claims.insert(name.clone(), json!(value))),
-            "exp" => drop(claims.insert("exp".into(), json!(now() + secs()?))),
-            "nbf" => drop(claims.insert("nbf".into(), json!(now() + secs()?))),
-            "claim" => {
-                let (k, v) = value.split_once('=').ok_or("--claim needs NAME=VALUE")?;
-                let v = serde_json::from_str::<Value>(v).unwrap_or_else(|_| json!(v));
-                claims.insert(k.to_string(), v);
-            }
-            other => return Err(format!("unknown option --{other}\n{USAGE}")),
+    claims.insert("exp".into(), json!(now() + a.exp));
+    if let Some(nbf) = a.nbf {
+        claims.insert("nbf".into(), json!(now() + nbf));
+    }
+    for (name, value) in [("sub", a.sub), ("iss", a.iss), ("aud", a.aud)] {
+        if let Some(v) = value {
+            claims.insert(name.into(), json!(v));
         }
     }
-    let alg = alg.ok_or("--alg is required")?;
-    let key = key.ok_or("--key, --secret or --secret-file is required")?;
-    let signer = Signer::new(alg, &key)?;
-    encode_jws(&signer, kid.as_deref(), &Value::Object(claims))
+    claims.extend(a.claim);
+    let key = if let Some(path) = a.key {
+        std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?
+    } else if let Some(secret) = a.secret {
+        secret.into_bytes()
+    } else if let Some(path) = a.secret_file {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        text.trim_end_matches(['\r', '\n']).as_bytes().to_vec()
+    } else {
+        return Err("--key, --secret or --secret-file is required".into());
+    };
+    let signer = Signer::new(a.alg, &key)?;
+    encode_jws(&signer, a.kid.as_deref(), &Value::Object(claims))
 }
 
 /// Loads the file as the plugin does, fetching remote keys once (whatever lazyConnect says: a
@@ -119,8 +172,7 @@ fn load(path: &str) -> Result<Loaded, String> {
     Ok(engine)
 }
 
-fn check(args: &[String]) -> Result<String, String> {
-    let [path] = args else { return Err(USAGE.into()) };
+fn check(path: &str) -> Result<String, String> {
     let engine = load(path)?;
     let algs: Vec<_> = engine.config.algorithms.iter().map(|a| a.name()).collect();
     let mut out = format!("{path}: OK\n  algorithms: {}", algs.join(", "));
@@ -191,17 +243,10 @@ fn operations(path: &str, engine: &Loaded) -> Result<String, String> {
     Ok(out)
 }
 
-fn verify(args: &[String]) -> Result<(String, bool), String> {
-    let [path, token, rest @ ..] = args else { return Err(USAGE.into()) };
-    let (mut client_id, mut username) = (None, None);
-    for (name, value) in options(rest)? {
-        match name.as_str() {
-            "client-id" => client_id = Some(value),
-            "username" => username = Some(value),
-            other => return Err(format!("unknown option --{other}")),
-        }
-    }
-    let engine = load(path)?;
+fn verify(a: VerifyArgs) -> Result<(String, bool), String> {
+    let VerifyArgs { config: path, token, client_id, username } = a;
+    let token = token.as_str();
+    let engine = load(&path)?;
     let defers = engine.config.common.non_jwt_credentials == mqtt_jwt_auth::config::NonJwtCredentials::Defer;
     if defers && !mqtt_jwt_auth::shape::looks_like_jwt(token.as_bytes()) {
         let why = "not shaped like a JWT, and options.common.nonJwtCredentials is \"defer\"";

@@ -20,11 +20,14 @@ macro_rules! broker_api {
             unsafe fn lookup() -> Result<Api, &'static str> {
                 Ok(Api { $($name: {
                     let sym = concat!(stringify!($name), "\0");
-                    let p = libc::dlsym(libc::RTLD_DEFAULT, sym.as_ptr().cast::<c_char>());
+                    // SAFETY: `sym` is NUL-terminated; dlsym only looks the name up.
+                    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, sym.as_ptr().cast::<c_char>()) };
                     if p.is_null() {
                         return Err(stringify!($name));
                     }
-                    std::mem::transmute::<*mut c_void, $ty>(p)
+                    // SAFETY: the symbol is the broker's function of that name, whose prototype
+                    // the const block above proves equal to `$ty`.
+                    unsafe { std::mem::transmute::<*mut c_void, $ty>(p) }
                 },)* })
             }
         }
@@ -62,20 +65,37 @@ impl Optional {
     /// # Safety
     /// As Api::lookup.
     unsafe fn lookup() -> Optional {
-        let complete = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_complete_basic_auth".as_ptr());
-        let client = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_client".as_ptr());
-        let p = libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_plugin_set_info".as_ptr());
+        // SAFETY: C string literals; dlsym only looks the names up.
+        let (complete, client, p) = unsafe {
+            (
+                libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_complete_basic_auth".as_ptr()),
+                libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_client".as_ptr()),
+                libc::dlsym(libc::RTLD_DEFAULT, c"mosquitto_plugin_set_info".as_ptr()),
+            )
+        };
+        // The transmutes: a non-null symbol is the broker's function of that name, with the
+        // prototype of 2.1.2's broker.h written in the field's type.
         Optional {
-            mosquitto_complete_basic_auth: (!complete.is_null())
-                .then(|| std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const c_char, c_int)>(complete)),
+            mosquitto_complete_basic_auth: (!complete.is_null()).then(|| {
+                // SAFETY: see above.
+                unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const c_char, c_int)>(complete) }
+            }),
             mosquitto_client: (!client.is_null()).then(|| {
-                std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const c_char) -> *mut ffi::mosquitto>(client)
+                // SAFETY: see above.
+                unsafe {
+                    std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const c_char) -> *mut ffi::mosquitto>(
+                        client,
+                    )
+                }
             }),
             mosquitto_plugin_set_info: (!p.is_null()).then(|| {
-                std::mem::transmute::<
-                    *mut c_void,
-                    unsafe extern "C" fn(*mut ffi::mosquitto_plugin_id_t, *const c_char, *const c_char) -> c_int,
-                >(p)
+                // SAFETY: see above.
+                unsafe {
+                    std::mem::transmute::<
+                        *mut c_void,
+                        unsafe extern "C" fn(*mut ffi::mosquitto_plugin_id_t, *const c_char, *const c_char) -> c_int,
+                    >(p)
+                }
             }),
         }
     }

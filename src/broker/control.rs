@@ -28,7 +28,9 @@ pub unsafe fn register(
     cb: ffi::MOSQ_FUNC_generic_callback,
     member: usize,
 ) -> Result<bool, c_int> {
-    let rc = (api.mosquitto_callback_register)(id, EVT_CONTROL, cb, topic.as_ptr().cast(), member as *mut _);
+    // SAFETY: `id` is mosquitto's and `member` outlives the registration (the caller's contract);
+    // `topic` is NUL-terminated.
+    let rc = unsafe { (api.mosquitto_callback_register)(id, EVT_CONTROL, cb, topic.as_ptr().cast(), member as *mut _) };
     let name = topic.to_string_lossy();
     match rc {
         ERR_SUCCESS => {

@@ -183,30 +183,32 @@ pub extern "C" fn mosquitto_plugin_init(
 /// # Safety
 /// `state` came from Box::into_raw in init and is not used afterwards.
 unsafe fn cleanup_state(state: *mut State) {
+    // SAFETY: `state` is live until the Box::from_raw below (the caller's contract).
+    let st = unsafe { &*state };
     if let Some(api) = api::get() {
+        let unregister = |event, cb: ffi::MOSQ_FUNC_generic_callback, data: *const c_void| {
+            // SAFETY: unregisters what init registered with this id, event, callback and data
+            // (mosquitto answers NOT_FOUND for one it does not hold).
+            unsafe { (api.mosquitto_callback_unregister)(st.id, event, cb, data) };
+        };
         for (event, cb) in CALLBACKS {
-            (api.mosquitto_callback_unregister)((*state).id, event, Some(cb), std::ptr::null());
+            unregister(event, Some(cb), std::ptr::null());
         }
-        if (*state).acl {
-            (api.mosquitto_callback_unregister)((*state).id, EVT_ACL_CHECK, Some(on_acl_check), std::ptr::null());
+        if st.acl {
+            unregister(EVT_ACL_CHECK, Some(on_acl_check), std::ptr::null());
         }
-        if (*state).offline {
-            (api.mosquitto_callback_unregister)(
-                (*state).id,
-                EVT_CLIENT_OFFLINE,
-                Some(on_client_offline),
-                std::ptr::null(),
-            );
+        if st.offline {
+            unregister(EVT_CLIENT_OFFLINE, Some(on_client_offline), std::ptr::null());
         }
-        let st = &*state;
         for (i, (t, _)) in st.control_topics.iter().enumerate() {
             if st.control_registered.get(i).copied().unwrap_or(false) {
-                (api.mosquitto_callback_unregister)((*state).id, EVT_CONTROL, Some(on_control), t.as_ptr().cast());
+                unregister(EVT_CONTROL, Some(on_control), t.as_ptr().cast());
             }
             super::control::leave(t, state as usize);
         }
     }
-    drop(Box::from_raw(state));
+    // SAFETY: it came from Box::into_raw in init, and `st` is not used after this.
+    drop(unsafe { Box::from_raw(state) });
 }
 
 #[no_mangle]
@@ -228,7 +230,8 @@ pub extern "C" fn mosquitto_plugin_cleanup(
 /// # Safety
 /// userdata is the State registered in init.
 unsafe fn state<'a>(userdata: *mut c_void) -> &'a State {
-    &*(userdata as *const State)
+    // SAFETY: the caller's contract.
+    unsafe { &*(userdata as *const State) }
 }
 
 unsafe extern "C" fn on_basic_auth(_event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> c_int {

@@ -13,7 +13,9 @@ pub use jwk::{parse_jwk_set, Origin};
 pub use pem::parse_pem_public_key;
 pub use rsa::has_roca_fingerprint;
 pub use sig::{short_secret, KeyBytes, SigKey};
-pub use signer::{encode_jws, Signer};
+#[cfg(test)]
+pub(crate) use signer::hs256_token;
+pub use signer::{encode_jws, encode_jws_with_header, Signer};
 
 use crate::alg::{Alg, KeyKind};
 use crate::logsafe::clean;

@@ -111,10 +111,22 @@ pub fn encode_jws(signer: &Signer, kid: Option<&str>, claims: &Value) -> Result<
     if let Some(k) = kid {
         header["kid"] = json!(k);
     }
+    encode_jws_with_header(signer, &header, claims)
+}
+
+/// A compact JWS with `header` as given: its `alg` is not checked against the signer's (tests
+/// forge tokens with it).
+pub fn encode_jws_with_header(signer: &Signer, header: &Value, claims: &Value) -> Result<String, String> {
     let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let msg = format!("{}.{}", e.encode(header.to_string()), e.encode(claims.to_string()));
     let sig = signer.sign(msg.as_bytes())?;
     Ok(format!("{msg}.{}", e.encode(sig)))
+}
+
+/// The plugin's unit tests: an HS256 token (header `{"typ":"JWT","alg":"HS256"}`).
+#[cfg(test)]
+pub(crate) fn hs256_token(secret: &str, claims: &Value) -> String {
+    encode_jws(&Signer::new(Alg::HS256, secret.as_bytes()).unwrap(), None, claims).unwrap()
 }
 
 #[cfg(test)]

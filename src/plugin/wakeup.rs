@@ -30,7 +30,6 @@ mod tests {
     use crate::host::AuthResult;
     use crate::plugin::fake::FakeBroker;
     use crate::plugin::*;
-    use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
     const SECRET: &str = "wakeup-test-secret-0123456789abcdef";
@@ -46,8 +45,7 @@ mod tests {
     }
 
     fn tok(sub: &str, exp: f64) -> String {
-        encode(&Header::default(), &json!({"sub": sub, "exp": exp}), &EncodingKey::from_secret(SECRET.as_bytes()))
-            .unwrap()
+        crate::keys::hs256_token(SECRET, &json!({"sub": sub, "exp": exp}))
     }
 
     #[test]

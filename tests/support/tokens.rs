@@ -1,6 +1,7 @@
 //! Token minting with the fixture keys in tests/keys.
 use super::broker::keys_dir;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mqtt_jwt_auth::alg::Alg;
+use mqtt_jwt_auth::keys::Signer;
 use serde_json::{json, Value};
 
 pub const HS_SECRET: &str = "dev-secret-change-me-0123456789abcdef";
@@ -15,21 +16,9 @@ pub fn key_file(name: &str) -> Vec<u8> {
     std::fs::read(keys_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The private key that signs `alg` in the fixtures (the public halves are tests/keys/*.pub.pem).
-pub fn encoding_key(alg: Algorithm) -> EncodingKey {
-    match alg {
-        Algorithm::HS256 => EncodingKey::from_secret(HS_SECRET.as_bytes()),
-        Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(HS512_SECRET.as_bytes()),
-        Algorithm::ES256 => EncodingKey::from_ec_pem(&key_file("ec256.key")).unwrap(),
-        Algorithm::ES384 => EncodingKey::from_ec_pem(&key_file("ec384.key")).unwrap(),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(&key_file("ed25519.key")).unwrap(),
-        _ => EncodingKey::from_rsa_pem(&key_file("rsa.key")).unwrap(),
-    }
-}
-
 /// The plugin's own signer with the fixture key of `alg` (every algorithm, ES512 included).
-pub fn signer(alg: mqtt_jwt_auth::alg::Alg) -> mqtt_jwt_auth::keys::Signer {
-    use mqtt_jwt_auth::alg::{Alg, KeyKind};
+pub fn signer(alg: Alg) -> Signer {
+    use mqtt_jwt_auth::alg::KeyKind;
     let key = match alg {
         Alg::HS256 => HS_SECRET.as_bytes().to_vec(),
         Alg::HS384 | Alg::HS512 => HS512_SECRET.as_bytes().to_vec(),
@@ -41,12 +30,22 @@ pub fn signer(alg: mqtt_jwt_auth::alg::Alg) -> mqtt_jwt_auth::keys::Signer {
             _ => "rsa.key",
         }),
     };
-    mqtt_jwt_auth::keys::Signer::new(alg, &key).unwrap()
+    Signer::new(alg, &key).unwrap()
 }
 
 /// Signed by the plugin's own signer (see [`signer`]).
-pub fn sign_with(signer: &mqtt_jwt_auth::keys::Signer, kid: Option<&str>, claims: &Value) -> String {
+pub fn sign_with(signer: &Signer, kid: Option<&str>, claims: &Value) -> String {
     mqtt_jwt_auth::keys::encode_jws(signer, kid, claims).unwrap()
+}
+
+/// Under `header` as given (its alg is not checked against the signer's: for forgeries).
+pub fn sign_header(signer: &Signer, header: &Value, claims: &Value) -> String {
+    mqtt_jwt_auth::keys::encode_jws_with_header(signer, header, claims).unwrap()
+}
+
+/// HS256 with `secret` (header `{"typ":"JWT","alg":"HS256"}`).
+pub fn hs256(secret: &str, claims: &Value) -> String {
+    sign_with(&Signer::new(Alg::HS256, secret.as_bytes()).unwrap(), None, claims)
 }
 
 /// Standard claims valid for an hour, merged with `extra` (null values remove a claim).
@@ -64,15 +63,9 @@ pub fn claims(sub: &str, extra: Value) -> Value {
     c
 }
 
-pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
-    let mut h = Header::new(alg);
-    h.kid = kid.map(str::to_string);
-    jsonwebtoken::encode(&h, claims, key).unwrap()
-}
-
 /// A token for `sub`, signed by the fixture key of `alg`.
-pub fn token(alg: Algorithm, sub: &str, extra: Value) -> String {
-    sign(alg, None, &claims(sub, extra), &encoding_key(alg))
+pub fn token(alg: Alg, sub: &str, extra: Value) -> String {
+    sign_with(&signer(alg), None, &claims(sub, extra))
 }
 
 /// Hand-built token: any header JSON, any claims, any signature bytes (for attacks).

@@ -5,16 +5,51 @@
 mod mqtt;
 mod request;
 
+use clap::ArgGroup;
 use mqtt::{Credentials, Link, Settings};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const USAGE: &str = "  mqtt-jwt logout-relay --listen 127.0.0.1:PORT --broker HOST:PORT [--broker HOST:PORT ...]
-                (--token-file FILE [--username NAME] | --username NAME --password-file FILE)
-                [--cafile CA.pem] [--topic TOPIC] [--response-topic TOPIC] [--client-id ID]
-                [--rate PER_SECOND] [--timeout-ms MS]";
+/// `mqtt-jwt logout-relay` options.
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("credentials").required(true).args(["token_file", "password_file"])))]
+pub struct Args {
+    /// Address to take the identity provider's POSTs on
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    listen: String,
+    /// A broker to publish each logout to (repeat for every broker of the fleet)
+    #[arg(long = "broker", value_name = "HOST:PORT", required = true)]
+    brokers: Vec<String>,
+    /// File holding the relay's own JWT, sent as the MQTT password (re-read at every reconnect)
+    #[arg(long, value_name = "FILE", conflicts_with = "password_file")]
+    token_file: Option<String>,
+    /// MQTT username (with --token-file optional; with --password-file required)
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+    /// File holding the password of a password account (password_file, dynamic-security)
+    #[arg(long, value_name = "FILE", requires = "username")]
+    password_file: Option<String>,
+    /// Connect with TLS, trusting this CA file
+    #[arg(long, value_name = "CA.pem")]
+    cafile: Option<String>,
+    /// The brokers' options.logout.topic
+    #[arg(long, value_name = "TOPIC", default_value = "$CONTROL/jwt-auth/v1/logout")]
+    topic: String,
+    /// The brokers' options.refresh.responseTopic (where the plugin answers)
+    #[arg(long, value_name = "TOPIC", default_value = "$CONTROL/jwt-auth/v1/response")]
+    response_topic: String,
+    /// MQTT client id [default: mqtt-jwt-logout-relay-<pid>]
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// POSTs accepted per second from one address (more are answered 429)
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 20.0)]
+    rate: f64,
+    /// How long to wait for a broker: TCP connect, CONNACK, PUBACK, the plugin's answer
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+}
 
 /// Requests handled at once; more are answered 503 at once.
 const MAX_IN_FLIGHT: usize = 16;
@@ -27,36 +62,21 @@ struct Relay {
     in_flight: AtomicUsize,
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut listen = None;
-    let mut brokers = Vec::new();
-    let (mut token_file, mut username, mut password_file, mut cafile) = (None, None, None, None);
-    let mut topic = "$CONTROL/jwt-auth/v1/logout".to_string();
-    let mut response_topic = "$CONTROL/jwt-auth/v1/response".to_string();
-    let mut client_id = format!("mqtt-jwt-logout-relay-{}", std::process::id());
-    let (mut rate, mut timeout_ms) = (20.0f64, 5000u64);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--listen" => listen = Some(value()?),
-            "--broker" => brokers.push(value()?),
-            "--token-file" => token_file = Some(value()?),
-            "--username" => username = Some(value()?),
-            "--password-file" => password_file = Some(value()?),
-            "--cafile" => cafile = Some(value()?),
-            "--topic" => topic = value()?,
-            "--response-topic" => response_topic = value()?,
-            "--client-id" => client_id = value()?,
-            "--rate" => rate = value()?.parse().map_err(|_| "--rate needs a number")?,
-            "--timeout-ms" => timeout_ms = value()?.parse().map_err(|_| "--timeout-ms needs a number")?,
-            other => return Err(format!("logout-relay: unknown option {other:?}\nusage:\n{USAGE}")),
-        }
-    }
-    let listen = listen.ok_or("logout-relay needs --listen ADDRESS:PORT")?;
-    if brokers.is_empty() {
-        return Err("logout-relay needs at least one --broker HOST:PORT".into());
-    }
+pub fn run(args: Args) -> Result<(), String> {
+    let Args {
+        listen,
+        brokers,
+        token_file,
+        username,
+        password_file,
+        cafile,
+        topic,
+        response_topic,
+        client_id,
+        rate,
+        timeout_ms,
+    } = args;
+    let client_id = client_id.unwrap_or_else(|| format!("mqtt-jwt-logout-relay-{}", std::process::id()));
     let credentials = match (token_file, username, password_file) {
         (Some(f), username, None) => Credentials::TokenFile { username, file: f.into() },
         (None, Some(u), Some(f)) => Credentials::Password { username: u, file: f.into() },

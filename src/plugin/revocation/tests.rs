@@ -8,7 +8,6 @@ use crate::introspect::Verdict;
 use crate::net::introspect::Introspector;
 use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use parking_lot::Mutex;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -122,7 +121,7 @@ pub(crate) fn plugin(uri: &str, extra: serde_json::Value) -> (Plugin, FakeBroker
 
 pub(crate) fn tok(sub: &str) -> String {
     let claims = json!({"sub": sub, "exp": now_seconds() + 3600.0});
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    crate::keys::hs256_token(SECRET, &claims)
 }
 
 /// Ticks (bounded) until `done` holds.

@@ -4,7 +4,6 @@ use crate::acl::Decision;
 use crate::host::*;
 use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const SECRET: &str = "unit-test-secret-0123456789-abcdef";
@@ -26,7 +25,7 @@ fn tok(claims: Value) -> String {
     for (k, v) in claims.as_object().unwrap() {
         c[k] = v.clone();
     }
-    encode(&Header::default(), &c, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    crate::keys::hs256_token(SECRET, &c)
 }
 
 fn auth(p: &Plugin, b: &FakeBroker, c: ClientRef, password: Option<&str>) -> AuthResult {

@@ -8,7 +8,6 @@ use crate::acl::Decision;
 use crate::host::*;
 use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -27,7 +26,7 @@ fn plugin() -> (Plugin, FakeBroker, tempfile::TempDir) {
 
 fn tok(sub: &str, name: &str, exp: f64) -> String {
     let claims = json!({"sub": sub, "name": name, "exp": exp as i64});
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    crate::keys::hs256_token(SECRET, &claims)
 }
 
 struct Rng(u64);

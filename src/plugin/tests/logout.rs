@@ -5,7 +5,6 @@ use crate::host::*;
 use crate::logout::BACKCHANNEL_EVENT;
 use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const SECRET: &str = "logout-plugin-test-secret-0123456789-abcdef";
@@ -22,8 +21,11 @@ fn plugin(with_will: bool) -> (Plugin, FakeBroker, tempfile::TempDir) {
     fake::load(&cfg)
 }
 
-fn sign(header: Header, claims: &Value) -> String {
-    encode(&header, claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+/// HS256 with `secret`; a logout token's header has typ logout+jwt.
+fn sign_as(logout: bool, claims: &Value, secret: &str) -> String {
+    let typ = if logout { "logout+jwt" } else { "JWT" };
+    let signer = crate::keys::Signer::new(crate::alg::Alg::HS256, secret.as_bytes()).unwrap();
+    crate::keys::encode_jws_with_header(&signer, &json!({"typ": typ, "alg": "HS256"}), claims).unwrap()
 }
 
 fn access(sub: &str, sid: Option<&str>, iat: f64) -> String {
@@ -31,7 +33,7 @@ fn access(sub: &str, sid: Option<&str>, iat: f64) -> String {
     if let Some(s) = sid {
         c["sid"] = json!(s);
     }
-    sign(Header::default(), &c)
+    sign_as(false, &c, SECRET)
 }
 
 fn logout_claims(sub: Option<&str>, sid: Option<&str>, jti: &str) -> Value {
@@ -47,7 +49,7 @@ fn logout_claims(sub: Option<&str>, sid: Option<&str>, jti: &str) -> Value {
 }
 
 fn logout_token(claims: &Value) -> String {
-    sign(Header { typ: Some("logout+jwt".into()), ..Header::default() }, claims)
+    sign_as(true, claims, SECRET)
 }
 
 fn connect(p: &Plugin, b: &FakeBroker, n: usize, id: &str, token: &str, now: f64) -> (ClientRef<'static>, AuthResult) {
@@ -109,12 +111,7 @@ fn refused_logout_tokens_end_no_session_and_are_answered_with_the_reason() {
     let (relay, _) = connect(&p, &b, 2, "relay", &access("relay", None, NOW - 60.0), NOW - 50.0);
     let good = logout_claims(Some("alice"), Some("s1"), "j1");
     let mut cases: Vec<(&str, String, &str)> = Vec::new();
-    let forged = encode(
-        &Header { typ: Some("logout+jwt".into()), ..Header::default() },
-        &good,
-        &EncodingKey::from_secret(b"an-attacker-secret-of-the-same-size-0123456"),
-    )
-    .unwrap();
+    let forged = sign_as(true, &good, "an-attacker-secret-of-the-same-size-0123456");
     cases.push(("forged signature", forged, "bad-signature"));
     let mut c = good.clone();
     c["aud"] = json!("mqtt");
@@ -128,7 +125,7 @@ fn refused_logout_tokens_end_no_session_and_are_answered_with_the_reason() {
     let mut c = good.clone();
     c["nonce"] = json!("abc");
     cases.push(("nonce present", logout_token(&c), "bad-logout-token"));
-    cases.push(("typ JWT", sign(Header::default(), &good), "bad-logout-token"));
+    cases.push(("typ JWT", sign_as(false, &good, SECRET), "bad-logout-token"));
     cases.push(("an access token", access("alice", Some("s1"), NOW), "wrong-audience"));
     cases.push(("garbage", "not a token".into(), "malformed-token"));
     for (what, token, reason) in &cases {

@@ -10,7 +10,6 @@ use super::fake::FakeBroker;
 use super::*;
 use crate::acl::Access;
 use crate::host::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 
 const SECRET: &str = "unit-test-secret-0123456789-abcdef";
@@ -25,7 +24,7 @@ fn plugin(extra: serde_json::Value) -> (Plugin, FakeBroker, tempfile::TempDir) {
 }
 
 fn tok(sub: &str, exp: f64) -> String {
-    encode(&Header::default(), &json!({"sub": sub, "exp": exp}), &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    crate::keys::hs256_token(SECRET, &json!({"sub": sub, "exp": exp}))
 }
 
 const NOW: f64 = 1_800_000_000.0;

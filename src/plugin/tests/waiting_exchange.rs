@@ -5,7 +5,6 @@
 use crate::host::*;
 use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -50,7 +49,7 @@ fn endpoint(answers: Vec<(u16, String)>) -> String {
 
 fn issued(sub: &str) -> (u16, String) {
     let claims = json!({"sub": sub, "exp": now_seconds() + 3600.0});
-    let t = encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
+    let t = crate::keys::hs256_token(SECRET, &claims);
     (200, json!({"access_token": t, "expires_in": 3600}).to_string())
 }
 
