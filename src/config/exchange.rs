@@ -125,3 +125,6 @@ pub fn parse_exchange(mut o: Obj, common: &Common) -> Result<Option<ExchangeConf
         max_entries: max_entries as usize,
     }))
 }
+
+#[cfg(test)]
+mod tests;

@@ -32,3 +32,6 @@ pub fn parse_metrics(mut o: Obj) -> Result<Option<MetricsConfig>> {
     o.finish()?;
     Ok(enabled.then_some(MetricsConfig { interval_seconds, topic_prefix, log_interval_seconds }))
 }
+
+#[cfg(test)]
+mod tests;

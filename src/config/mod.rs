@@ -2,16 +2,12 @@
 //! under new keys. Every error names the key path and the problem; unknown keys are errors.
 mod authorization;
 mod exchange;
-#[cfg(test)]
-mod exchange_tests;
 mod identity;
 mod jwks;
 pub mod keys;
 mod lifecycle;
 mod logout;
 mod metrics;
-#[cfg(test)]
-mod metrics_tests;
 mod revocation;
 mod secret;
 pub(crate) mod walk;

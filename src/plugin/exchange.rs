@@ -1,5 +1,5 @@
 //! BASIC_AUTH with `options.credentialsExchange`: a password that is not a JWT is exchanged for an
-//! access token (src/exchange.rs), which then goes through the normal verification. Blocking on a
+//! access token (src/net/exchange.rs), which then goes through the normal verification. Blocking on a
 //! cache miss: see docs/configuration.md ("Credentials exchange") before enabling it.
 use super::Plugin;
 use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};

@@ -1,5 +1,5 @@
 //! options.metrics.
-use super::*;
+use crate::config::*;
 use serde_json::{json, Value};
 
 fn parse(options: Value) -> std::result::Result<Config, ConfigError> {
