@@ -12,6 +12,25 @@ mod revocation;
 mod secret;
 pub(crate) mod walk;
 
+/// For the section tests: a local-mode configuration with `options` merged in.
+#[cfg(test)]
+pub(crate) mod test_options {
+    use super::{Config, ConfigError};
+    use serde_json::{json, Value};
+
+    pub fn parse(options: Value) -> std::result::Result<Config, ConfigError> {
+        let mut o = json!({"modes": {"local": "s"}, "common": {"issuer": "https://idp.example.com/realms/x"}});
+        for (k, v) in options.as_object().unwrap() {
+            o[k] = v.clone();
+        }
+        Config::parse(&json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": o}).to_string())
+    }
+
+    pub fn err(options: Value) -> String {
+        parse(options).unwrap_err().to_string()
+    }
+}
+
 pub use exchange::{ExchangeConfig, Grant, TokenEndpoint};
 pub use identity::{ClientIdTakeover, NonJwtCredentials};
 pub use lifecycle::{ExpiryNotice, InvalidNotice, Refresh};

@@ -1,18 +1,7 @@
 //! options.credentialsExchange.
+use crate::config::test_options::{err, parse};
 use crate::config::*;
-use serde_json::{json, Value};
-
-fn parse(options: Value) -> std::result::Result<Config, ConfigError> {
-    let mut o = json!({"modes": {"local": "s"}, "common": {"issuer": "https://idp.example.com/realms/x"}});
-    for (k, v) in options.as_object().unwrap() {
-        o[k] = v.clone();
-    }
-    Config::parse(&json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": o}).to_string())
-}
-
-fn err(options: Value) -> String {
-    parse(options).unwrap_err().to_string()
-}
+use serde_json::json;
 
 #[test]
 fn exchange_endpoint_grant_and_limits() {
