@@ -47,18 +47,18 @@ fn unverified(claims: &Map<String, Value>) -> Token {
 }
 
 /// Runs the plugin's checks for `token` as a CONNECT from `client_id` / `username` at `now`.
-pub fn diagnose(engine: &Loaded, token: &str, client_id: Option<&str>, username: Option<&str>, now: f64) -> Report {
+pub fn diagnose(loaded: &Loaded, token: &str, client_id: Option<&str>, username: Option<&str>, now: f64) -> Report {
     let header = part(token, 0);
     let claims = part(token, 1);
     let decision =
-        engine.authenticate(token, now).and_then(|t| engine.bind_identity(&t, client_id, username).map(|id| (t, id)));
+        loaded.authenticate(token, now).and_then(|t| loaded.bind_identity(&t, client_id, username).map(|id| (t, id)));
     let mut problems = Vec::new();
     if let Err(r) = &decision {
         problems.push(r.clone());
     }
     // The other checks, each on its own, on what the token claims.
     let t = unverified(&claims);
-    let v = &engine.verifier;
+    let v = &loaded.verifier;
     let mut extra = vec![v.check_time(&t, now)];
     let iss = claims.get("iss").and_then(Value::as_str);
     if !v.issuers.is_empty() && !iss.is_some_and(|i| v.issuers.iter().any(|p| p.matches(i))) {
@@ -72,7 +72,7 @@ pub fn diagnose(engine: &Loaded, token: &str, client_id: Option<&str>, username:
     if !v.audiences.is_empty() && !auds.iter().any(|a| v.audiences.iter().any(|p| p.matches(a))) {
         extra.push(Err(Refused::new(Reason::WrongAudience, format!("aud {auds:?} matches no configured audience"))));
     }
-    extra.push(engine.bind_identity(&t, client_id, username).map(|_| ()));
+    extra.push(loaded.bind_identity(&t, client_id, username).map(|_| ()));
     for r in extra.into_iter().filter_map(Result::err) {
         if !problems.iter().any(|p| p.reason == r.reason) {
             problems.push(r);
@@ -81,7 +81,7 @@ pub fn diagnose(engine: &Loaded, token: &str, client_id: Option<&str>, username:
     let (decision, username, permissions, warnings) = match decision {
         Ok((t, id)) => {
             let name = id.set_username.or(id.username.map(|u| u.to_string())).or(username.map(str::to_string));
-            let compiled = engine
+            let compiled = loaded
                 .config
                 .authorization
                 .as_ref()
@@ -140,7 +140,7 @@ mod tests {
 
     const SECRET: &[u8] = b"diagnose-test-secret-0123456789-abcdef";
 
-    fn engine() -> Loaded {
+    fn loaded() -> Loaded {
         let cfg = serde_json::json!({"version": 1, "algorithm": "HS256", "mode": "local",
                                      "options": {"modes": {"local": std::str::from_utf8(SECRET).unwrap()}}});
         Loaded::new(crate::config::Config::parse(&cfg.to_string()).unwrap()).unwrap().0
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn encrypted_and_non_jwt_payloads_get_their_own_hint() {
-        let e = engine();
+        let e = loaded();
         let jwe = format!("{}.{}.{}.{}.{}", B64.encode(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#), "a", "b", "c", "d");
         let r = diagnose(&e, &jwe, Some("c"), None, 1e9);
         assert_eq!(r.problems[0].reason, Reason::EncryptedToken);

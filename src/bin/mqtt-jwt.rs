@@ -159,26 +159,26 @@ fn mint(a: MintArgs) -> Result<String, String> {
 /// check is about whether the keys can be had).
 fn load(path: &str) -> Result<Loaded, String> {
     let config = Config::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
-    let (engine, warnings) = Loaded::new(config).map_err(|e| format!("{path}: {e}"))?;
+    let (loaded, warnings) = Loaded::new(config).map_err(|e| format!("{path}: {e}"))?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    engine.keys.start()?;
-    let fetched = engine.keys.wait();
-    for (_, line) in engine.notices.drain() {
+    loaded.keys.start()?;
+    let fetched = loaded.keys.wait();
+    for (_, line) in loaded.notices.drain() {
         eprintln!("{line}");
     }
     fetched.map_err(|(at, e)| format!("{path}: {at}: cannot load keys from {e}"))?;
-    Ok(engine)
+    Ok(loaded)
 }
 
 fn check(path: &str) -> Result<String, String> {
-    let engine = load(path)?;
-    let algs: Vec<_> = engine.config.algorithms.iter().map(|a| a.name()).collect();
+    let loaded = load(path)?;
+    let algs: Vec<_> = loaded.config.algorithms.iter().map(|a| a.name()).collect();
     let mut out = format!("{path}: OK\n  algorithms: {}", algs.join(", "));
-    for e in &engine.keys.entries {
+    for e in &loaded.keys.entries {
         let keys = e.keys();
-        let usable: Vec<_> = keys.usable_algs(&engine.config.algorithms).iter().map(|a| a.name()).collect();
+        let usable: Vec<_> = keys.usable_algs(&loaded.config.algorithms).iter().map(|a| a.name()).collect();
         out.push_str(&format!("\n  source: {}", e.label()));
         if let Some(iss) = &e.issuer {
             out.push_str(&format!(" (issuer {iss})"));
@@ -200,17 +200,17 @@ fn check(path: &str) -> Result<String, String> {
             out.push_str(&format!("\n      {} kid={}", k.kind.name(), k.kid.as_deref().unwrap_or("-")));
         }
     }
-    out.push_str(&operations(path, &engine)?);
+    out.push_str(&operations(path, &loaded)?);
     Ok(out)
 }
 
 /// The report on stdout; false (exit status 1) when the plugin would refuse the token.
 /// The additions an operator checks besides keys: credentials exchange (its endpoint must answer),
 /// metrics, authorization.
-fn operations(path: &str, engine: &Loaded) -> Result<String, String> {
+fn operations(path: &str, loaded: &Loaded) -> Result<String, String> {
     let mut out = String::new();
-    let c = &engine.config;
-    if let Some(ex) = &engine.exchange {
+    let c = &loaded.config;
+    if let Some(ex) = &loaded.exchange {
         let at = "options.credentialsExchange";
         let endpoint = ex.token_endpoint().map_err(|e| format!("{path}: {at}: {e}"))?;
         let status =
@@ -246,14 +246,14 @@ fn operations(path: &str, engine: &Loaded) -> Result<String, String> {
 fn verify(a: VerifyArgs) -> Result<(String, bool), String> {
     let VerifyArgs { config: path, token, client_id, username } = a;
     let token = token.as_str();
-    let engine = load(&path)?;
-    let defers = engine.config.common.non_jwt_credentials == mqtt_jwt_auth::config::NonJwtCredentials::Defer;
+    let loaded = load(&path)?;
+    let defers = loaded.config.common.non_jwt_credentials == mqtt_jwt_auth::config::NonJwtCredentials::Defer;
     if defers && !mqtt_jwt_auth::shape::looks_like_jwt(token.as_bytes()) {
         let why = "not shaped like a JWT, and options.common.nonJwtCredentials is \"defer\"";
         return Ok((format!("decision: passed on to other plugins (dynamic-security, password_file): {why}"), false));
     }
     let now = mqtt_jwt_auth::host::now_seconds();
-    let r = diagnose(&engine, token, client_id.as_deref(), username.as_deref(), now);
+    let r = diagnose(&loaded, token, client_id.as_deref(), username.as_deref(), now);
     let mut out = match &r.decision {
         Ok(_) => "decision: accepted".to_string(),
         Err(e) => format!("decision: refused: {e}"),

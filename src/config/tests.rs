@@ -116,10 +116,10 @@ fn pro_example_type_hint_both_spellings() {
 #[test]
 fn pro_example_builds_an_engine_with_introspection() {
     // Nothing is fetched before start: the key sources and the introspection workers wait.
-    let (engine, _) = Loaded::new(ok(PRO_EXAMPLE)).unwrap();
-    assert!(engine.keys.has_remote());
-    assert!(engine.keys.entries[0].keys().keys.is_empty());
-    assert!(engine.introspector.is_some());
+    let (loaded, _) = Loaded::new(ok(PRO_EXAMPLE)).unwrap();
+    assert!(loaded.keys.has_remote());
+    assert!(loaded.keys.entries[0].keys().keys.is_empty());
+    assert!(loaded.introspector.is_some());
     // Without a uri, the endpoint must come from OIDC discovery.
     let no_uri = PRO_EXAMPLE.replace("\"uri\":\"http://127.0.0.1:1/introspect\",", "");
     let e = engine_err(&no_uri);

@@ -1,4 +1,4 @@
-//! Each rule of OIDC Back-Channel Logout §2.6, one refusal per test, through the engine's key ring.
+//! Each rule of OIDC Back-Channel Logout §2.6, one refusal per test, through the loaded configuration's key ring.
 use super::*;
 use crate::config::Config;
 use crate::loaded::Loaded;
@@ -8,7 +8,7 @@ const SECRET: &str = "logout-unit-test-secret-0123456789-abcdef";
 const NOW: f64 = 1_800_000_000.0;
 const ISS: &str = "https://idp.example";
 
-fn engine() -> Loaded {
+fn loaded() -> Loaded {
     let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local", "options": {
         "modes": {"local": SECRET},
         "common": {"issuer": ISS, "audience": "mqtt"},
@@ -36,7 +36,7 @@ fn sign(claims: &Value) -> String {
 }
 
 fn refusal(token: &str) -> Refused {
-    engine().verify_logout(token, NOW).expect_err("must be refused")
+    loaded().verify_logout(token, NOW).expect_err("must be refused")
 }
 
 fn with(key: &str, v: Value) -> Value {
@@ -53,14 +53,14 @@ fn without(key: &str) -> Value {
 
 #[test]
 fn a_good_logout_token_verifies() {
-    let l = engine().verify_logout(&sign(&claims()), NOW).unwrap();
+    let l = loaded().verify_logout(&sign(&claims()), NOW).unwrap();
     assert_eq!((l.iss.as_str(), l.sub.as_deref(), l.sid.as_deref(), l.jti.as_str()), (ISS, Some("alice"), None, "j-1"));
     assert_eq!(l.iat, NOW - 5.0);
     // typ is optional, and its media-type form is the same type.
     let untyped = json!({"alg": "HS256"});
-    assert!(engine().verify_logout(&sign_with(untyped, &claims(), SECRET), NOW).is_ok());
+    assert!(loaded().verify_logout(&sign_with(untyped, &claims(), SECRET), NOW).is_ok());
     let media = json!({"typ": "application/logout+JWT", "alg": "HS256"});
-    assert!(engine().verify_logout(&sign_with(media, &claims(), SECRET), NOW).is_ok());
+    assert!(loaded().verify_logout(&sign_with(media, &claims(), SECRET), NOW).is_ok());
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn stale_or_future_or_missing_iat_is_refused() {
     let r = refusal(&sign(&with("iat", json!(NOW as i64 - 301))));
     assert_eq!(r.reason, Reason::BadLogoutToken);
     assert!(r.detail.contains("maxAgeSeconds"), "{r}");
-    assert!(engine().verify_logout(&sign(&with("iat", json!(NOW as i64 - 300))), NOW).is_ok());
+    assert!(loaded().verify_logout(&sign(&with("iat", json!(NOW as i64 - 300))), NOW).is_ok());
     assert_eq!(refusal(&sign(&with("iat", json!(NOW as i64 + 60)))).reason, Reason::IssuedInFuture);
     assert_eq!(refusal(&sign(&without("iat"))).reason, Reason::BadLogoutToken);
 }
@@ -103,7 +103,7 @@ fn stale_or_future_or_missing_iat_is_refused() {
 #[test]
 fn passed_exp_is_refused_and_exp_is_optional() {
     assert_eq!(refusal(&sign(&with("exp", json!(NOW as i64)))).reason, Reason::Expired);
-    assert!(engine().verify_logout(&sign(&without("exp")), NOW).is_ok());
+    assert!(loaded().verify_logout(&sign(&without("exp")), NOW).is_ok());
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn neither_sub_nor_sid_is_refused_and_sid_alone_is_enough() {
         c["sid"] = json!("s-42");
         c
     };
-    let l = engine().verify_logout(&sign(&sid_only), NOW).unwrap();
+    let l = loaded().verify_logout(&sign(&sid_only), NOW).unwrap();
     assert_eq!((l.sub, l.sid.as_deref()), (None, Some("s-42")));
     assert_eq!(refusal(&sign(&with("sid", json!("")))).reason, Reason::BadLogoutToken);
 }
@@ -150,7 +150,7 @@ fn algorithm_outside_the_allow_list_is_refused() {
 
 #[test]
 fn replayed_jti_is_seen_and_forgotten_after_max_age() {
-    let l = engine().verify_logout(&sign(&claims()), NOW).unwrap();
+    let l = loaded().verify_logout(&sign(&claims()), NOW).unwrap();
     let mut m = Memory::default();
     let until = l.iat + 300.0;
     assert_eq!(m.first_use(&l, until, NOW), (true, 0));

@@ -70,8 +70,8 @@ fn share(username: Option<Arc<str>>, sub: &Option<Arc<str>>) -> Option<Arc<str>>
 }
 
 /// The provider session a back-channel logout can name, kept only when `options.logout` is set.
-fn logout_sid(engine: &Loaded, t: &Token) -> Option<Arc<str>> {
-    engine.config.logout.as_ref()?;
+fn logout_sid(loaded: &Loaded, t: &Token) -> Option<Arc<str>> {
+    loaded.config.logout.as_ref()?;
     t.claims.get("sid").and_then(|v| v.as_str()).map(Arc::from)
 }
 
@@ -102,17 +102,17 @@ impl Plugin {
         self.drain_background(broker);
         self.revocation_pass(broker, now);
         self.expire_fallback(broker, now, client);
-        let engine = self.engine();
+        let loaded = self.loaded();
         if now < self.recheck_until.get() {
-            if let Some(result) = self.recheck(&engine, broker, client, password, now) {
+            if let Some(result) = self.recheck(&loaded, broker, client, password, now) {
                 return result;
             }
         }
-        let (raw, field) = match engine.token_source() {
+        let (raw, field) = match loaded.token_source() {
             TokenSource::Password => (password, "password"),
             TokenSource::Username => (username, "username"),
         };
-        if let Some(passed) = self.pass_on(&engine, broker, client, raw, now) {
+        if let Some(passed) = self.pass_on(&loaded, broker, client, raw, now) {
             return passed
                 .map_or_else(|r| self.answer(broker, client, Answer::Connect, Err(r)), |()| AuthResult::Defer);
         }
@@ -122,12 +122,12 @@ impl Plugin {
             .and_then(utf8)
             .and_then(|token| {
                 let sent = username.and_then(|u| std::str::from_utf8(u).ok());
-                let Some(token) = self.exchanged(&engine, broker, client, sent, token, now)? else {
+                let Some(token) = self.exchanged(&loaded, broker, client, sent, token, now)? else {
                     return Ok(Admitted::Waiting);
                 };
                 // Only a password that is the token itself comes back to a reload re-check.
-                let returns = engine.token_source() == TokenSource::Password && matches!(token, Cow::Borrowed(_));
-                self.admit(&engine, broker, client, &token, sent, Via::Basic { returns }, now)
+                let returns = loaded.token_source() == TokenSource::Password && matches!(token, Cow::Borrowed(_));
+                self.admit(&loaded, broker, client, &token, sent, Via::Basic { returns }, now)
             });
         match result {
             Ok(Admitted::Waiting) => AuthResult::Delayed,
@@ -144,8 +144,8 @@ impl Plugin {
         data: &[u8],
         now: f64,
     ) -> AuthResult {
-        let engine = self.engine();
-        let ours = engine.config.refresh.auth_method.as_deref();
+        let loaded = self.loaded();
+        let ours = loaded.config.refresh.auth_method.as_deref();
         if ours.is_none() || method != ours {
             return AuthResult::Defer;
         }
@@ -171,14 +171,14 @@ impl Plugin {
         if known {
             // No re-auth flag reaches plugins. A refused re-authentication ends the connection
             // (mosquitto closes it): the session is ending from now on, whatever comes next.
-            let result = self.refresh_session(&engine, broker, client, token, now).map(|_| ());
+            let result = self.refresh_session(&loaded, broker, client, token, now).map(|_| ());
             if let Err(r) = &result {
                 self.end_session(client.key(), End::RefreshRefused(r.reason), now);
             }
             return self.answer(broker, client, Answer::Reauth, result);
         }
         let sent = broker.client_username(client);
-        let result = self.admit(&engine, broker, client, token, sent.as_deref(), Via::Enhanced, now).map(|_| ());
+        let result = self.admit(&loaded, broker, client, token, sent.as_deref(), Via::Enhanced, now).map(|_| ());
         self.answer(broker, client, Answer::Connect, result)
     }
 
@@ -198,7 +198,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         token: &str,
@@ -207,7 +207,7 @@ impl Plugin {
         now: f64,
     ) -> Result<Admitted, Refused> {
         let id = broker.client_id(client).unwrap_or_default();
-        let mut p = self.prepare(engine, broker, client.key(), id, token, sent_username, via, now)?;
+        let mut p = self.prepare(loaded, broker, client.key(), id, token, sent_username, via, now)?;
         // A CONNECT that waits (2.1) is renamed once the broker accepted it, through the pointer it
         // then vouches for; one that resumes a persistent session is renamed now, before its
         // queued messages are checked (a delayed client can do nothing; a refusal closes it).
@@ -218,11 +218,11 @@ impl Plugin {
         }
         if let GateAnswer::Wait(d) = p.gate {
             let at = (client.key(), broker.client_address(client).unwrap_or_else(|| "-".into()));
-            self.wait_for_revocation(engine, broker, at, p.session, d, rename_after, now);
+            self.wait_for_revocation(loaded, broker, at, p.session, d, rename_after, now);
             return Ok(Admitted::Waiting);
         }
         self.forget_deferred(client.key());
-        self.open_session(engine, client.key(), p.session, now, p.gate);
+        self.open_session(loaded, client.key(), p.session, now, p.gate);
         Ok(Admitted::Open)
     }
 
@@ -231,7 +231,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn prepare(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientKey,
         id: String,
@@ -240,10 +240,10 @@ impl Plugin {
         via: Via,
         now: f64,
     ) -> Result<Prepared, Refused> {
-        let t = engine.authenticate(token, now)?;
-        self.logout_gate(engine, &t, now)?;
-        let identity = engine.bind_identity(&t, Some(&id), sent_username)?;
-        let (username, set) = if via == Via::Enhanced && !engine.binds_username() {
+        let t = loaded.authenticate(token, now)?;
+        self.logout_gate(loaded, &t, now)?;
+        let identity = loaded.bind_identity(&t, Some(&id), sent_username)?;
+        let (username, set) = if via == Via::Enhanced && !loaded.binds_username() {
             // The CONNECT username of an enhanced-auth client is unverified: replace it with the
             // subject, which also keeps the client through the username check of a reload.
             let sub =
@@ -254,10 +254,10 @@ impl Plugin {
             (identity.username, identity.set_username)
         };
         let who = Who { issuer: t.iss.as_deref(), subject: t.sub.as_deref(), username: username.as_deref() };
-        self.check_takeover(engine, client, &id, Some(who))?;
-        let gate = self.revocation_gate(engine, token, &t, now, self.can_wait(broker, via == Via::Enhanced))?;
+        self.check_takeover(loaded, client, &id, Some(who))?;
+        let gate = self.revocation_gate(loaded, token, &t, now, self.can_wait(broker, via == Via::Enhanced))?;
         // Introspection follows the raw token for the whole session.
-        let keep = via != Via::Basic { returns: true } || engine.introspector.is_some();
+        let keep = via != Via::Basic { returns: true } || loaded.introspector.is_some();
         let username = share(username, &t.sub);
         // A device's client id is often its subject: one string for both.
         let id = match &t.sub {
@@ -265,14 +265,14 @@ impl Plugin {
             _ => id.into(),
         };
         let mut session = Session::new(id, Token::without_claims(&t), username, keep.then(|| token.into()));
-        session.sid = logout_sid(engine, &t);
-        session.permissions = self.permissions(engine, broker, &t, &session);
+        session.sid = logout_sid(loaded, &t);
+        session.permissions = self.permissions(loaded, broker, &t, &session);
         Ok(Prepared { session, set, gate })
     }
 
     /// Compiles the session's permissions; `%u` only ever means a username bound to the token.
-    fn permissions(&self, engine: &Loaded, broker: &dyn Broker, t: &Token, s: &Session) -> Option<Arc<Permissions>> {
-        let cfg = engine.config.authorization.as_ref()?;
+    fn permissions(&self, loaded: &Loaded, broker: &dyn Broker, t: &Token, s: &Session) -> Option<Arc<Permissions>> {
+        let cfg = loaded.config.authorization.as_ref()?;
         let p = crate::acl::compile(cfg, t, Some(&s.client_id), s.username.as_deref());
         for w in p.warnings() {
             broker.log(Level::Notice, &format!("{LOG_PREFIX}: client {}: {w}", clean(&s.client_id, 64)));
@@ -282,22 +282,22 @@ impl Plugin {
 
     pub(super) fn open_session(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         client: ClientKey,
         session: Session,
         now: f64,
         gate: GateAnswer,
     ) {
-        let c = &engine.config.common;
+        let c = &loaded.config.common;
         let deadlines = Deadlines {
             kick: c.kick_expired_clients && c.validate_expiration,
             leeway: c.leeway_seconds as f64,
-            notice_before: engine.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64),
+            notice_before: loaded.config.expiry_notice.as_ref().map(|n| n.seconds_before as f64),
         };
-        let tracked = engine.introspector.is_some().then(|| session.clone());
+        let tracked = loaded.introspector.is_some().then(|| session.clone());
         self.sessions.borrow_mut().open(client, session, deadlines, now);
         if let Some(s) = tracked {
-            self.track_revocation(engine, client, &s, gate, now);
+            self.track_revocation(loaded, client, &s, gate, now);
         }
     }
 
@@ -307,7 +307,7 @@ impl Plugin {
     /// None: not a connected client of ours, authenticate normally.
     fn recheck(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         password: Option<&[u8]>,
@@ -327,12 +327,12 @@ impl Plugin {
             Err(Refused::new(Reason::SessionEnding, "the session was already ending"))
         } else {
             current
-                .and_then(|token| self.reverify(engine, broker, &session, token, session.token.clone(), now))
+                .and_then(|token| self.reverify(loaded, broker, &session, token, session.token.clone(), now))
                 .and_then(|(fresh, rename, _)| {
                     if let Some(name) = &rename {
                         set_username(broker, client, name)?;
                     }
-                    self.open_session(engine, client.key(), fresh, now, GateAnswer::Pending);
+                    self.open_session(loaded, client.key(), fresh, now, GateAnswer::Pending);
                     Ok(())
                 })
         };
@@ -345,19 +345,19 @@ impl Plugin {
     /// of `token` (see [`Session::token`]).
     pub(super) fn reverify(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         session: &Session,
         token: &str,
         stored: Option<Arc<str>>,
         now: f64,
     ) -> Result<(Session, Option<String>, Arc<Token>), Refused> {
-        let t = engine.authenticate(token, now)?;
-        self.logout_gate(engine, &t, now)?;
+        let t = loaded.authenticate(token, now)?;
+        self.logout_gate(loaded, &t, now)?;
         if t.sub.as_ref() != session.subject() || t.iss.as_ref() != session.issuer() {
             return Err(Refused::new(Reason::BadSubject, "the new token names another subject or issuer"));
         }
-        let identity = engine.bind_identity(&t, Some(&session.client_id), session.username.as_deref())?;
+        let identity = loaded.bind_identity(&t, Some(&session.client_id), session.username.as_deref())?;
         let username = identity.username.or_else(|| session.username.clone());
         let rename = (username != session.username).then(|| username.as_deref().map(str::to_string)).flatten();
         let username = share(username, &t.sub);
@@ -365,8 +365,8 @@ impl Plugin {
         let mut fresh = Session::new(session.client_id.clone(), Token::without_claims(&t), username, stored);
         fresh.refreshed = refreshed;
         fresh.last_refresh = session.last_refresh;
-        fresh.sid = logout_sid(engine, &t);
-        fresh.permissions = self.permissions(engine, broker, &t, &fresh);
+        fresh.sid = logout_sid(loaded, &t);
+        fresh.permissions = self.permissions(loaded, broker, &t, &fresh);
         Ok((fresh, rename, t))
     }
 }

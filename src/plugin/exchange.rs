@@ -14,14 +14,14 @@ impl Plugin {
     /// None: the exchange runs on a thread and the CONNECT waits for it (2.1, waiting_exchange.rs).
     pub(super) fn exchanged<'a>(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         username: Option<&str>,
         password: &'a str,
         now: f64,
     ) -> Result<Option<Cow<'a, str>>, Refused> {
-        let Some(ex) = &engine.exchange else { return Ok(Some(Cow::Borrowed(password))) };
+        let Some(ex) = &loaded.exchange else { return Ok(Some(Cow::Borrowed(password))) };
         if looks_like_jwt(password) {
             return Ok(Some(Cow::Borrowed(password)));
         }
@@ -30,7 +30,7 @@ impl Plugin {
         };
         if let Some(token) = ex.cached(username, password, now) {
             // A cached token whose keys have gone since is exchanged again, not refused.
-            if engine.authenticate(&token, now).is_ok() {
+            if loaded.authenticate(&token, now).is_ok() {
                 crate::metrics::Metrics::inc(&self.metrics.exchange_cache_hits);
                 return Ok(Some(Cow::Owned(token)));
             }
@@ -49,7 +49,7 @@ impl Plugin {
             ),
         );
         // Only a token that verifies is remembered, until its own exp.
-        let t = engine.authenticate(&got.token, now)?;
+        let t = loaded.authenticate(&got.token, now)?;
         ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp, got.expires_in, now), now);
         Ok(Some(Cow::Owned(got.token)))
     }

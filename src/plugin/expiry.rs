@@ -58,7 +58,7 @@ impl Plugin {
     /// authenticated or not. mosquitto checks the client's will right after this returns, so the
     /// session stays, gone, until the next tick drops it.
     pub fn disconnect(&self, broker: &dyn Broker, client: ClientRef, now: f64) {
-        let with_will = self.engine().config.common.kick_expired_clients_with_will;
+        let with_will = self.loaded().config.common.kick_expired_clients_with_will;
         self.sessions.borrow_mut().disconnected(client.key(), with_will, now);
         self.untrack_revocation(client.key());
         self.forget_deferred(client.key());
@@ -69,8 +69,8 @@ impl Plugin {
     /// notice (when configured, for any reason but expiry) goes out at once and the kick follows on a
     /// later pass, never from inside the client's own callback.
     pub(super) fn end_session(&self, client: ClientKey, why: End, now: f64) {
-        let engine = self.engine();
-        let notify = engine.config.invalid_notice.is_some() && why != End::Expired;
+        let loaded = self.loaded();
+        let notify = loaded.config.invalid_notice.is_some() && why != End::Expired;
         let grace = notify || matches!(why, End::RefreshRefused(_));
         let kick_at = if grace { now + NOTICE_GRACE } else { now };
         self.sessions.borrow_mut().end(client, why, now, kick_at, notify);
@@ -93,8 +93,8 @@ impl Plugin {
         if due.is_empty() {
             return;
         }
-        let engine = self.engine();
-        let common = &engine.config.common;
+        let loaded = self.loaded();
+        let common = &loaded.config.common;
         for d in due {
             match d.kind {
                 EventKind::Expiry | EventKind::Kick => {
@@ -128,7 +128,7 @@ impl Plugin {
                     );
                 }
                 EventKind::Invalid => {
-                    let Some(notice) = &engine.config.invalid_notice else { continue };
+                    let Some(notice) = &loaded.config.invalid_notice else { continue };
                     let why = match self.sessions.borrow_mut().get(d.client).map(|s| s.phase()) {
                         Some(Phase::Ending(why)) => why,
                         _ => continue,
@@ -137,7 +137,7 @@ impl Plugin {
                     broker.publish_to(&d.client_id, &notice.topic, body.to_string().as_bytes());
                 }
                 EventKind::Notice => {
-                    let Some(notice) = &engine.config.expiry_notice else { continue };
+                    let Some(notice) = &loaded.config.expiry_notice else { continue };
                     let exp = self.sessions.borrow_mut().get(d.client).and_then(|s| s.exp());
                     let Some(exp) = exp else { continue };
                     let body = json!({"exp": exp as i64, "expiresIn": (exp - now).max(0.0).round() as i64});

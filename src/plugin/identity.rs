@@ -72,20 +72,20 @@ impl Plugin {
     /// (their client id is a device's). None: decide them here.
     pub(super) fn pass_on(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         raw: Option<&[u8]>,
         now: f64,
     ) -> Option<Result<(), Refused>> {
-        if engine.config.common.non_jwt_credentials != NonJwtCredentials::Defer
+        if loaded.config.common.non_jwt_credentials != NonJwtCredentials::Defer
             || raw.is_some_and(crate::shape::looks_like_jwt)
         {
             return None;
         }
         let id = broker.client_id(client).unwrap_or_default();
         // A password client must not take a device's id either.
-        if let Err(r) = self.check_takeover(engine, client.key(), &id, None) {
+        if let Err(r) = self.check_takeover(loaded, client.key(), &id, None) {
             return Some(Err(r));
         }
         // A new CONNECT on this connection: nothing of ours may answer its ACL checks.
@@ -108,12 +108,12 @@ impl Plugin {
     /// newcomer's identity; None for a connection passed on to other plugins (never the same).
     pub(super) fn check_takeover(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         client: ClientKey,
         id: &str,
         who: Option<Who>,
     ) -> Result<(), Refused> {
-        if engine.config.common.client_id_takeover == ClientIdTakeover::Allow {
+        if loaded.config.common.client_id_takeover == ClientIdTakeover::Allow {
             return Ok(());
         }
         let in_use = |holder: &str| {

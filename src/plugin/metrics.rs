@@ -18,8 +18,8 @@ pub(super) struct Publisher {
 
 impl Plugin {
     pub(super) fn publish_metrics(&self, broker: &dyn Broker, now: f64) {
-        let engine = self.engine();
-        let Some(cfg) = &engine.config.metrics else { return };
+        let loaded = self.loaded();
+        let Some(cfg) = &loaded.config.metrics else { return };
         let mut p = self.publisher.borrow_mut();
         let publish_due = now >= p.next_publish;
         let log_due = cfg.log_interval_seconds > 0 && now >= p.next_log;

@@ -37,7 +37,7 @@ use crate::host::{Broker, ClientRef, Level, LOG_PREFIX};
 /// boundary) where a lock would have deadlocked the broker.
 pub struct Plugin {
     config_file: PathBuf,
-    engine: RefCell<Arc<Loaded>>,
+    loaded: RefCell<Arc<Loaded>>,
     sessions: RefCell<Sessions>,
     /// Until when BASIC_AUTH calls are mosquitto re-checking connected clients after a reload.
     recheck_until: Cell<f64>,
@@ -79,14 +79,14 @@ const _: fn() = || {
     <Plugin as AmbiguousIfSync<_>>::check();
 };
 
-fn load_engine(file: &Path, metrics: &Arc<Metrics>) -> Result<(Loaded, Vec<String>), FileError> {
+fn load_config(file: &Path, metrics: &Arc<Metrics>) -> Result<(Loaded, Vec<String>), FileError> {
     let config = Config::load(file)?;
     Loaded::with_metrics(config, metrics.clone()).map_err(|error| FileError { file: file.to_path_buf(), error })
 }
 
-fn key_summary(engine: &Loaded) -> String {
+fn key_summary(loaded: &Loaded) -> String {
     let mut parts = Vec::new();
-    for e in &engine.keys.entries {
+    for e in &loaded.keys.entries {
         let keys = e.keys();
         let n = keys.keys.len();
         let what = match (&e.source, n) {
@@ -107,7 +107,7 @@ impl Plugin {
     /// not serving yet) and fails when it fails; with `lazyConnect: true` it starts without them.
     pub fn load(broker: &dyn Broker, config_file: &Path) -> Result<Plugin, FileError> {
         let metrics = Arc::new(Metrics::new());
-        let (engine, warnings) = load_engine(config_file, &metrics)?;
+        let (loaded, warnings) = load_config(config_file, &metrics)?;
         for w in warnings {
             broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", config_file.display()));
         }
@@ -115,34 +115,34 @@ impl Plugin {
             file: config_file.to_path_buf(),
             error: crate::config::ConfigError::new(path, problem),
         };
-        engine.keys.start().map_err(|e| file_err("", e))?;
-        if let Some(i) = &engine.introspector {
+        loaded.keys.start().map_err(|e| file_err("", e))?;
+        if let Some(i) = &loaded.introspector {
             i.start().map_err(|e| file_err("options.revocation", e))?;
         }
-        if !engine.config.lazy_connect && engine.keys.has_remote() {
-            let waited = engine.keys.wait();
-            log_notices(broker, &engine);
+        if !loaded.config.lazy_connect && loaded.keys.has_remote() {
+            let waited = loaded.keys.wait();
+            log_notices(broker, &loaded);
             waited.map_err(|(path, e)| {
                 let hint = "lazyConnect is false, so mosquitto does not start without keys; set options.lazyConnect to true to start anyway and retry in the background";
                 file_err(&path, format!("cannot load keys from {e} ({hint})"))
             })?;
         }
-        let algs: Vec<_> = engine.config.algorithms.iter().map(|a| a.name()).collect();
+        let algs: Vec<_> = loaded.config.algorithms.iter().map(|a| a.name()).collect();
         broker.log(
             Level::Info,
             &format!(
                 "{LOG_PREFIX}: loaded {} (algorithms {}; {})",
                 config_file.display(),
                 algs.join(", "),
-                key_summary(&engine)
+                key_summary(&loaded)
             ),
         );
-        let control_topic = engine.config.refresh.control_topic.clone();
-        let logout_topic = engine.config.logout.as_ref().map(|l| l.topic.clone());
-        let authorizes = engine.config.authorization.is_some();
+        let control_topic = loaded.config.refresh.control_topic.clone();
+        let logout_topic = loaded.config.logout.as_ref().map(|l| l.topic.clone());
+        let authorizes = loaded.config.authorization.is_some();
         Ok(Plugin {
             config_file: config_file.to_path_buf(),
-            engine: RefCell::new(Arc::new(engine)),
+            loaded: RefCell::new(Arc::new(loaded)),
             sessions: RefCell::new(Sessions::default()),
             recheck_until: Cell::new(0.0),
             expiry: RefCell::new(expiry::Clock::default()),
@@ -160,8 +160,8 @@ impl Plugin {
         })
     }
 
-    pub fn engine(&self) -> Arc<Loaded> {
-        self.engine.borrow().clone()
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.loaded.borrow().clone()
     }
 
     pub fn live_sessions(&self) -> usize {
@@ -198,7 +198,7 @@ impl Plugin {
         // mosquitto re-runs BASIC_AUTH for every client right after this: those calls re-check each
         // session's current token (see auth.rs).
         self.recheck_until.set(now + 30.0);
-        let (engine, warnings) = match load_engine(&self.config_file, &self.metrics) {
+        let (loaded, warnings) = match load_config(&self.config_file, &self.metrics) {
             Ok(e) => e,
             Err(e) => {
                 let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");
@@ -208,9 +208,9 @@ impl Plugin {
         for w in warnings {
             broker.log(Level::Warning, &format!("{LOG_PREFIX}: {}: {w}", self.config_file.display()));
         }
-        if engine.config.authorization.is_some() != self.authorizes
-            || engine.config.refresh.control_topic != self.control_topic
-            || engine.config.logout.as_ref().map(|l| &l.topic) != self.logout_topic.as_ref()
+        if loaded.config.authorization.is_some() != self.authorizes
+            || loaded.config.refresh.control_topic != self.control_topic
+            || loaded.config.logout.as_ref().map(|l| &l.topic) != self.logout_topic.as_ref()
         {
             let msg = format!(
                 "{LOG_PREFIX}: reload failed, keeping the running configuration: adding or removing \
@@ -218,14 +218,14 @@ impl Plugin {
             );
             return broker.log(Level::Error, &msg);
         }
-        engine.keys.adopt(&self.engine().keys);
-        if let Err(e) = engine.keys.start().and_then(|()| engine.introspector.as_ref().map_or(Ok(()), |i| i.start())) {
+        loaded.keys.adopt(&self.loaded().keys);
+        if let Err(e) = loaded.keys.start().and_then(|()| loaded.introspector.as_ref().map_or(Ok(()), |i| i.start())) {
             let msg = format!("{LOG_PREFIX}: reload failed, keeping the running configuration: {e}");
             return broker.log(Level::Error, &msg);
         }
-        let engine = Arc::new(engine);
+        let loaded = Arc::new(loaded);
         // A previous pending reload is superseded (dropping it stops its threads).
-        *self.pending.borrow_mut() = Some(engine);
+        *self.pending.borrow_mut() = Some(loaded);
         if !self.settle_pending(broker) {
             let msg = format!("{LOG_PREFIX}: reloading {}: waiting for keys", self.config_file.display());
             broker.log(Level::Notice, &msg);
@@ -235,7 +235,7 @@ impl Plugin {
     /// Broker thread, from TICK and BASIC_AUTH: writes the background threads' log lines and
     /// installs a pending reload whose keys have arrived.
     pub fn drain_background(&self, broker: &dyn Broker) {
-        log_notices(broker, &self.engine());
+        log_notices(broker, &self.loaded());
         if self.pending.borrow_mut().is_some() {
             self.settle_pending(broker);
         }
@@ -265,15 +265,15 @@ impl Plugin {
             }
         }
         if let Some(p) = pending.take() {
-            let old = std::mem::replace(&mut *self.engine.borrow_mut(), p);
+            let old = std::mem::replace(&mut *self.loaded.borrow_mut(), p);
             log_notices(broker, &old);
         }
         true
     }
 }
 
-fn log_notices(broker: &dyn Broker, engine: &Loaded) {
-    for (level, line) in engine.notices.drain() {
+fn log_notices(broker: &dyn Broker, loaded: &Loaded) {
+    for (level, line) in loaded.notices.drain() {
         broker.log(level, &line);
     }
 }

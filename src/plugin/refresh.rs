@@ -16,7 +16,7 @@ impl Plugin {
     /// [`Reason::RefreshTooSoon`] (refused before any crypto; the session goes on).
     pub(super) fn refresh_session(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientRef,
         token: &str,
@@ -28,20 +28,20 @@ impl Plugin {
         if !session.is_live() {
             return Err(Refused::new(Reason::SessionEnding, "the session is already ending"));
         }
-        let min_interval = engine.config.refresh.min_interval_ms as f64 / 1000.0;
+        let min_interval = loaded.config.refresh.min_interval_ms as f64 / 1000.0;
         if session.last_refresh.is_some_and(|last| now - last < min_interval) {
             crate::metrics::Metrics::inc(&self.metrics.refresh_refused);
             return Err(Refused::new(
                 Reason::RefreshTooSoon,
-                format!("less than {} ms after the last refresh", engine.config.refresh.min_interval_ms),
+                format!("less than {} ms after the last refresh", loaded.config.refresh.min_interval_ms),
             ));
         }
         let verified =
-            self.reverify(engine, broker, &session, token, Some(token.into()), now).and_then(|(fresh, rename, t)| {
+            self.reverify(loaded, broker, &session, token, Some(token.into()), now).and_then(|(fresh, rename, t)| {
                 if rename.is_some() || fresh.username != session.username {
                     return Err(Refused::new(Reason::UsernameMismatch, "the new token binds another username"));
                 }
-                let gate = self.revocation_gate(engine, token, &t, now, None)?;
+                let gate = self.revocation_gate(loaded, token, &t, now, None)?;
                 Ok((fresh, gate))
             });
         let m = &self.metrics;
@@ -50,7 +50,7 @@ impl Plugin {
         fresh.refreshed = true;
         fresh.last_refresh = Some(now);
         let exp = fresh.exp();
-        self.open_session(engine, client.key(), fresh, now, gate);
+        self.open_session(loaded, client.key(), fresh, now, gate);
         broker
             .log(Level::Debug, &format!("{LOG_PREFIX}: client {} refreshed its token", clean(&session.client_id, 64)));
         Ok(exp)
@@ -60,14 +60,14 @@ impl Plugin {
     /// The answer goes to the publishing client only; a refused refresh ends the connection (but
     /// one that merely came too soon does not).
     pub fn control(&self, broker: &dyn Broker, client: ClientRef, payload: &[u8], now: f64) {
-        let engine = self.engine();
+        let loaded = self.loaded();
         let Some(id) = broker.client_id(client) else { return };
-        let result = token_from_payload(payload).and_then(|t| self.refresh_session(&engine, broker, client, &t, now));
+        let result = token_from_payload(payload).and_then(|t| self.refresh_session(&loaded, broker, client, &t, now));
         let answer = match &result {
             Ok(exp) => json!({"result": "ok", "exp": exp.map(|e| e as i64)}),
             Err(r) => json!({"result": "refused", "reason": r.reason.category()}),
         };
-        broker.publish_to(&id, &engine.config.refresh.response_topic, answer.to_string().as_bytes());
+        broker.publish_to(&id, &loaded.config.refresh.response_topic, answer.to_string().as_bytes());
         match result {
             Ok(_) => {}
             Err(r) if r.reason == Reason::RefreshTooSoon => {

@@ -40,7 +40,7 @@ struct Settings {
     on_error: OnError,
 }
 
-/// The tracker, which outlives reloads; the configuration (engine) it last served.
+/// The tracker, which outlives reloads; the configuration (loaded) it last served.
 #[derive(Default)]
 pub(super) struct State {
     tracker: Option<Tracker>,
@@ -75,8 +75,8 @@ fn job(digest: Digest, token: Arc<str>, issuer: Option<String>, exp: Option<f64>
 impl State {
     /// Follows a new configuration: same endpoint, credentials and policy keep the verdicts;
     /// otherwise they go, and live sessions are re-checked (still counted as checked).
-    fn adopt(&mut self, engine: &Loaded, r: &Revocation, intro: &Introspector, now: f64) {
-        if self.tracker.is_some() && self.generation == engine.generation {
+    fn adopt(&mut self, loaded: &Loaded, r: &Revocation, intro: &Introspector, now: f64) {
+        if self.tracker.is_some() && self.generation == loaded.generation {
             return;
         }
         let settings = Settings { endpoint: intro.fingerprint(), policy: r.policy, on_error: r.on_error };
@@ -86,7 +86,7 @@ impl State {
             Some(tr) => tr.new_endpoint(p, now),
             None => self.tracker = Some(Tracker::new(p)),
         }
-        self.generation = engine.generation;
+        self.generation = loaded.generation;
         self.settings = Some(settings);
     }
 
@@ -102,11 +102,11 @@ impl State {
 }
 
 impl Plugin {
-    /// Runs `f` on the tracker, first adapting it to `engine` if that is a new configuration.
-    fn with_tracker<R>(&self, engine: &Loaded, now: f64, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
-        let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else { return None };
+    /// Runs `f` on the tracker, first adapting it to `loaded` if that is a new configuration.
+    fn with_tracker<R>(&self, loaded: &Loaded, now: f64, f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
+        let (Some(r), Some(intro)) = (&loaded.config.revocation, &loaded.introspector) else { return None };
         let mut st = self.revocation.borrow_mut();
-        st.adopt(engine, r, intro, now);
+        st.adopt(loaded, r, intro, now);
         st.tracker.as_mut().map(f)
     }
 
@@ -115,17 +115,17 @@ impl Plugin {
     /// to wait on; under the background policy a full check queue is a failure.
     pub(super) fn revocation_gate(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         token: &str,
         t: &Token,
         now: f64,
         wait: Option<bool>,
     ) -> Result<GateAnswer, Refused> {
-        let (Some(r), Some(intro)) = (&engine.config.revocation, &engine.introspector) else {
+        let (Some(r), Some(intro)) = (&loaded.config.revocation, &loaded.introspector) else {
             return Ok(GateAnswer::Pending);
         };
         let d = digest(token);
-        match self.with_tracker(engine, now, |tr| tr.cached(&d, now)).flatten() {
+        match self.with_tracker(loaded, now, |tr| tr.cached(&d, now)).flatten() {
             Some(Verdict::Active) => return Ok(GateAnswer::Active),
             Some(Verdict::Inactive) => {
                 return Err(Refused::new(Reason::Revoked, "the revocation endpoint says the token is not active"))
@@ -153,7 +153,7 @@ impl Plugin {
         if r.policy == Blocking::Blocking {
             return match intro.check_now(token, issuer(t).as_deref()) {
                 Ok(v) => {
-                    self.with_tracker(engine, now, |tr| tr.remember(d, v, t.exp, now));
+                    self.with_tracker(loaded, now, |tr| tr.remember(d, v, t.exp, now));
                     match v {
                         Verdict::Active => Ok(GateAnswer::Active),
                         Verdict::Inactive => Err(Refused::new(Reason::Revoked, "the revocation endpoint says no")),
@@ -173,12 +173,12 @@ impl Plugin {
     }
 
     /// After a session opened (CONNECT, refresh, reload re-check): follow its token.
-    pub(super) fn track_revocation(&self, engine: &Loaded, client: ClientKey, s: &Session, gate: GateAnswer, now: f64) {
-        let Some(intro) = &engine.introspector else { return };
+    pub(super) fn track_revocation(&self, loaded: &Loaded, client: ClientKey, s: &Session, gate: GateAnswer, now: f64) {
+        let Some(intro) = &loaded.introspector else { return };
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
         let Some(token) = s.token.clone() else { return };
         let d = digest(&token);
-        let cached = self.with_tracker(engine, now, |tr| {
+        let cached = self.with_tracker(loaded, now, |tr| {
             if tr.follows(client, &d) {
                 // The reload's re-check of a session whose token is followed already: it keeps its
                 // state (checked or not) and its schedule.
@@ -210,7 +210,7 @@ impl Plugin {
             Some(None) => {
                 let j = job(d, token, s.issuer().map(|i| i.to_string()), s.exp(), Priority::First);
                 if intro.submit(j) == Submitted::Full {
-                    self.apply_answers(None, engine, vec![Done::failed(d, s.exp(), "the check queue is full")], now);
+                    self.apply_answers(None, loaded, vec![Done::failed(d, s.exp(), "the check queue is full")], now);
                 }
             }
         }
@@ -229,15 +229,15 @@ impl Plugin {
 
     /// From TICK and BASIC_AUTH: answers in, ended sessions scheduled for a kick, due checks out.
     pub(super) fn revocation_pass(&self, broker: &dyn Broker, now: f64) {
-        let engine = self.engine();
-        let Some(intro) = &engine.introspector else {
+        let loaded = self.loaded();
+        let Some(intro) = &loaded.introspector else {
             self.revocation.borrow_mut().tracker = None;
             return;
         };
         let answers = intro.take_results();
-        self.apply_answers(Some(broker), &engine, answers, now);
+        self.apply_answers(Some(broker), &loaded, answers, now);
         let budget = self.revocation.borrow_mut().budget(intro, now);
-        let due = self.with_tracker(&engine, now, |tr| {
+        let due = self.with_tracker(&loaded, now, |tr| {
             tr.expire(now);
             tr.due(now, DUE_PER_PASS, budget)
         });
@@ -261,7 +261,7 @@ impl Plugin {
         }
         shed += failed.iter().filter(|d| d.outcome == Outcome::Shed).count() as u64;
         self.count_shed(broker, intro, shed, now);
-        self.apply_answers(Some(broker), &engine, failed, now);
+        self.apply_answers(Some(broker), &loaded, failed, now);
     }
 
     /// Counts shed re-checks; warns at most once a minute that the endpoint cannot keep up.
@@ -291,16 +291,16 @@ impl Plugin {
         );
     }
 
-    fn apply_answers(&self, broker: Option<&dyn Broker>, engine: &Loaded, answers: Vec<Done>, now: f64) {
+    fn apply_answers(&self, broker: Option<&dyn Broker>, loaded: &Loaded, answers: Vec<Done>, now: f64) {
         if answers.is_empty() {
             return;
         }
-        self.resolve_waiting(engine, &answers);
+        self.resolve_waiting(loaded, &answers);
         let shed = answers.iter().filter(|d| d.outcome == Outcome::Shed).count() as u64;
         let actions: Vec<Action> = self
-            .with_tracker(engine, now, |tr| answers.iter().flat_map(|a| tr.apply(a, now)).collect())
+            .with_tracker(loaded, now, |tr| answers.iter().flat_map(|a| tr.apply(a, now)).collect())
             .unwrap_or_default();
-        if let (Some(b), Some(intro)) = (broker, &engine.introspector) {
+        if let (Some(b), Some(intro)) = (broker, &loaded.introspector) {
             self.count_shed(b, intro, shed, now);
         }
         for a in actions {

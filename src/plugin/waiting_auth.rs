@@ -42,7 +42,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn wait_for_revocation(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         at: (ClientKey, String),
         session: Session,
@@ -51,7 +51,7 @@ impl Plugin {
         now: f64,
     ) {
         let (client, address) = at;
-        let (timeout, deny) = match (&engine.introspector, &engine.config.revocation) {
+        let (timeout, deny) = match (&loaded.introspector, &loaded.config.revocation) {
             (Some(i), Some(r)) => (i.timeout().as_secs_f64(), r.on_error == OnError::Deny),
             _ => (0.0, true),
         };
@@ -76,12 +76,12 @@ impl Plugin {
 
     /// Revocation answers in (any thread's pass): settle the CONNECTs waiting on them. They are
     /// answered on the next TICK, never from inside another client's callback.
-    pub(super) fn resolve_waiting(&self, engine: &Loaded, answers: &[Done]) {
+    pub(super) fn resolve_waiting(&self, loaded: &Loaded, answers: &[Done]) {
         let mut w = self.waiting.borrow_mut();
         if w.is_empty() {
             return;
         }
-        let deny = engine.config.revocation.as_ref().is_none_or(|r| r.on_error == OnError::Deny);
+        let deny = loaded.config.revocation.as_ref().is_none_or(|r| r.on_error == OnError::Deny);
         for a in answers {
             let how = match &a.outcome {
                 Outcome::Answer(Ok(Verdict::Active)) => Settled::Accept { checked: true },
@@ -114,16 +114,16 @@ impl Plugin {
         if ready.is_empty() {
             return;
         }
-        let engine = self.engine();
+        let loaded = self.loaded();
         for e in ready {
             let (id, addr) = (clean(&e.client_id, 64), clean(&e.address, 64));
             let result = match e.settled.clone() {
-                Some(Settled::Accept { checked }) => self.open_waiting(&engine, broker, e, checked, now),
+                Some(Settled::Accept { checked }) => self.open_waiting(&loaded, broker, e, checked, now),
                 Some(Settled::Refuse(r)) => {
                     broker.complete_auth(e.client, &e.client_id, false);
                     Err(r)
                 }
-                Some(Settled::Exchanged(got)) => match self.finish_exchange(&engine, broker, e, got, now) {
+                Some(Settled::Exchanged(got)) => match self.finish_exchange(&loaded, broker, e, got, now) {
                     // Admitted, or waiting again (for its revocation answer): counted then.
                     Ok(_) => continue,
                     Err(r) => Err(r),
@@ -145,14 +145,14 @@ impl Plugin {
     /// session run inside the completion) and closes again if the client had gone.
     fn open_waiting(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         e: Entry,
         checked: bool,
         now: f64,
     ) -> Result<(), Refused> {
         let Work::Revocation { session, rename_after, .. } = e.work else { return Ok(()) };
-        if let Err(r) = self.check_takeover(engine, e.client, &e.client_id, Some(Who::of(&session))) {
+        if let Err(r) = self.check_takeover(loaded, e.client, &e.client_id, Some(Who::of(&session))) {
             broker.complete_auth(e.client, &e.client_id, false);
             return Err(r);
         }
@@ -164,7 +164,7 @@ impl Plugin {
             return Ok(());
         }
         let gate = if checked { GateAnswer::Active } else { GateAnswer::Pending };
-        self.open_accepted(engine, broker, e.client, &e.client_id, *session, gate, rename_after, now);
+        self.open_accepted(loaded, broker, e.client, &e.client_id, *session, gate, rename_after, now);
         Ok(())
     }
 }

@@ -28,11 +28,11 @@ impl Plugin {
         if self.can_wait(broker, false) != Some(true) || !broker.client_clean_start(client) {
             return false;
         }
-        let engine = self.engine();
-        let Some(ex) = &engine.exchange else { return false };
+        let loaded = self.loaded();
+        let Some(ex) = &loaded.exchange else { return false };
         // Discovery, then the token request: each bounded by timeoutMs.
         let deadline = now + 2.0 * ex.config.timeout_ms as f64 / 1000.0;
-        let (u, p, e) = (username.to_string(), password.to_string(), engine.clone());
+        let (u, p, e) = (username.to_string(), password.to_string(), loaded.clone());
         let Some(ticket) = self.exchanges.start(move || e.exchange.as_ref().map(|ex| ex.exchange(&u, &p))) else {
             return false;
         };
@@ -63,7 +63,7 @@ impl Plugin {
     /// (for its revocation answer).
     pub(super) fn finish_exchange(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         e: Entry,
         got: Result<Exchanged, Refused>,
@@ -74,14 +74,14 @@ impl Plugin {
             broker.complete_auth(e.client, &e.client_id, false);
             Err(r)
         };
-        let Some(ex) = &engine.exchange else {
+        let Some(ex) = &loaded.exchange else {
             return refuse(Refused::new(Reason::ExchangeFailed, "the credentials exchange was switched off"));
         };
         let got = match got {
             Ok(g) => g,
             Err(r) => return refuse(r),
         };
-        let t = match engine.authenticate(&got.token, now) {
+        let t = match loaded.authenticate(&got.token, now) {
             Ok(t) => t,
             Err(r) => return refuse(r),
         };
@@ -90,7 +90,7 @@ impl Plugin {
             format!("{LOG_PREFIX}: client {}: credentials exchanged at the token endpoint", clean(&e.client_id, 64));
         broker.log(Level::Debug, &msg);
         let p = match self.prepare(
-            engine,
+            loaded,
             broker,
             e.client,
             e.client_id.clone(),
@@ -104,10 +104,10 @@ impl Plugin {
         };
         if let GateAnswer::Wait(d) = p.gate {
             let at = (e.client, e.address.clone());
-            self.wait_for_revocation(engine, broker, at, p.session, d, p.set, now);
+            self.wait_for_revocation(loaded, broker, at, p.session, d, p.set, now);
             return Ok(false);
         }
-        self.open_accepted(engine, broker, e.client, &e.client_id, p.session, p.gate, p.set, now);
+        self.open_accepted(loaded, broker, e.client, &e.client_id, p.session, p.gate, p.set, now);
         self.count_answer(Answer::Connect, &Ok(()));
         Ok(true)
     }
@@ -117,7 +117,7 @@ impl Plugin {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn open_accepted(
         &self,
-        engine: &Loaded,
+        loaded: &Loaded,
         broker: &dyn Broker,
         client: ClientKey,
         client_id: &str,
@@ -127,7 +127,7 @@ impl Plugin {
         now: f64,
     ) {
         self.forget_deferred(client);
-        self.open_session(engine, client, session, now, gate);
+        self.open_session(loaded, client, session, now, gate);
         let Some(connected) = broker.complete_auth(client, client_id, true) else {
             self.sessions.borrow_mut().close(client);
             self.untrack_revocation(client);
