@@ -4,8 +4,9 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mqtt_jwt_auth::acl::{compile, Access, Decision};
-use mqtt_jwt_auth::config::{AuthorizationConfig, Config};
-use mqtt_jwt_auth::verify::Token;
+use mqtt_jwt_auth::acl::AuthorizationConfig;
+use mqtt_jwt_auth::config::Config;
+use mqtt_jwt_auth::token::Token;
 use std::sync::OnceLock;
 
 const CONFIG: &str = r##"{"version":1,"algorithm":"HS256","mode":"local","options":{"modes":{"local":"secret-0123456789"},
