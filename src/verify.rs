@@ -7,11 +7,13 @@ use crate::pattern::Pattern;
 use crate::refusal::{Reason, Refused};
 use crate::token::Token;
 use base64::Engine;
-use json::{parse_claims, parse_object};
+use json::{parse_object, pick, Build, Field};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
 mod json;
+#[cfg(test)]
+mod tests;
 
 /// The checks of one configuration; the keys are passed per call (they rotate, and with several
 /// issuers the token's `iss` picks them).
@@ -23,6 +25,20 @@ pub struct Verifier {
     pub validate_expiration: bool,
     pub leeway: f64,
     pub max_token_bytes: usize,
+    /// The last header that passed, as sent: an identity provider signs every token with the same
+    /// few headers, so most CONNECTs skip decoding and parsing it.
+    pub last_header: HeaderMemo,
+}
+
+/// A header segment and what [`Verifier::verify_signed_keeping`] read from it (for this verifier's
+/// allow-list: a memo is never shared between verifiers).
+#[derive(Default)]
+pub struct HeaderMemo(parking_lot::Mutex<Option<Arc<Header>>>);
+
+struct Header {
+    segment: Box<str>,
+    alg: Alg,
+    kid: Option<Box<str>>,
 }
 
 /// The bytes of a compact JWS: base64url and the dots (a table: this runs over every byte of every
@@ -40,6 +56,8 @@ const COMPACT: [bool; 256] = {
 
 /// The header parameters read below (the others are checked as JSON, not built).
 const HEADER: [&str; 3] = ["alg", "kid", "crit"];
+/// The claims [`Verifier::token_from_fields`] reads, in the order of its fields.
+const CHECKED: [&str; 8] = ["sub", "iss", "exp", "nbf", "iat", "aud", "scope", "scp"];
 
 fn b64url(part: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()
@@ -79,24 +97,8 @@ impl Verifier {
             }
             return Err(malformed("not three dot-separated parts"));
         };
-        let header = b64url(h64).ok_or_else(|| malformed("header is not base64url"))?;
-        let header = parse_claims(&header, &HEADER).map_err(|e| malformed(&format!("header: {e}")))?;
-        let alg_name = header.get("alg").and_then(Value::as_str).ok_or_else(|| malformed("header has no alg"))?;
-        let alg = self
-            .algorithms
-            .iter()
-            .copied()
-            .find(|a| a.name() == alg_name)
-            .ok_or_else(|| Refused::new(Reason::AlgorithmNotAllowed, format!("alg {}", clean(alg_name, 16))))?;
-        if header.contains_key("crit") {
-            return Err(Refused::new(Reason::CritHeader, "no critical header extension is supported"));
-        }
-        // A present kid must be a string: `"kid": null` is not "no kid" (that would try every key).
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(k)) => Some(k.as_str()),
-            Some(_) => return Err(malformed("kid is not a string")),
-        };
+        let header = self.header(h64)?;
+        let (alg, kid) = (header.alg, header.kid.as_deref());
         if keys.keys.is_empty() {
             return Err(Refused::new(Reason::NoKeys, "no verification keys are loaded"));
         }
@@ -122,58 +124,88 @@ impl Verifier {
         }
         let payload = b64url(p64).ok_or_else(|| malformed("payload is not base64url"))?;
         // Signed by a trusted key, so not a transport accident: the issuer signed a non-JWT.
-        let claims = match keep {
-            None => parse_object(&payload),
-            Some(keep) => parse_claims(&payload, keep),
-        };
-        let claims = claims.map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
-        self.token_from_claims(claims)
+        let build = keep.map_or(Build::All, Build::Only);
+        let claims =
+            pick(&payload, CHECKED, build).map_err(|e| Refused::new(Reason::BadClaimsSet, format!("payload: {e}")))?;
+        self.token_from_fields(claims.fields, claims.built)
     }
 
-    fn token_from_claims(&self, claims: Map<String, Value>) -> Result<Token, Refused> {
-        let exp = numeric_date(&claims, "exp")?;
-        let nbf = numeric_date(&claims, "nbf")?;
-        let iat = numeric_date(&claims, "iat")?;
+    /// The algorithm and kid of a header segment that names an allowed algorithm and no `crit`.
+    fn header(&self, h64: &str) -> Result<Arc<Header>, Refused> {
+        if let Some(h) = self.last_header.0.lock().as_ref().filter(|h| *h.segment == *h64) {
+            return Ok(h.clone());
+        }
+        let header = b64url(h64).ok_or_else(|| malformed("header is not base64url"))?;
+        let header = pick(&header, HEADER, Build::Only(&[])).map_err(|e| malformed(&format!("header: {e}")))?;
+        let [alg_field, kid_field, crit] = &header.fields;
+        let alg_name = alg_field.as_str().ok_or_else(|| malformed("header has no alg"))?;
+        let alg = self
+            .algorithms
+            .iter()
+            .copied()
+            .find(|a| a.name() == alg_name)
+            .ok_or_else(|| Refused::new(Reason::AlgorithmNotAllowed, format!("alg {}", clean(alg_name, 16))))?;
+        if *crit != Field::Absent {
+            return Err(Refused::new(Reason::CritHeader, "no critical header extension is supported"));
+        }
+        // A present kid must be a string: `"kid": null` is not "no kid" (that would try every key).
+        let kid = match kid_field {
+            Field::Absent => None,
+            Field::Str(k) => Some(&**k),
+            _ => return Err(malformed("kid is not a string")),
+        };
+        let kid = kid.map(Box::from);
+        let header = Arc::new(Header { segment: h64.into(), alg, kid });
+        *self.last_header.0.lock() = Some(header.clone());
+        Ok(header)
+    }
+
+    /// The checks of the claims, read into fields ([`CHECKED`]'s order); `claims` is what the token keeps.
+    fn token_from_fields(&self, fields: [Field; 8], claims: Map<String, Value>) -> Result<Token, Refused> {
+        let [sub, iss, exp, nbf, iat, aud, scope, scp] = fields;
+        let exp = numeric_date(&exp, "exp")?;
+        let nbf = numeric_date(&nbf, "nbf")?;
+        let iat = numeric_date(&iat, "iat")?;
         if self.validate_expiration && exp.is_none() {
             return Err(Refused::new(Reason::MissingExpiry, "the token has no exp"));
         }
-        let sub = match claims.get("sub") {
-            None => None,
+        let sub = match sub {
+            Field::Absent => None,
             // The subject becomes the MQTT username or client id, which topic patterns substitute
             // (%u, %c) with no protection from mosquitto for v5 plugins: no MQTT wildcards in it.
-            Some(Value::String(s)) if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') => {
-                Some(Arc::from(s.as_str()))
+            Field::Str(s) if !s.is_empty() && !s.chars().any(|c| c.is_control() || c == '+' || c == '#') => {
+                Some(Arc::from(&*s))
             }
-            Some(Value::String(_)) => {
+            Field::Str(_) => {
                 return Err(Refused::new(Reason::BadSubject, "empty or holds control or MQTT wildcard characters"))
             }
-            Some(_) => return Err(Refused::new(Reason::BadSubject, "not a string")),
+            _ => return Err(Refused::new(Reason::BadSubject, "not a string")),
         };
         if !self.issuers.is_empty() {
-            let iss = match claims.get("iss") {
-                Some(Value::String(s)) => s.as_str(),
-                Some(_) => return Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
-                None => return Err(Refused::new(Reason::WrongIssuer, "no iss")),
+            let iss = match &iss {
+                Field::Str(s) => &**s,
+                Field::Absent => return Err(Refused::new(Reason::WrongIssuer, "no iss")),
+                _ => return Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
             };
             if !self.issuers.iter().any(|p| p.matches(iss)) {
                 return Err(Refused::new(Reason::WrongIssuer, format!("iss {}", clean(iss, 100))));
             }
         }
         if !self.audiences.is_empty() {
-            let auds: Vec<&str> = match claims.get("aud") {
-                Some(Value::String(s)) => vec![s.as_str()],
-                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-                Some(_) => return Err(Refused::new(Reason::WrongAudience, "aud is not a string or array")),
-                None => return Err(Refused::new(Reason::WrongAudience, "no aud")),
+            let auds: &[std::borrow::Cow<str>] = match &aud {
+                Field::Str(s) => std::slice::from_ref(s),
+                Field::Strs(items) => items,
+                Field::Absent => return Err(Refused::new(Reason::WrongAudience, "no aud")),
+                _ => return Err(Refused::new(Reason::WrongAudience, "aud is not a string or array")),
             };
             if !auds.iter().any(|a| self.audiences.iter().any(|p| p.matches(a))) {
                 return Err(Refused::new(Reason::WrongAudience, "no allowed audience"));
             }
         }
-        if let Some(missing) = self.required_scopes.iter().find(|s| !has_scope(&claims, s)) {
+        if let Some(missing) = self.required_scopes.iter().find(|s| !has_scope(&[&scope, &scp], s)) {
             return Err(Refused::new(Reason::MissingScope, format!("scope {} not granted", clean(missing, 64))));
         }
-        let iss = claims.get("iss").and_then(Value::as_str).map(Arc::from);
+        let iss = iss.as_str().map(Arc::from);
         Ok(Token { sub, iss, exp, nbf, iat, claims })
     }
 
@@ -216,30 +248,28 @@ pub(crate) fn header_of(token: &str) -> Option<Map<String, Value>> {
 pub fn unverified_issuer(token: &str) -> Result<Option<String>, Refused> {
     let payload = token.split('.').nth(1).ok_or_else(|| malformed("not three dot-separated parts"))?;
     let payload = b64url(payload).ok_or_else(|| malformed("payload is not base64url"))?;
-    let claims = parse_claims::<&str>(&payload, &[]).map_err(|e| malformed(&format!("payload: {e}")))?;
-    match claims.get("iss") {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
+    let [iss] = pick(&payload, ["iss"], Build::Only(&[])).map_err(|e| malformed(&format!("payload: {e}")))?.fields;
+    match iss {
+        Field::Absent => Ok(None),
+        Field::Str(s) => Ok(Some(s.into_owned())),
+        _ => Err(Refused::new(Reason::WrongIssuer, "iss is not a string")),
     }
 }
 
 /// OAuth's `scope` is a space-separated string; Azure AD puts delegated scopes in `scp` (string or list).
-fn has_scope(claims: &Map<String, Value>, wanted: &str) -> bool {
-    ["scope", "scp"].iter().filter_map(|k| claims.get(*k)).any(|v| match v {
-        Value::String(s) => s.split(' ').any(|x| x == wanted),
-        Value::Array(items) => items.iter().any(|x| x.as_str() == Some(wanted)),
+fn has_scope(fields: &[&Field], wanted: &str) -> bool {
+    fields.iter().any(|v| match v {
+        Field::Str(s) => s.split(' ').any(|x| x == wanted),
+        Field::Strs(items) => items.iter().any(|x| x == wanted),
         _ => false,
     })
 }
 
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Refused> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(f) if f.is_finite() => Ok(Some(f)),
-            _ => Err(Refused::new(Reason::BadClaim, format!("{name} is not a finite number"))),
-        },
-        Some(_) => Err(Refused::new(Reason::BadClaim, format!("{name} is not a number"))),
+fn numeric_date(field: &Field, name: &str) -> Result<Option<f64>, Refused> {
+    match field {
+        Field::Absent => Ok(None),
+        Field::Num(f) if f.is_finite() => Ok(Some(*f)),
+        Field::Num(_) => Err(Refused::new(Reason::BadClaim, format!("{name} is not a finite number"))),
+        _ => Err(Refused::new(Reason::BadClaim, format!("{name} is not a number"))),
     }
 }

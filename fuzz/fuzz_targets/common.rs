@@ -27,5 +27,6 @@ pub fn verifier() -> Verifier {
         validate_expiration: true,
         leeway: 5.0,
         max_token_bytes: 16 * 1024,
+        last_header: Default::default(),
     }
 }

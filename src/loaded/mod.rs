@@ -83,6 +83,7 @@ impl Loaded {
             validate_expiration: c.validate_expiration,
             leeway: c.leeway_seconds as f64,
             max_token_bytes: c.max_token_bytes,
+            last_header: Default::default(),
         };
         let logout = config.logout.as_ref().map(|l| Verifier {
             audiences: vec![crate::pattern::Pattern::Exact(l.audience.clone())],
@@ -92,6 +93,7 @@ impl Loaded {
             issuers: verifier.issuers.clone(),
             leeway: verifier.leeway,
             max_token_bytes: verifier.max_token_bytes,
+            last_header: Default::default(),
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });

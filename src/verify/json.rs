@@ -16,13 +16,64 @@ pub(super) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// The claims [`Verifier::token_from_claims`] reads.
-const CHECKED: [&str; 8] = ["sub", "iss", "exp", "nbf", "iat", "aud", "scope", "scp"];
+/// A member the verifier reads, as the JSON said it: strings are borrowed from the input when they
+/// have no escapes, and nothing is built for it but this.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) enum Field<'de> {
+    #[default]
+    Absent,
+    Str(Cow<'de, str>),
+    Num(f64),
+    /// An array: its string items (the only ones `aud`, `scope` and `scp` can use).
+    Strs(Vec<Cow<'de, str>>),
+    /// Any other JSON value (null, a boolean, an object).
+    Other,
+}
 
-/// A JSON object as [`parse_object`] would check it, with only the checked claims and `keep` built.
-pub(super) fn parse_claims<K: AsRef<str>>(bytes: &[u8], keep: &[K]) -> Result<Map<String, Value>, String> {
+impl Field<'_> {
+    fn from_value(v: &Value) -> Field<'static> {
+        match v {
+            Value::String(s) => Field::Str(Cow::Owned(s.clone())),
+            // Without serde_json's arbitrary precision every number has an f64.
+            Value::Number(n) => Field::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Array(items) => {
+                Field::Strs(items.iter().filter_map(Value::as_str).map(|s| Cow::Owned(s.to_owned())).collect())
+            }
+            _ => Field::Other,
+        }
+    }
+
+    pub(super) fn as_str(&self) -> Option<&str> {
+        match self {
+            Field::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Which members [`pick`] also builds into values, for [`crate::token::Token::claims`].
+#[derive(Clone, Copy)]
+pub(super) enum Build<'k> {
+    All,
+    Only(&'k [String]),
+}
+
+/// An object's members named in `names`, as [`Field`]s, and the members `build` asks for, as values.
+pub(super) struct Picked<'de, const K: usize> {
+    pub fields: [Field<'de>; K],
+    pub built: Map<String, Value>,
+}
+
+/// A JSON object checked as [`parse_object`] checks it (keys unique at every depth), reading the
+/// members named in `names` into fields and building only those `build` asks for: the others are
+/// read, not built.
+pub(super) fn pick<'de, const K: usize>(
+    bytes: &'de [u8],
+    names: [&str; K],
+    build: Build,
+) -> Result<Picked<'de, K>, String> {
     let mut d = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Selective(keep).deserialize(&mut d).and_then(|m| d.end().map(|()| m));
+    let parsed = Picker { names, build }.deserialize(&mut d).and_then(|m| d.end().map(|()| m));
     match parsed {
         Ok(m) => Ok(m),
         Err(e) if e.to_string().starts_with("duplicate key") => Err("duplicate key".into()),
@@ -31,35 +82,53 @@ pub(super) fn parse_claims<K: AsRef<str>>(bytes: &[u8], keep: &[K]) -> Result<Ma
     }
 }
 
-struct Selective<'k, K>(&'k [K]);
+struct Picker<'n, 'k, const K: usize> {
+    names: [&'n str; K],
+    build: Build<'k>,
+}
 
-impl<'de, K: AsRef<str>> DeserializeSeed<'de> for Selective<'_, K> {
-    type Value = Map<String, Value>;
+impl<'de, const K: usize> DeserializeSeed<'de> for Picker<'_, '_, K> {
+    type Value = Picked<'de, K>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de, K: AsRef<str>> Visitor<'de> for Selective<'_, K> {
-    type Value = Map<String, Value>;
+impl<'de, const K: usize> Visitor<'de> for Picker<'_, '_, K> {
+    type Value = Picked<'de, K>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let mut m = Map::new();
+        let mut out = Picked { fields: std::array::from_fn(|_| Field::Absent), built: Map::new() };
         let mut skipped = Keys::default();
         while let Some(Key(k)) = a.next_key()? {
-            if CHECKED.contains(&&*k) || self.0.iter().any(|x| x.as_ref() == &*k) {
-                let Strict(v) = a.next_value()?;
-                if m.insert(k.into_owned(), v).is_some() {
-                    return Err(A::Error::custom("duplicate key"));
+            let field = self.names.iter().position(|n| *n == k);
+            let wanted = match self.build {
+                Build::All => true,
+                Build::Only(list) => list.iter().any(|x| *x == k),
+            };
+            if field.is_some_and(|i| out.fields[i] != Field::Absent) {
+                return Err(A::Error::custom("duplicate key"));
+            }
+            match (field, wanted) {
+                (Some(i), false) => out.fields[i] = a.next_value::<FieldOf>()?.0,
+                (field, true) => {
+                    let Strict(v) = a.next_value()?;
+                    if let Some(i) = field {
+                        out.fields[i] = Field::from_value(&v);
+                    }
+                    if out.built.insert(k.into_owned(), v).is_some() {
+                        return Err(A::Error::custom("duplicate key"));
+                    }
                 }
-            } else {
-                skipped.insert::<A::Error>(k)?;
-                a.next_value::<Checked>()?;
+                (None, false) => {
+                    skipped.insert::<A::Error>(k)?;
+                    a.next_value::<Checked>()?;
+                }
             }
         }
-        Ok(m)
+        Ok(out)
     }
     fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
         Err(E::custom("not a JSON object"))
@@ -83,6 +152,61 @@ impl<'de, K: AsRef<str>> Visitor<'de> for Selective<'_, K> {
         // Read to the end first: a syntax error inside is reported as such.
         while a.next_element::<Checked>()?.is_some() {}
         Err(A::Error::custom("not a JSON object"))
+    }
+}
+
+/// A [`Field`] read from the input, nested values checked as [`Checked`] does.
+struct FieldOf<'de>(Field<'de>);
+
+impl<'de> Deserialize<'de> for FieldOf<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> Visitor<'de> for FieldVisitor {
+    type Value = FieldOf<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Str(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Str(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Str(Cow::Owned(v))))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Num(v as f64)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Num(v as f64)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Num(v)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Other))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(FieldOf(Field::Other))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = a.next_element::<FieldOf>()? {
+            if let Field::Str(s) = item.0 {
+                items.push(s);
+            }
+        }
+        Ok(FieldOf(Field::Strs(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+        CheckedVisitor.visit_map(a)?;
+        Ok(FieldOf(Field::Other))
     }
 }
 
@@ -245,20 +369,24 @@ impl<'de> Visitor<'de> for StrictVisitor {
 mod tests {
     use super::*;
 
-    /// The selective parse refuses exactly what the full one refuses, and keeps the same values.
+    /// The picking parse refuses exactly what the full one refuses, and reads the same values.
     #[test]
-    fn selective_and_full_parses_agree() {
+    fn picking_and_full_parses_agree() {
         let deep = format!("{{\"sub\":\"a\",\"x\":{}1{}}}", "[".repeat(200), "]".repeat(200));
         let cases = [
             r#"{"sub":"a","exp":1,"other":{"k":1,"l":[1,{"m":2}]}}"#,
             r#"{"sub":"a","sub":"b"}"#,
             r#"{"sub":"a","s\u0075b":"b"}"#,
+            r#"{"sub":"a\u0062","aud":["x",1,"y\n",null],"exp":1.5e9}"#,
             r#"{"x":1,"x":2}"#,
             r#"{"x":{"k":1,"k":2}}"#,
             r#"{"x":[{"k":1,"k":2}]}"#,
             r#"{"aud":{"k":1,"k":2}}"#,
+            r#"{"aud":[{"k":1,"k":2}]}"#,
             r#"{"roles":{"k":1,"k":2}}"#,
+            r#"{"roles":["a"],"roles":["b"]}"#,
             r#"{"roles":["a"],"x":"\ud800"}"#,
+            r#"{"exp":null,"sub":true}"#,
             r#"["sub"]"#,
             r#""sub""#,
             "null",
@@ -267,23 +395,29 @@ mod tests {
             &deep,
         ];
         let keep = ["roles".to_string()];
+        let names = ["sub", "exp", "aud"];
         for c in cases {
             let full = parse_object(c.as_bytes());
-            let selective = parse_claims(c.as_bytes(), &keep);
-            match (&full, &selective) {
-                (Ok(f), Ok(s)) => {
-                    for k in ["sub", "exp", "aud", "roles"] {
-                        assert_eq!(f.get(k), s.get(k), "{c}: {k}");
+            let picked = pick(c.as_bytes(), names, Build::Only(&keep));
+            let all = pick(c.as_bytes(), names, Build::All);
+            match (&full, &picked, &all) {
+                (Ok(f), Ok(p), Ok(a)) => {
+                    for (i, k) in names.iter().enumerate() {
+                        let want = f.get(*k).map_or(Field::Absent, Field::from_value);
+                        assert_eq!(p.fields[i], want, "{c}: {k}");
+                        assert_eq!(a.fields[i], want, "{c}: {k}, all built");
                     }
-                    assert!(s.get("other").is_none() && s.get("x").is_none(), "{c}: not kept");
+                    assert_eq!(p.built.get("roles"), f.get("roles"), "{c}: kept");
+                    assert_eq!(p.built.len(), f.contains_key("roles") as usize, "{c}: only the kept are built");
+                    assert_eq!(&a.built, f, "{c}: all built");
                 }
-                (Err(f), Err(s)) => assert_eq!(f, s, "{c}"),
-                _ => panic!("{c}: full {full:?}, selective {selective:?}"),
+                (Err(f), Err(p), Err(a)) => assert!(f == p && f == a, "{c}: {f} / {p} / {a}"),
+                _ => panic!("{c}: full {full:?}, picked {:?}", picked.as_ref().err()),
             }
         }
         let many: String =
             (0..100).map(|i| format!("\"k{i}\":{i},")).chain(["\"k7\":0}".to_string()]).collect::<String>();
         let many = format!("{{{many}");
-        assert_eq!(parse_claims(many.as_bytes(), &keep), Err("duplicate key".into()), "past the list, in the set");
+        assert_eq!(pick(many.as_bytes(), names, Build::Only(&keep)).err(), Some("duplicate key".into()));
     }
 }

@@ -1,0 +1,57 @@
+//! The header memo: it saves parsing, never a check.
+use super::*;
+use crate::keys::{encode_jws_with_header, parse_jwk_set, Origin, Signer};
+use serde_json::json;
+
+const SECRET: &[u8] = b"verify-memo-test-secret-0123456789abcdef";
+
+fn setup() -> (Verifier, KeySet) {
+    let jwks = json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256",
+        "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET)}]});
+    let keys = KeySet { keys: parse_jwk_set(&jwks.to_string(), Origin::File).expect("jwks").0 };
+    let v = Verifier {
+        algorithms: vec![Alg::HS256],
+        issuers: Vec::new(),
+        audiences: Vec::new(),
+        required_scopes: Vec::new(),
+        validate_expiration: true,
+        leeway: 0.0,
+        max_token_bytes: 8192,
+        last_header: Default::default(),
+    };
+    (v, keys)
+}
+
+fn token(header: Value) -> String {
+    let signer = Signer::new(Alg::HS256, SECRET).expect("signer");
+    encode_jws_with_header(&signer, &header, &json!({"sub": "dev-1", "exp": 2e9})).expect("sign")
+}
+
+/// A token whose header is exactly `header` (json! cannot repeat a key).
+fn token_raw(header: &str) -> String {
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let msg = format!("{}.{}", e.encode(header), e.encode(r#"{"sub":"dev-1","exp":2000000000}"#));
+    let sig = Signer::new(Alg::HS256, SECRET).expect("signer").sign(msg.as_bytes()).expect("sign");
+    format!("{msg}.{}", e.encode(sig))
+}
+
+#[test]
+fn a_remembered_header_skips_no_check_of_the_next_one() {
+    let (v, keys) = setup();
+    let good = token(json!({"alg": "HS256", "typ": "JWT", "kid": "k1"}));
+    assert_eq!(v.verify(&good, &keys, 1e9).expect("accepted").sub.as_deref(), Some("dev-1"));
+    // The same header again, from the memo: still verified (a bad signature is refused).
+    let tampered = format!("{}x", &good[..good.len() - 1]);
+    assert!(v.verify(&good, &keys, 1e9).is_ok());
+    assert!(v.verify(&tampered, &keys, 1e9).is_err());
+    let refused = |h: Value| v.verify(&token(h), &keys, 1e9).expect_err("refused").reason;
+    assert_eq!(refused(json!({"alg": "HS384", "kid": "k1"})), Reason::AlgorithmNotAllowed);
+    assert_eq!(refused(json!({"alg": "HS256", "kid": "k1", "crit": ["exp"]})), Reason::CritHeader);
+    assert_eq!(refused(json!({"alg": "HS256", "kid": "k2"})), Reason::UnknownKid);
+    assert_eq!(refused(json!({"alg": "HS256", "kid": null})), Reason::Malformed);
+    let twice = token_raw(r#"{"alg":"HS256","kid":"k1","x":1,"x":2}"#);
+    assert_eq!(v.verify(&twice, &keys, 1e9).expect_err("duplicate").reason, Reason::Malformed);
+    assert!(v.verify(&token_raw(r#"{"alg":"HS256","kid":"k1","x":1}"#), &keys, 1e9).is_ok());
+    // And the first header is good again after the others replaced it.
+    assert!(v.verify(&good, &keys, 1e9).is_ok());
+}
