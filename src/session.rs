@@ -218,8 +218,11 @@ pub struct Sessions {
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
     gone: HashMap<ClientKey, Box<Session>, HandleKeyed>,
-    /// Connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid).
+    /// Connected sessions by what a back-channel logout names: (iss, sub) and (iss, sid); kept only
+    /// with `options.logout` (fixed at start-up), so that without it CONNECT and DISCONNECT do not
+    /// hash the issuer and subject strings.
     by_identity: HashMap<(Option<Arc<str>>, Ident), Vec<ClientKey>>,
+    index_identities: bool,
 }
 
 fn ms(t: f64) -> u64 {
@@ -227,6 +230,11 @@ fn ms(t: f64) -> u64 {
 }
 
 impl Sessions {
+    /// `index_identities`: whether back-channel logouts will ask [`Sessions::logged_out`].
+    pub fn new(index_identities: bool) -> Self {
+        Sessions { index_identities, ..Default::default() }
+    }
+
     /// Connected sessions (live or ending; not the gone ones awaiting their will check).
     pub fn len(&self) -> usize {
         self.by_client.len()

@@ -143,7 +143,8 @@ impl Plugin {
         Ok(Plugin {
             config_file: config_file.to_path_buf(),
             loaded: RefCell::new(Arc::new(loaded)),
-            sessions: RefCell::new(Sessions::default()),
+            // Reloads cannot add or remove options.logout (its topic is fixed at start-up).
+            sessions: RefCell::new(Sessions::new(logout_topic.is_some())),
             recheck_until: Cell::new(0.0),
             expiry: RefCell::new(expiry::Clock::default()),
             pending: RefCell::new(None),

@@ -20,6 +20,9 @@ pub(super) fn idents(s: &Session) -> impl Iterator<Item = (Option<Arc<str>>, Ide
 impl Sessions {
     pub(super) fn take(&mut self, c: ClientKey) -> Option<Box<Session>> {
         let s = self.by_client.remove(&c)?;
+        if !self.index_identities {
+            return Some(s);
+        }
         for k in idents(&s) {
             if let Some(list) = self.by_identity.get_mut(&k) {
                 list.retain(|x| *x != c);
@@ -32,14 +35,18 @@ impl Sessions {
     }
 
     pub(super) fn put(&mut self, c: ClientKey, s: Session) {
-        for k in idents(&s) {
-            self.by_identity.entry(k).or_default().push(c);
+        if self.index_identities {
+            for k in idents(&s) {
+                self.by_identity.entry(k).or_default().push(c);
+            }
         }
         self.by_client.insert(c, Box::new(s));
     }
 
-    /// The live sessions a back-channel logout ends (by index: a user has few sessions).
+    /// The live sessions a back-channel logout ends (by index: a user has few sessions). Without
+    /// the index ([`Sessions::new`]) there are none.
     pub fn logged_out(&self, l: &crate::logout::Logout) -> Vec<ClientKey> {
+        debug_assert!(self.index_identities, "logouts come only with options.logout");
         let iss: Option<Arc<str>> = Some(l.iss.as_str().into());
         let keys = [l.sub.as_deref().map(|s| Ident::Sub(s.into())), l.sid.as_deref().map(|s| Ident::Sid(s.into()))];
         let mut out: Vec<ClientKey> = keys
@@ -85,7 +92,7 @@ mod tests {
     #[test]
     fn the_index_follows_every_way_in_and_out() {
         let d = Deadlines { kick: false, leeway: 0.0, notice_before: None };
-        let mut ss = Sessions::default();
+        let mut ss = Sessions::new(true);
         let logout =
             |sub: &str| Logout { iss: "iss".into(), sub: Some(sub.into()), sid: None, iat: 20.0, jti: "j".into() };
         ss.open(ClientKey::test(1), session("a", "alice", Some("s1")), d, 0.0);
@@ -102,5 +109,15 @@ mod tests {
         ss.close(ClientKey::test(3));
         assert!(ss.logged_out(&logout("alice")).is_empty() && ss.logged_out(&logout("bob")).is_empty());
         assert!(ss.by_identity.is_empty(), "no entry outlives its session");
+    }
+
+    #[test]
+    fn without_logout_nothing_is_indexed() {
+        let d = Deadlines { kick: false, leeway: 0.0, notice_before: None };
+        let mut ss = Sessions::new(false);
+        ss.open(ClientKey::test(1), session("a", "alice", Some("s1")), d, 0.0);
+        assert!(ss.by_identity.is_empty());
+        ss.disconnected(ClientKey::test(1), true, 1.0);
+        assert_eq!(ss.gone(), 1);
     }
 }
