@@ -86,9 +86,18 @@ impl Verifier {
                 format!("{} bytes, limit {}", token.len(), self.max_token_bytes),
             ));
         }
-        if !token.bytes().all(|b| COMPACT[b as usize]) {
-            return Err(malformed("not a compact JWS (characters outside base64url)"));
-        }
+        // A token that verifies has only base64url characters and dots (its segments decoded, or
+        // equal a header that did): the scan over every byte runs only to name a refusal's cause.
+        self.verify_compact(token, keys, keep).map_err(|r| {
+            if token.bytes().all(|b| COMPACT[b as usize]) {
+                r
+            } else {
+                malformed("not a compact JWS (characters outside base64url)")
+            }
+        })
+    }
+
+    fn verify_compact(&self, token: &str, keys: &KeySet, keep: Option<&[String]>) -> Result<Token, Refused> {
         let mut parts = token.split('.');
         let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             // RFC 7516: the compact JWE has five parts (header, key, IV, ciphertext, tag).

@@ -55,3 +55,17 @@ fn a_remembered_header_skips_no_check_of_the_next_one() {
     // And the first header is good again after the others replaced it.
     assert!(v.verify(&good, &keys, 1e9).is_ok());
 }
+
+#[test]
+fn characters_outside_base64url_are_named_whatever_else_fails() {
+    let (v, keys) = setup();
+    let good = token(json!({"alg": "HS256", "kid": "k1"}));
+    let dot = good.find('.').expect("dot") + 1;
+    for bad in [format!("{}!{}", &good[..dot], &good[dot..]), format!("{good}="), good.replacen('.', "é.", 1)] {
+        let r = v.verify(&bad, &keys, 1e9).expect_err("refused");
+        assert_eq!(
+            (r.reason, r.detail.as_str()),
+            (Reason::Malformed, "not a compact JWS (characters outside base64url)")
+        );
+    }
+}
