@@ -12,6 +12,7 @@
 //!   DISCONNECTs); the same with N = 0 (only the M measured clients) is the "empty" figure;
 //! - the memory floor ("floor µs"): one lookup of a 128-byte record per random client in a table of
 //!   as many records, the least any per-session state costs to reach once it is out of the caches;
+//! - allocations (alloc and realloc calls) per cold CONNECT ("allocs");
 //! - kicks (SCALE_KICKS=1): the N background tokens expire spread over SCALE_KICK_SPAN (60) s; the
 //!   clock is the wall clock from then on, TICK every 100 ms as mosquitto's loop does at most; kick
 //!   delay = (time when the TICK pass that kicked it returned) - (exp + leeway); p50/p99/max, kicks
@@ -35,11 +36,14 @@ use std::time::{Duration, Instant};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Allocation calls (alloc and realloc), for allocations per event.
+static CALLS: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: forwards to the system allocator unchanged; only counts the sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size() as isize, Relaxed);
+        CALLS.fetch_add(1, Relaxed);
         // SAFETY: the caller's layout, passed on.
         unsafe { System.alloc(l) }
     }
@@ -50,6 +54,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new as isize - l.size() as isize, Relaxed);
+        CALLS.fetch_add(1, Relaxed);
         // SAFETY: `p` came from System with this layout; the caller's new size.
         unsafe { System.realloc(p, l, new) }
     }
@@ -153,6 +158,7 @@ struct Figures {
     hmac_us: f64,
     digest_us: f64,
     floor_us: f64,
+    connect_allocs: f64,
     kicks: Option<Kicks>,
 }
 
@@ -202,13 +208,16 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let topics: Vec<String> = (0..1024).map(|i| format!("devices/dev-{i}/up/temperature")).collect();
     let mut samples: [Vec<f64>; 5] = Default::default();
+    let mut connect_allocs = 0.0;
     for pass in 0..passes {
         let measured = n + pass * m..n + (pass + 1) * m;
+        let calls = CALLS.load(Relaxed);
         let c = cpu_seconds();
         for i in measured.clone() {
             plugin.basic_auth(&host, ClientRef::from_host(i), None, Some(tokens[i].as_bytes()), now);
         }
         samples[0].push(per_us(c, m));
+        connect_allocs = (CALLS.load(Relaxed) - calls) as f64 / m as f64;
         plugin.tick(&host, now);
         let live = n + m;
         let checks = 4 * m;
@@ -286,6 +295,7 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
         hmac_us,
         digest_us,
         floor_us,
+        connect_allocs,
         kicks,
     }
 }
@@ -372,8 +382,8 @@ fn main() {
         "scale (in-process, M = {m} measured clients, CPU = this thread's CPU time per event, median of the passes):"
     );
     println!(
-        "{:<6} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8}  kicks over {span} s: p50 / p99 / max (s), missed, early, left",
-        "config", "sessions", "B/session", "CONNECT µs", "cached µs", "ACL µs", "DISC µs", "TICK µs", "HMAC µs", "SHA µs", "floor µs"
+        "{:<6} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>7}  kicks over {span} s: p50 / p99 / max (s), missed, early, left",
+        "config", "sessions", "B/session", "CONNECT µs", "cached µs", "ACL µs", "DISC µs", "TICK µs", "HMAC µs", "SHA µs", "floor µs", "allocs"
     );
     for cfg in env_list("SCALE_CONFIGS", "plain,acl") {
         let acl = cfg == "acl";
@@ -383,7 +393,7 @@ fn main() {
                 format!("{:.3} / {:.3} / {:.3}, {}, {}, {}", k.p50, k.p99, k.max, k.missed, k.early, k.left)
             });
             println!(
-                "{cfg:<6} {n:>9} {:>9.0} {:>10.2} {:>10.2} {:>8.3} {:>8.3} {:>8.3} {:>7.2} {:>7.2} {:>8.3}  {k}",
+                "{cfg:<6} {n:>9} {:>9.0} {:>10.2} {:>10.2} {:>8.3} {:>8.3} {:>8.3} {:>7.2} {:>7.2} {:>8.3} {:>7.1}  {k}",
                 f.bytes_per_session,
                 f.connect_us,
                 f.cached_us,
@@ -392,7 +402,8 @@ fn main() {
                 f.tick_us,
                 f.hmac_us,
                 f.digest_us,
-                f.floor_us
+                f.floor_us,
+                f.connect_allocs
             );
         }
     }
