@@ -20,7 +20,7 @@
 //!   live-session count after.
 //!
 //! Environment: SCALE_N (comma-separated, default "100000,1000000"), SCALE_M, SCALE_KICKS (default
-//! 1), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
+//! 1), SCALE_RECONNECTS (default 1; 0 leaves out the cached reconnects, for ci/profile-connect.sh), SCALE_KICK_SPAN, SCALE_CONFIGS ("plain,acl": no authorization / authorization from `publ` and
 //! `subs` claims). Every loop is bounded in count; the kick loop also in time.
 #[path = "common/mod.rs"]
 mod common;
@@ -183,6 +183,8 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
     // `span` seconds from K0 on (the kick phase); the measured ones long after.
     let k0 = T0 + 1000.0;
     let passes = env_usize("SCALE_PASSES", 5);
+    // SCALE_RECONNECTS=0: no cached reconnects, so that every CONNECT of a profile is a cold one.
+    let reconnects = env_usize("SCALE_RECONNECTS", 1) == 1;
     let total = n + m * passes;
     let host = Host { ids: (0..total).map(|i| format!("dev-{i}")).collect(), kicked: RefCell::new(Vec::new()) };
     let exp_of = |i: usize| if i < n { k0 as i64 + 1 + (i as f64 * span / n as f64) as i64 } else { k0 as i64 + 7200 };
@@ -253,6 +255,10 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
         }
         samples[3].push(per_us(c, m));
         plugin.tick(&host, now);
+        if !reconnects {
+            samples[4].push(f64::NAN);
+            continue;
+        }
         let c = cpu_seconds();
         for i in measured.clone() {
             plugin.basic_auth(&host, ClientRef::from_host(i), None, Some(tokens[i].as_bytes()), now);
