@@ -4,6 +4,8 @@
 //! broker thread through queues and atomically swapped values (key sets, notices, answers), which
 //! the event handlers drain.
 pub(crate) mod cache_headers;
+#[cfg(test)]
+pub(crate) mod canned;
 pub mod discovery;
 pub mod exchange;
 pub mod http;

@@ -1,42 +1,11 @@
 //! The token-endpoint request against a one-shot fake HTTP server on loopback.
 use super::*;
 use crate::config::Config;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
 /// Serves `answers` (status, body) in order; returns the URL and a receiver of the request bodies.
 fn endpoint(answers: Vec<(u16, String)>) -> (String, std::sync::mpsc::Receiver<String>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}/token", l.local_addr().unwrap().port());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for (status, body) in answers {
-            let Ok((s, _)) = l.accept() else { return };
-            let mut r = BufReader::new(s);
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                r.read_line(&mut line).unwrap();
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut req = vec![0; len];
-            r.read_exact(&mut req).unwrap();
-            let _ = tx.send(String::from_utf8(req).unwrap());
-            let mut s = r.into_inner();
-            let head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            s.write_all(head.as_bytes()).unwrap();
-            s.write_all(body.as_bytes()).unwrap();
-        }
-    });
-    (url, rx)
+    crate::net::canned::one_shot(answers, "/token")
 }
 
 fn exchanger(extra: serde_json::Value, url: &str) -> Exchanger {

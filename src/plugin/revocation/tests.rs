@@ -10,7 +10,6 @@ use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
 use parking_lot::Mutex;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -67,34 +66,14 @@ impl Drop for Endpoint {
 /// HTTP/1.1 with keep-alive, at most 1,000 requests per connection.
 fn serve(conn: std::net::TcpStream, answer: &Mutex<(u16, String)>, requests: &AtomicU64) {
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = conn.try_clone().unwrap();
-    let mut r = BufReader::new(conn);
+    let mut r = std::io::BufReader::new(conn);
     for _ in 0..1000 {
-        let mut len = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if r.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0u8; len];
-        if r.read_exact(&mut body).is_err() {
+        if crate::net::canned::read_request(&mut r).is_none() {
             return;
         }
         requests.fetch_add(1, Ordering::Relaxed);
         let (status, text) = answer.lock().clone();
-        let resp = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        if out.write_all(resp.as_bytes()).is_err() {
+        if !crate::net::canned::write_answer(r.get_mut(), status, &text, false) {
             return;
         }
     }

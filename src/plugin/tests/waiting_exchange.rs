@@ -6,45 +6,13 @@ use crate::host::*;
 use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "waiting-exchange-test-secret-0123456789";
 
 /// Answers each request in turn with (status, body); at most `answers.len()` requests.
 fn endpoint(answers: Vec<(u16, String)>) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for (status, body) in answers {
-            let Ok((s, _)) = l.accept() else { return };
-            let mut r = BufReader::new(s);
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut req = vec![0; len];
-            let _ = r.read_exact(&mut req);
-            let head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let mut s = r.into_inner();
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(body.as_bytes());
-        }
-    });
-    url
+    crate::net::canned::one_shot(answers, "/token").0
 }
 
 fn issued(sub: &str) -> (u16, String) {
