@@ -171,6 +171,14 @@ struct Kicks {
     left: usize,
 }
 
+/// The random clients of the ACL and floor loops (xorshift64: cheap beside what it measures).
+fn xorshift(rng: &mut u64) -> u64 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    *rng
+}
+
 fn per_us(started: f64, n: usize) -> f64 {
     (cpu_seconds() - started) * 1e6 / n.max(1) as f64
 }
@@ -225,10 +233,7 @@ fn run(acl: bool, n: usize, m: usize, kicks: bool, span: f64) -> Figures {
         let checks = 4 * m;
         let c = cpu_seconds();
         for k in 0..checks {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let r = (rng % live as u64) as usize;
+            let r = (xorshift(&mut rng) % live as u64) as usize;
             let client = if r < n { r } else { measured.start + r - n };
             // MOSQ_ACL_WRITE = 2
             plugin.acl_check(
@@ -319,10 +324,7 @@ fn memory_floor(live: usize, lookups: usize, passes: usize) -> f64 {
         let c = cpu_seconds();
         let mut sum = 0u64;
         for _ in 0..lookups {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let key = 0x7f00_0000_0000 + (rng % live as u64) as usize * 1024;
+            let key = 0x7f00_0000_0000 + (xorshift(&mut rng) % live as u64) as usize * 1024;
             sum = sum.wrapping_add(table.get(&key).map_or(0, |r| r[3]));
         }
         std::hint::black_box(sum);

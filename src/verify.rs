@@ -160,10 +160,9 @@ impl Verifier {
         // A present kid must be a string: `"kid": null` is not "no kid" (that would try every key).
         let kid = match kid_field {
             Field::Absent => None,
-            Field::Str(k) => Some(&**k),
+            Field::Str(k) => Some(Box::from(&**k)),
             _ => return Err(malformed("kid is not a string")),
         };
-        let kid = kid.map(Box::from);
         let header = Arc::new(Header { segment: h64.into(), alg, kid });
         *self.last_header.0.lock() = Some(header.clone());
         Ok(header)
