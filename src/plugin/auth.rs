@@ -122,7 +122,7 @@ impl Plugin {
             .and_then(utf8)
             .and_then(|token| {
                 let sent = username.and_then(|u| std::str::from_utf8(u).ok());
-                let Some(token) = self.exchanged(&loaded, broker, client, sent, token, now)? else {
+                let Some((token, now)) = self.exchanged(&loaded, broker, client, sent, token, now)? else {
                     return Ok(Admitted::Waiting);
                 };
                 // Only a password that is the token itself comes back to a reload re-check.

@@ -12,6 +12,8 @@ use std::borrow::Cow;
 impl Plugin {
     /// The token to verify for this CONNECT: the password itself, or the exchanged access token.
     /// None: the exchange runs on a thread and the CONNECT waits for it (2.1, waiting_exchange.rs).
+    /// The time that comes back is `now` after a blocking exchange: the token was minted after the
+    /// CONNECT's `now`, so its `iat` may be a second ahead of it.
     pub(super) fn exchanged<'a>(
         &self,
         loaded: &Loaded,
@@ -20,10 +22,10 @@ impl Plugin {
         username: Option<&str>,
         password: &'a str,
         now: f64,
-    ) -> Result<Option<Cow<'a, str>>, Refused> {
-        let Some(ex) = &loaded.exchange else { return Ok(Some(Cow::Borrowed(password))) };
+    ) -> Result<Option<(Cow<'a, str>, f64)>, Refused> {
+        let Some(ex) = &loaded.exchange else { return Ok(Some((Cow::Borrowed(password), now))) };
         if looks_like_jwt(password) {
-            return Ok(Some(Cow::Borrowed(password)));
+            return Ok(Some((Cow::Borrowed(password), now)));
         }
         let Some(username) = username.filter(|u| !u.is_empty()) else {
             return Err(Refused::new(Reason::CredentialsRefused, "a password that is not a JWT needs a username"));
@@ -32,7 +34,7 @@ impl Plugin {
             // A cached token whose keys have gone since is exchanged again, not refused.
             if loaded.authenticate(&token, now).is_ok() {
                 crate::metrics::Metrics::inc(&self.metrics.exchange_cache_hits);
-                return Ok(Some(Cow::Owned(token)));
+                return Ok(Some((Cow::Owned(token), now)));
             }
             ex.forget(username, password);
         }
@@ -40,6 +42,7 @@ impl Plugin {
             return Ok(None);
         }
         let got = ex.exchange(username, password)?;
+        let now = now + got.took.as_secs_f64();
         let id = broker.client_id(client).map(|s| clean(&s, 64)).unwrap_or_else(|| "-".into());
         broker.log(
             Level::Debug,
@@ -51,6 +54,6 @@ impl Plugin {
         // Only a token that verifies is remembered, until its own exp.
         let t = loaded.authenticate(&got.token, now)?;
         ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp, got.expires_in, now), now);
-        Ok(Some(Cow::Owned(got.token)))
+        Ok(Some((Cow::Owned(got.token), now)))
     }
 }
