@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 mod json;
+mod scan;
 #[cfg(test)]
 mod tests;
 
