@@ -21,32 +21,54 @@ type Res<T> = Result<T, Bad>;
 /// serde_json's recursion limit: the 128th nested array or object is refused.
 const DEPTH: u32 = 128;
 
+/// Whether two keys are equal: inline, since keys are short and most differ in length or their
+/// first byte (a call to memcmp per pair costs more than the comparison).
+pub(super) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 /// The keys of one object seen so far: inline while few, a set once a (signed, but odd) token has
-/// many, so that a wide object costs no more than hashing its keys.
+/// many, so that a wide object costs no more than hashing its keys. A bit per class of key
+/// (length, first and last byte) spares the comparisons for a key of a class not seen yet.
 struct Keys<'de> {
-    few: [Cow<'de, str>; 16],
+    classes: u64,
+    few: [&'de str; 16],
     n: usize,
+    /// Keys with escapes (decoded), among the few.
+    escaped: Vec<String>,
     many: std::collections::HashSet<Cow<'de, str>>,
 }
 
 impl<'de> Keys<'de> {
     fn new() -> Self {
-        Keys { few: Default::default(), n: 0, many: Default::default() }
+        Keys { classes: 0, few: [""; 16], n: 0, escaped: Vec::new(), many: Default::default() }
     }
 
-    fn insert(&mut self, k: Cow<'de, str>) -> Res<()> {
-        if self.n < self.few.len() {
-            if self.few[..self.n].contains(&k) {
+    // A Cow, not a str: a borrowed key is kept with the input's lifetime, without a copy.
+    #[allow(clippy::ptr_arg)]
+    fn insert(&mut self, k: &Cow<'de, str>) -> Res<()> {
+        let b = k.as_bytes();
+        let class = (b.len() * 7 + b.first().map_or(0, |&c| c as usize) * 3 + b.last().map_or(0, |&c| c as usize)) % 64;
+        let seen = self.classes & (1 << class) != 0;
+        self.classes |= 1 << class;
+        if self.many.is_empty() && self.n + self.escaped.len() < self.few.len() {
+            if seen && (self.few[..self.n].iter().any(|s| same(s, k)) || self.escaped.iter().any(|s| same(s, k))) {
                 return Err(Bad::DuplicateKey);
             }
-            self.few[self.n] = k;
-            self.n += 1;
+            match k {
+                Cow::Borrowed(s) => {
+                    self.few[self.n] = s;
+                    self.n += 1;
+                }
+                Cow::Owned(s) => self.escaped.push(s.clone()),
+            }
             return Ok(());
         }
         if self.many.is_empty() {
-            self.many.extend(self.few.iter().cloned());
+            self.many.extend(self.few[..self.n].iter().map(|s| Cow::Borrowed(*s)));
+            self.many.extend(self.escaped.drain(..).map(Cow::Owned));
         }
-        if self.many.insert(k) {
+        if self.many.insert(k.clone()) {
             Ok(())
         } else {
             Err(Bad::DuplicateKey)
@@ -56,12 +78,49 @@ impl<'de> Keys<'de> {
 
 pub(super) struct Scanner<'de> {
     b: &'de [u8],
+    /// The input as text when it is all UTF-8 (as a claims set is): strings are then sliced
+    /// from it, not each checked again.
+    text: Option<&'de str>,
     i: usize,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` below `n` (n ≤ 128); exact for the lowest such byte, which is
+/// all that is read of it.
+fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * n as u64) & !w & HIGHS
 }
 
 impl<'de> Scanner<'de> {
     pub(super) fn new(b: &'de [u8]) -> Self {
-        Scanner { b, i: 0 }
+        Scanner { b, text: std::str::from_utf8(b).ok(), i: 0 }
+    }
+
+    /// Past the bytes of a string that need nothing (not a quote, a backslash or a control
+    /// character), eight at a time.
+    fn plain_run(&mut self) {
+        while let Some(Ok(chunk)) = self.b.get(self.i..self.i + 8).map(<[u8; 8]>::try_from) {
+            let w = u64::from_le_bytes(chunk);
+            let special = below(w ^ (ONES * b'"' as u64), 1) | below(w ^ (ONES * b'\\' as u64), 1) | below(w, 0x20);
+            if special != 0 {
+                self.i += (special.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.i += 8;
+        }
+        while self.b.get(self.i).is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20) {
+            self.i += 1;
+        }
+    }
+
+    /// The text of `start..self.i`, which a quote or backslash ends.
+    fn text_of(&self, start: usize) -> Res<&'de str> {
+        match self.text {
+            Some(t) => t.get(start..self.i).ok_or(Bad::Syntax),
+            None => std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Bad::Syntax),
+        }
     }
 
     fn ws(&mut self) {
@@ -123,7 +182,7 @@ impl<'de> Scanner<'de> {
         }
         loop {
             let k = self.string_body()?;
-            keys.insert(k.clone())?;
+            keys.insert(&k)?;
             if self.next_token()? != b':' {
                 return Err(Bad::Syntax);
             }
@@ -251,7 +310,7 @@ impl<'de> Scanner<'de> {
         if negative {
             self.i += 1;
         }
-        let mut n: Option<u64> = Some(0);
+        let digits = self.i;
         match self.peek()? {
             b'0' => {
                 self.i += 1;
@@ -260,13 +319,13 @@ impl<'de> Scanner<'de> {
                 }
             }
             b'1'..=b'9' => {
-                while let Some(&c @ b'0'..=b'9') = self.b.get(self.i) {
-                    n = n.and_then(|n| n.checked_mul(10)).and_then(|n| n.checked_add((c - b'0') as u64));
+                while let Some(b'0'..=b'9') = self.b.get(self.i) {
                     self.i += 1;
                 }
             }
             _ => return Err(Bad::Syntax),
         }
+        let integer = &self.b[digits..self.i];
         let mut plain = true;
         if self.b.get(self.i) == Some(&b'.') {
             self.i += 1;
@@ -281,8 +340,9 @@ impl<'de> Scanner<'de> {
             self.digits()?;
             plain = false;
         }
-        if let (true, Some(n)) = (plain, n) {
-            let v = n as f64;
+        // 19 digits always fit in 64 bits.
+        if plain && integer.len() <= 19 {
+            let v = integer.iter().fold(0u64, |n, &c| n * 10 + (c - b'0') as u64) as f64;
             return Ok(if negative { -v } else { v });
         }
         serde_json::from_slice::<f64>(&self.b[start..self.i]).map_err(|_| Bad::Syntax)
@@ -303,28 +363,20 @@ impl<'de> Scanner<'de> {
     /// no escapes. Raw control characters, invalid UTF-8 and lone surrogates are refused.
     fn string_body(&mut self) -> Res<Cow<'de, str>> {
         let start = self.i;
-        loop {
-            let c = self.peek()?;
-            match c {
-                b'"' => {
-                    let s = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Bad::Syntax)?;
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0..=0x1f => return Err(Bad::Syntax),
-                _ => self.i += 1,
+        self.plain_run();
+        match self.peek()? {
+            b'"' => {
+                let s = self.text_of(start)?;
+                self.i += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return Err(Bad::Syntax),
         }
         // UTF-8 is checked at the closing quote, as serde_json checks it: an input that ends
         // first is refused as ended, not as invalid.
         let mut out = self.b[start..self.i].to_vec();
         loop {
-            let run = self.i;
-            while self.b.get(self.i).is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20) {
-                self.i += 1;
-            }
-            out.extend_from_slice(&self.b[run..self.i]);
             match self.peek()? {
                 b'"' => {
                     self.i += 1;
@@ -336,6 +388,9 @@ impl<'de> Scanner<'de> {
                 }
                 _ => return Err(Bad::Syntax),
             }
+            let run = self.i;
+            self.plain_run();
+            out.extend_from_slice(&self.b[run..self.i]);
         }
     }
 
