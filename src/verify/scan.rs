@@ -36,12 +36,13 @@ struct Keys<'de> {
     n: usize,
     /// Keys with escapes (decoded), among the few.
     escaped: Vec<String>,
-    many: std::collections::HashSet<Cow<'de, str>>,
+    /// Made when needed: a set's random state costs a thread-local read per object.
+    many: Option<std::collections::HashSet<Cow<'de, str>>>,
 }
 
 impl<'de> Keys<'de> {
     fn new() -> Self {
-        Keys { classes: 0, few: [""; 16], n: 0, escaped: Vec::new(), many: Default::default() }
+        Keys { classes: 0, few: [""; 16], n: 0, escaped: Vec::new(), many: None }
     }
 
     // A Cow, not a str: a borrowed key is kept with the input's lifetime, without a copy.
@@ -51,7 +52,7 @@ impl<'de> Keys<'de> {
         let class = (b.len() * 7 + b.first().map_or(0, |&c| c as usize) * 3 + b.last().map_or(0, |&c| c as usize)) % 64;
         let seen = self.classes & (1 << class) != 0;
         self.classes |= 1 << class;
-        if self.many.is_empty() && self.n + self.escaped.len() < self.few.len() {
+        if self.many.is_none() && self.n + self.escaped.len() < self.few.len() {
             if seen && (self.few[..self.n].iter().any(|s| same(s, k)) || self.escaped.iter().any(|s| same(s, k))) {
                 return Err(Bad::DuplicateKey);
             }
@@ -64,11 +65,11 @@ impl<'de> Keys<'de> {
             }
             return Ok(());
         }
-        if self.many.is_empty() {
-            self.many.extend(self.few[..self.n].iter().map(|s| Cow::Borrowed(*s)));
-            self.many.extend(self.escaped.drain(..).map(Cow::Owned));
-        }
-        if self.many.insert(k.clone()) {
+        let many = self.many.get_or_insert_with(|| {
+            let few = self.few[..self.n].iter().map(|s| Cow::Borrowed(*s));
+            few.chain(self.escaped.drain(..).map(Cow::Owned)).collect()
+        });
+        if many.insert(k.clone()) {
             Ok(())
         } else {
             Err(Bad::DuplicateKey)
