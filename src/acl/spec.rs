@@ -1,5 +1,5 @@
 //! The vocabulary shared by jwt.json rules (validated at load) and the `acl` claim (read at CONNECT).
-use super::template::Template;
+use super::template::{Part, Template};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,4 +94,52 @@ pub struct AuthorizationConfig {
     /// `%c` may be filled in: `trustClientId: true`, or (set at load) a client id binding in
     /// options.common. Otherwise `%c` in an `acl` claim makes its rule match nothing.
     pub trust_client_id: bool,
+}
+
+impl AuthorizationConfig {
+    /// The top-level claims [`super::compile`] can read, so that a verified token keeps only these.
+    /// It must be complete: a claim left out would read as missing, and a deny conditioned on it
+    /// would never apply. Fields are destructured in full, so a new one is a compile error here
+    /// until it is considered (the acl tests compile every case with the slimmed token too).
+    pub fn claims_read(&self) -> Vec<String> {
+        let AuthorizationConfig {
+            defer,
+            publish_claims,
+            subscribe_claims,
+            both_claims,
+            resource_claims,
+            acl_claim,
+            rules,
+            no_match_defer: _,
+            trust_client_id: _,
+        } = self;
+        if *defer {
+            return Vec::new();
+        }
+        let mut paths: Vec<&str> = [publish_claims, subscribe_claims, both_claims, resource_claims]
+            .into_iter()
+            .flatten()
+            .chain(acl_claim)
+            .map(String::as_str)
+            .collect();
+        for rule in rules {
+            let RuleSpec { allow: _, action: _, topic, qos: _, retain: _, conditions } = rule;
+            paths.extend(conditions.iter().map(|c| c.claim.as_str()));
+            paths.extend(topic.parts.iter().filter_map(|p| match p {
+                Part::Claim(path) => Some(path.as_str()),
+                Part::Text(_) | Part::Username | Part::ClientId => None,
+            }));
+        }
+        // A claim is looked up by its exact name first (namespaced names hold dots), then as a
+        // dotted path from its first part.
+        let mut names: Vec<String> = Vec::new();
+        for path in paths {
+            for name in [path, path.split('.').next().unwrap_or(path)] {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names
+    }
 }

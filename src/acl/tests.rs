@@ -24,8 +24,17 @@ fn cfg(mut auth: Value) -> AuthorizationConfig {
     Config::parse(&text.to_string()).unwrap_or_else(|e| panic!("{e}")).authorization.expect("authorization")
 }
 
+/// Compiled twice: from all claims, and from only those [`AuthorizationConfig::claims_read`] names
+/// (what a verified token keeps), which must give the same permissions.
 fn perms(auth: Value, claims: Value, client_id: Option<&str>, username: Option<&str>) -> Permissions {
-    compile(&cfg(auth), &token(claims), client_id, username)
+    let cfg = cfg(auth);
+    let full = token(claims);
+    let p = compile(&cfg, &full, client_id, username);
+    let names = cfg.claims_read();
+    let mut kept = full.clone();
+    kept.claims.retain(|k, _| names.contains(k));
+    assert_eq!(compile(&cfg, &kept, client_id, username), p, "kept {names:?} of {:?}", full.claims);
+    p
 }
 
 /// Runs (access, topic, qos, retain, expected) rows.
@@ -514,4 +523,29 @@ fn no_match_and_defer() {
     for access in [R, W, S, U] {
         assert_eq!(p.check(access, "a", 0, false), Defer);
     }
+}
+
+#[test]
+fn the_claims_read_are_those_the_configuration_names() {
+    let c = cfg(json!({
+    "claims": {"publish": ["p"], "subscribe": ["s"], "both": [], "resources": ["res"]},
+    "aclClaim": "https://example.com/acl",
+    "rules": [
+        {"permission": "deny", "action": "publish", "topic": "t/%{tenant.id}/#",
+         "if": [{"claim": "realm_access.roles", "contains": "x"}]},
+        {"permission": "allow", "action": "subscribe", "topic": "u/%u/%c"}
+    ]}));
+    let want = [
+        "p",
+        "s",
+        "res",
+        "https://example.com/acl",
+        "https://example",
+        "realm_access.roles",
+        "realm_access",
+        "tenant.id",
+        "tenant",
+    ];
+    assert_eq!(c.claims_read(), want);
+    assert!(cfg(json!({"defer": true})).claims_read().is_empty());
 }

@@ -1,7 +1,7 @@
 //! Token verification for one loaded configuration: size, the verified-token cache (emptied when a
 //! key source swaps in a new set), signature with the issuer's keys, time; and the claims a cached
 //! token keeps, with its issuer string shared.
-use super::{Keep, Loaded};
+use super::Loaded;
 use crate::cache::digest;
 use crate::refusal::{Reason, Refused};
 use crate::token::Token;
@@ -50,12 +50,10 @@ impl Loaded {
 
     /// Drops the claims no later decision reads, and shares the issuer string.
     fn slim(&self, mut t: Token) -> Token {
-        if let Keep::Only(names) = &self.keep {
-            if names.is_empty() {
-                t.claims = Default::default();
-            } else {
-                t.claims.retain(|k, _| names.contains(k));
-            }
+        if self.keep.is_empty() {
+            t.claims = Default::default();
+        } else {
+            t.claims.retain(|k, _| self.keep.contains(k));
         }
         if let Some(iss) = t.iss.take() {
             let mut known = self.issuers.lock();
@@ -101,11 +99,7 @@ impl Loaded {
     }
 
     fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
-        let keep = match &self.keep {
-            Keep::All => None,
-            Keep::Only(names) => Some(names.as_slice()),
-        };
-        self.with_keys(token, |keys| self.verifier.verify_signed_keeping(token, keys, keep))
+        self.with_keys(token, |keys| self.verifier.verify_signed_keeping(token, keys, Some(&self.keep)))
     }
 
     /// Runs `f` with the keys of the token's issuer; a miss asks that source for a refresh.

@@ -40,18 +40,10 @@ pub struct Loaded {
     pub exchange: Option<crate::net::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
-    /// Which claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
-    keep: Keep,
+    /// The claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
+    keep: Vec<String>,
     /// The issuers seen so far, shared by every token and session of that issuer.
     issuers: Mutex<Vec<Arc<str>>>,
-}
-
-/// The claims later decisions read from a verified token: authorization (rules and claim lists read
-/// any claim), the revocation and exchange paths (they read `iss` from the map), the claim
-/// bindings. Only these are kept, so a cached token costs tens of bytes instead of a claims map.
-enum Keep {
-    All,
-    Only(Vec<String>),
 }
 
 struct Cache {
@@ -106,20 +98,17 @@ impl Loaded {
         };
         static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let keep = if config.authorization.is_some() || config.revocation.is_some() || exchange.is_some() {
-            Keep::All
-        } else {
-            // A dotted path (`realm_access.roles`) starts at a top-level claim.
-            let top = |p: &Option<String>| p.as_deref().and_then(|p| p.split('.').next()).map(str::to_string);
-            // The logout gate and the session index match the provider session (`sid`).
-            let sid = config.logout.as_ref().map(|_| "sid".to_string());
-            Keep::Only(
-                [top(&c.match_client_id_to_claim), top(&c.match_username_to_claim), sid]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
-            )
-        };
+        // A dotted path (`realm_access.roles`) starts at a top-level claim.
+        let top = |p: &Option<String>| p.as_deref().and_then(|p| p.split('.').next()).map(str::to_string);
+        // The logout gate and the session index match the provider session (`sid`).
+        let sid = config.logout.as_ref().map(|_| "sid".to_string());
+        let mut keep: Vec<String> =
+            [top(&c.match_client_id_to_claim), top(&c.match_username_to_claim), sid].into_iter().flatten().collect();
+        for name in config.authorization.iter().flat_map(|a| a.claims_read()) {
+            if !keep.contains(&name) {
+                keep.push(name);
+            }
+        }
         let issuers = Mutex::new(Vec::new());
         let loaded = Loaded {
             generation,

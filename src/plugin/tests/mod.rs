@@ -1,6 +1,7 @@
 //! Handler logic against the fake broker: sessions, kicks, refresh and reload re-checks.
 // Scenario tests of the handlers, one file per topic.
 mod identity;
+mod kept_claims;
 mod lifecycle;
 mod logout;
 mod waiting_auth;
