@@ -3,7 +3,6 @@
 //! CONNECT and on a reconnect served by the verified-token cache.
 use crate::acl::{Access, Decision};
 use crate::host::*;
-use crate::plugin::fake::FakeBroker;
 use crate::plugin::*;
 use serde_json::json;
 
