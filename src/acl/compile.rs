@@ -42,7 +42,8 @@ pub fn compile(
     let ctx = Context { token, client_id, username, trust_client_id: cfg.trust_client_id };
     let mut w = Warnings::default();
     for (i, spec) in cfg.rules.iter().enumerate() {
-        let label = format!("options.authorization.rules[{i}]");
+        // Formatted only for a warning: this runs on every CONNECT.
+        let label = RuleLabel(i);
         if spec.conditions.iter().all(|c| holds(c, token, &label, &mut w)) {
             let r = build(spec.allow, spec.action, &spec.topic, false, spec.qos, spec.retain, &ctx, &label, &mut w);
             p.rules.extend(r);
@@ -55,14 +56,12 @@ pub fn compile(
     ];
     for (names, action) in lists {
         for name in names {
-            for filter in claim_filters(token, name, &mut w) {
-                p.grants.push(grant(action, filter));
-            }
+            claim_filters(token, name, action, &mut p.grants, &mut w);
         }
     }
     for name in &cfg.resource_claims {
         for (action, filter) in super::resources::read(token, name, &mut w) {
-            p.grants.push(grant(action, filter));
+            p.grants.push(grant(action, &filter));
         }
     }
     if let Some(name) = &cfg.acl_claim {
@@ -76,7 +75,7 @@ pub fn compile(
     p
 }
 
-fn grant(action: Action, filter: String) -> Rule {
+fn grant(action: Action, filter: &str) -> Rule {
     Rule {
         allow: true,
         publish: action.publish(),
@@ -98,7 +97,7 @@ pub(crate) fn build(
     qos: Option<u8>,
     retain: Option<bool>,
     ctx: &Context,
-    label: &str,
+    label: &dyn std::fmt::Display,
     w: &mut Warnings,
 ) -> Option<Rule> {
     let (text, problems) = topic.render(ctx);
@@ -124,7 +123,16 @@ pub(crate) fn build(
     Some(Rule { allow, publish: action.publish(), subscribe: action.subscribe(), filter, qos, retain })
 }
 
-fn holds(c: &Condition, token: &Token, label: &str, w: &mut Warnings) -> bool {
+/// `options.authorization.rules[i]`, for warnings.
+struct RuleLabel(usize);
+
+impl std::fmt::Display for RuleLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "options.authorization.rules[{}]", self.0)
+    }
+}
+
+fn holds(c: &Condition, token: &Token, label: &dyn std::fmt::Display, w: &mut Warnings) -> bool {
     match claim(token, &c.claim) {
         None => false,
         Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(c.contains.as_str())),
@@ -139,31 +147,24 @@ fn holds(c: &Condition, token: &Token, label: &str, w: &mut Warnings) -> bool {
     }
 }
 
-/// A claim list of topic filters: an array of strings, or one string (single-valued IdP attributes).
-/// Bad entries are skipped: the list only grants, so skipping never widens anything.
-fn claim_filters(token: &Token, name: &str, w: &mut Warnings) -> Vec<String> {
-    let shown = clean(name, 64);
+/// A claim list of topic filters (an array of strings, or one string: single-valued IdP
+/// attributes) as grants of `action`. Bad entries are skipped: the list only grants, so skipping
+/// never widens anything.
+fn claim_filters(token: &Token, name: &str, action: Action, grants: &mut Vec<Rule>, w: &mut Warnings) {
+    let shown = || clean(name, 64);
     let valid = |f: &str| is_valid_filter(f) && !f.starts_with("$share/");
     match claim(token, name) {
-        None => Vec::new(),
-        Some(Value::String(f)) if valid(f) => vec![f.clone()],
+        None => {}
+        Some(Value::String(f)) if valid(f) => grants.push(grant(action, f)),
         Some(Value::Array(items)) => {
-            let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 match item.as_str() {
-                    Some(f) if valid(f) => out.push(f.to_string()),
-                    _ => w.push(format!("claim {shown}[{i}] is not a valid topic filter; ignored")),
+                    Some(f) if valid(f) => grants.push(grant(action, f)),
+                    _ => w.push(format!("claim {}[{i}] is not a valid topic filter; ignored", shown())),
                 }
             }
-            out
         }
-        Some(Value::String(_)) => {
-            w.push(format!("claim {shown} is not a valid topic filter; ignored"));
-            Vec::new()
-        }
-        Some(_) => {
-            w.push(format!("claim {shown} is not a list of topic filters; ignored"));
-            Vec::new()
-        }
+        Some(Value::String(_)) => w.push(format!("claim {} is not a valid topic filter; ignored", shown())),
+        Some(_) => w.push(format!("claim {} is not a list of topic filters; ignored", shown())),
     }
 }

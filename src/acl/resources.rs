@@ -20,6 +20,8 @@ fn action(permission: &str) -> Option<Action> {
 
 /// The grants of claim `name`; items that cannot be understood are skipped with a warning.
 pub fn read(token: &Token, name: &str, w: &mut Warnings) -> Vec<(Action, String)> {
+    // Most tokens have no such claim: nothing is formatted for them.
+    let Some(value) = claim(token, name) else { return Vec::new() };
     let shown = clean(name, 64);
     let valid = |f: &str| is_valid_filter(f) && !f.starts_with("$share/");
     let mut out = Vec::new();
@@ -29,20 +31,19 @@ pub fn read(token: &Token, name: &str, w: &mut Warnings) -> Vec<(Action, String)
         (Some(t), Some(_)) if !valid(t) => w.push(format!("claim {at} is not a valid topic filter; ignored")),
         _ => w.push(format!("claim {at} needs a topic and a permission read, write or read-write; ignored")),
     };
-    match claim(token, name) {
-        None => {}
-        Some(Value::Array(items)) => {
+    match value {
+        Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let field = |keys: [&str; 2]| keys.iter().find_map(|k| item.get(*k).and_then(Value::as_str));
                 one(format!("{shown}[{i}]"), field(["topic", "resource"]), field(["permission", "access"]));
             }
         }
-        Some(Value::Object(map)) => {
+        Value::Object(map) => {
             for (topic, permission) in map {
                 one(format!("{shown}.<entry>"), Some(topic), permission.as_str());
             }
         }
-        Some(_) => w.push(format!("claim {shown} is not a list or object of resources; ignored")),
+        _ => w.push(format!("claim {shown} is not a list or object of resources; ignored")),
     }
     out
 }
