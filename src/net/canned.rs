@@ -39,6 +39,15 @@ pub(crate) fn write_answer(s: &mut TcpStream, status: u16, body: &str, close: bo
 /// Serves `answers` (status, body) in order, one connection each, at `path`; returns the URL and
 /// a receiver of the request bodies.
 pub(crate) fn one_shot(answers: Vec<(u16, String)>, path: &str) -> (String, Receiver<String>) {
+    one_shot_after(answers, path, std::time::Duration::ZERO)
+}
+
+/// [`one_shot`], each answer written `delay` after its request was read (a slow endpoint).
+pub(crate) fn one_shot_after(
+    answers: Vec<(u16, String)>,
+    path: &str,
+    delay: std::time::Duration,
+) -> (String, Receiver<String>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}{path}", l.local_addr().unwrap());
     let (tx, rx) = channel();
@@ -48,6 +57,7 @@ pub(crate) fn one_shot(answers: Vec<(u16, String)>, path: &str) -> (String, Rece
             let mut r = BufReader::new(s);
             let Some(req) = read_request(&mut r) else { return };
             let _ = tx.send(String::from_utf8_lossy(&req).into_owned());
+            std::thread::sleep(delay);
             write_answer(r.get_mut(), status, &body, true);
         }
     });

@@ -154,7 +154,7 @@ impl<'de> Scanner<'de> {
 
     /// The top-level object: calls `member` for each member, positioned at its value, which
     /// `member` must read. Keys are unique. Anything but an object is read, then refused.
-    pub(super) fn object(&mut self, mut member: impl FnMut(&mut Self, Cow<'de, str>) -> Res<()>) -> Res<()> {
+    pub(super) fn object(&mut self, member: impl FnMut(&mut Self, Cow<'de, str>) -> Res<()>) -> Res<()> {
         self.ws();
         if self.peek()? != b'{' {
             self.skip(DEPTH)?;
@@ -162,20 +162,15 @@ impl<'de> Scanner<'de> {
             return Err(Bad::NotObject);
         }
         self.i += 1;
-        let mut keys = Keys::new();
-        self.members(DEPTH - 1, &mut keys, |s, k| member(s, k))
+        self.members(DEPTH - 1, member)
     }
 
-    /// The members of an object whose `{` was read, up to its `}`.
-    fn members(
-        &mut self,
-        depth: u32,
-        keys: &mut Keys<'de>,
-        mut member: impl FnMut(&mut Self, Cow<'de, str>) -> Res<()>,
-    ) -> Res<()> {
+    /// The members of an object whose `{` was read, up to its `}`, its keys unique.
+    fn members(&mut self, depth: u32, mut member: impl FnMut(&mut Self, Cow<'de, str>) -> Res<()>) -> Res<()> {
         if depth == 0 {
             return Err(Bad::Syntax);
         }
+        let mut keys = Keys::new();
         match self.next_token()? {
             b'}' => return Ok(()),
             b'"' => {}
@@ -208,8 +203,7 @@ impl<'de> Scanner<'de> {
         match self.peek()? {
             b'{' => {
                 self.i += 1;
-                let mut keys = Keys::new();
-                self.members(depth - 1, &mut keys, |s, _| s.skip(depth - 1))
+                self.members(depth - 1, |s, _| s.skip(depth - 1))
             }
             b'[' => {
                 self.i += 1;
@@ -248,7 +242,7 @@ impl<'de> Scanner<'de> {
         }
     }
 
-    /// A member's value as a [`Field`] (strings borrowed when they have no escapes).
+    /// A top-level member's value as a [`Field`] (strings borrowed when they have no escapes).
     pub(super) fn field(&mut self) -> Res<Field<'de>> {
         match self.peek()? {
             b'"' => {

@@ -122,20 +122,10 @@ fn on_2_1_an_exchange_then_a_blocking_check_waits_twice_and_renames_last() {
 /// checked against the time the exchange answered, not refused as issued in the future.
 #[test]
 fn on_2_0_a_token_minted_during_the_exchange_is_not_issued_in_the_future() {
-    use std::io::BufReader;
     let now = now_seconds().floor() + 0.9;
     let claims = json!({"sub": "erin", "iat": now.ceil() as i64, "exp": now + 3600.0});
     let body = json!({"access_token": crate::keys::hs256_token(SECRET, &claims), "expires_in": 3600}).to_string();
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let Ok((s, _)) = l.accept() else { return };
-        let mut r = BufReader::new(s);
-        if crate::net::canned::read_request(&mut r).is_some() {
-            std::thread::sleep(Duration::from_millis(300));
-            crate::net::canned::write_answer(r.get_mut(), 200, &body, true);
-        }
-    });
+    let (url, _) = crate::net::canned::one_shot_after(vec![(200, body)], "/token", Duration::from_millis(300));
     let (p, b, _d) = plugin(&url, false);
     let c = b.client(1, "minted");
     assert_eq!(p.basic_auth(&b, c, Some(b"erin-login"), Some(b"pw"), now), AuthResult::Accept, "{:?}", b.logs.borrow());
