@@ -42,7 +42,7 @@ fn unverified(claims: &Map<String, Value>) -> Token {
         exp: num("exp"),
         nbf: num("nbf"),
         iat: num("iat"),
-        claims: claims.clone(),
+        claims: claims.clone().into(),
     }
 }
 

@@ -12,11 +12,11 @@ pub struct Token {
     pub exp: Option<f64>,
     pub nbf: Option<f64>,
     pub iat: Option<f64>,
-    pub claims: Map<String, Value>,
+    pub claims: Claims,
 }
 
 impl Token {
-    /// The same token without its claims map, for a holder that never reads it.
+    /// The same token without its claims, for a holder that never reads them.
     pub fn without_claims(t: &Arc<Token>) -> Arc<Token> {
         if t.claims.is_empty() {
             return t.clone();
@@ -27,7 +27,7 @@ impl Token {
             exp: t.exp,
             nbf: t.nbf,
             iat: t.iat,
-            claims: Map::new(),
+            claims: Claims::default(),
         })
     }
 
@@ -39,5 +39,74 @@ impl Token {
             v = v.as_object()?.get(p)?;
         }
         Some(v)
+    }
+}
+
+/// The claims a token keeps, sorted by name in one exactly sized block. A cached token keeps a few
+/// claims at most; a map would hold a B-tree node of eleven slots (≈ 630 bytes) for them, and
+/// arrays and strings as parsed keep their spare capacity, in every entry of the cache.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Claims(Box<[(Box<str>, Value)]>);
+
+impl Claims {
+    /// From members with unique names, in any order.
+    pub fn from_unique(mut members: Vec<(Box<str>, Value)>) -> Claims {
+        members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        debug_assert!(members.windows(2).all(|w| w[0].0 != w[1].0), "claim names are unique");
+        for (_, v) in &mut members {
+            shrink(v);
+        }
+        Claims(members.into_boxed_slice())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(name)).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Members in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| &**k)
+    }
+
+    /// Keeps the members `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let mut v = std::mem::take(&mut self.0).into_vec();
+        v.retain(|(k, _)| keep(k));
+        self.0 = v.into_boxed_slice();
+    }
+}
+
+impl From<Map<String, Value>> for Claims {
+    fn from(m: Map<String, Value>) -> Claims {
+        Claims::from_unique(m.into_iter().map(|(k, v)| (k.into_boxed_str(), v)).collect())
+    }
+}
+
+/// Drops spare capacity in strings and arrays (nested objects stay maps: rare in kept claims).
+fn shrink(v: &mut Value) {
+    match v {
+        Value::String(s) => s.shrink_to_fit(),
+        Value::Array(items) => {
+            items.iter_mut().for_each(shrink);
+            items.shrink_to_fit();
+        }
+        Value::Object(m) => m.values_mut().for_each(shrink),
+        _ => {}
     }
 }

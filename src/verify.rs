@@ -5,7 +5,7 @@ use crate::keys::{Candidates, KeySet};
 use crate::logsafe::clean;
 use crate::pattern::Pattern;
 use crate::refusal::{Reason, Refused};
-use crate::token::Token;
+use crate::token::{Claims, Token};
 use base64::Engine;
 use json::{parse_object, pick, Build, Field};
 use serde_json::{Map, Value};
@@ -29,6 +29,30 @@ pub struct Verifier {
     /// The last header that passed, as sent: an identity provider signs every token with the same
     /// few headers, so most CONNECTs skip decoding and parsing it.
     pub last_header: HeaderMemo,
+    /// The issuers seen so far, one string shared by every token and session of that issuer.
+    pub issuers_seen: IssuerNames,
+}
+
+/// Distinct issuers interned; beyond that (no issuer list configured and many issuers) each token
+/// keeps its own copy.
+const MAX_INTERNED_ISSUERS: usize = 64;
+
+#[derive(Default)]
+pub struct IssuerNames(parking_lot::Mutex<Vec<Arc<str>>>);
+
+impl IssuerNames {
+    fn intern(&self, iss: &str) -> Arc<str> {
+        let mut known = self.0.lock();
+        match known.iter().find(|k| ***k == *iss) {
+            Some(k) => k.clone(),
+            None if known.len() < MAX_INTERNED_ISSUERS => {
+                let k: Arc<str> = Arc::from(iss);
+                known.push(k.clone());
+                k
+            }
+            None => Arc::from(iss),
+        }
+    }
 }
 
 /// A header segment and what [`Verifier::verify_signed_keeping`] read from it (for this verifier's
@@ -62,6 +86,36 @@ const CHECKED: [&str; 8] = ["sub", "iss", "exp", "nbf", "iat", "aud", "scope", "
 
 fn b64url(part: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()
+}
+
+/// A decoded segment, on the stack when it fits: signatures and typical claims sets do.
+enum Decoded<const N: usize> {
+    Inline([u8; N], usize),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> Decoded<N> {
+    fn of(part: &str) -> Option<Self> {
+        let e = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        // decode_slice refuses a buffer below this estimate, so only then does it spill.
+        if base64::decoded_len_estimate(part.len()) <= N {
+            let mut buf = [0u8; N];
+            let n = e.decode_slice(part, &mut buf).ok()?;
+            Some(Decoded::Inline(buf, n))
+        } else {
+            e.decode(part).ok().map(Decoded::Heap)
+        }
+    }
+}
+
+impl<const N: usize> std::ops::Deref for Decoded<N> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Decoded::Inline(buf, n) => &buf[..*n],
+            Decoded::Heap(v) => v,
+        }
+    }
 }
 
 fn malformed(detail: &str) -> Refused {
@@ -127,12 +181,13 @@ impl Verifier {
             Candidates::NoKeyForAlg(detail) => return Err(Refused::new(Reason::NoKeyForAlgorithm, detail)),
         };
         let signed = &token[..h64.len() + 1 + p64.len()];
-        let sig = b64url(s64).ok_or_else(|| malformed("signature is not base64url"))?;
+        // RSA-4096's 512 bytes are the largest signature commonly met.
+        let sig = Decoded::<512>::of(s64).ok_or_else(|| malformed("signature is not base64url"))?;
         let ok = keys.iter().any(|k| k.key.verify(alg, signed.as_bytes(), &sig));
         if !ok {
             return Err(Refused::new(Reason::BadSignature, alg.name()));
         }
-        let payload = b64url(p64).ok_or_else(|| malformed("payload is not base64url"))?;
+        let payload = Decoded::<1536>::of(p64).ok_or_else(|| malformed("payload is not base64url"))?;
         // Signed by a trusted key, so not a transport accident: the issuer signed a non-JWT.
         let build = keep.map_or(Build::All, Build::Only);
         let claims =
@@ -170,7 +225,7 @@ impl Verifier {
     }
 
     /// The checks of the claims, read into fields ([`CHECKED`]'s order); `claims` is what the token keeps.
-    fn token_from_fields(&self, fields: [Field; 8], claims: Map<String, Value>) -> Result<Token, Refused> {
+    fn token_from_fields(&self, fields: [Field; 8], claims: Claims) -> Result<Token, Refused> {
         let [sub, iss, exp, nbf, iat, aud, scope, scp] = fields;
         let exp = numeric_date(&exp, "exp")?;
         let nbf = numeric_date(&nbf, "nbf")?;
@@ -214,7 +269,7 @@ impl Verifier {
         if let Some(missing) = self.required_scopes.iter().find(|s| !has_scope(&[&scope, &scp], s)) {
             return Err(Refused::new(Reason::MissingScope, format!("scope {} not granted", clean(missing, 64))));
         }
-        let iss = iss.as_str().map(Arc::from);
+        let iss = iss.as_str().map(|i| self.issuers_seen.intern(i));
         Ok(Token { sub, iss, exp, nbf, iat, claims })
     }
 

@@ -28,5 +28,6 @@ pub fn verifier() -> Verifier {
         leeway: 5.0,
         max_token_bytes: 16 * 1024,
         last_header: Default::default(),
+        issuers_seen: Default::default(),
     }
 }

@@ -4,7 +4,7 @@ use super::emqx;
 use super::spec::{Action, AuthorizationConfig, Condition};
 use super::template::{claim, widen, Context, Template, Unusable};
 use super::topic::is_valid_filter;
-use super::{Decision, Filter, Permissions, Rule};
+use super::{Decision, Permissions, Rule};
 use crate::logsafe::clean;
 use crate::token::Token;
 use serde_json::Value;
@@ -28,25 +28,41 @@ pub fn compile(
     client_id: Option<&str>,
     username: Option<&str>,
 ) -> Permissions {
-    let mut p = Permissions {
-        pass_through: cfg.defer,
-        rules: Vec::new(),
-        acl: Vec::new(),
-        grants: Vec::new(),
-        no_match: if cfg.no_match_defer { Decision::Defer } else { Decision::Deny },
-        warnings: Vec::new(),
-    };
+    let no_match = if cfg.no_match_defer { Decision::Defer } else { Decision::Deny };
     if cfg.defer {
-        return p;
+        return Builder::default().finish(true, no_match, Vec::new());
     }
+    // The broker thread compiles one connection at a time: its lists and text are reused, so a
+    // CONNECT allocates only the two blocks the permissions keep.
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut b) => {
+            let p = fill(&mut b, cfg, token, client_id, username, no_match);
+            b.clear();
+            p
+        }
+        Err(_) => fill(&mut Builder::default(), cfg, token, client_id, username, no_match),
+    })
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Builder> = std::cell::RefCell::default();
+}
+
+fn fill(
+    b: &mut Builder,
+    cfg: &AuthorizationConfig,
+    token: &Token,
+    client_id: Option<&str>,
+    username: Option<&str>,
+    no_match: Decision,
+) -> Permissions {
     let ctx = Context { token, client_id, username, trust_client_id: cfg.trust_client_id };
     let mut w = Warnings::default();
     for (i, spec) in cfg.rules.iter().enumerate() {
-        // Formatted only for a warning: this runs on every CONNECT.
-        let label = RuleLabel(i);
-        if spec.conditions.iter().all(|c| holds(c, token, &label, &mut w)) {
-            let r = build(spec.allow, spec.action, &spec.topic, false, spec.qos, spec.retain, &ctx, &label, &mut w);
-            p.rules.extend(r);
+        if spec.conditions.iter().all(|c| holds(c, token, &RuleLabel(i), &mut w)) {
+            let head =
+                Head { allow: spec.allow, action: spec.action, exact: false, qos: spec.qos, retain: spec.retain };
+            b.build(List::Rules, head, &spec.topic, &ctx, &RuleLabel(i), &mut w);
         }
     }
     let lists = [
@@ -56,71 +72,156 @@ pub fn compile(
     ];
     for (names, action) in lists {
         for name in names {
-            claim_filters(token, name, action, &mut p.grants, &mut w);
+            claim_filters(token, name, action, b, &mut w);
         }
     }
     for name in &cfg.resource_claims {
-        for (action, filter) in super::resources::read(token, name, &mut w) {
-            p.grants.push(grant(action, &filter));
-        }
+        super::resources::read(token, name, b, &mut w);
     }
     if let Some(name) = &cfg.acl_claim {
         if let Some(v) = claim(token, name) {
-            let (acl, grants) = emqx::read(v, &clean(name, 64), &ctx, &mut w);
-            p.acl = acl;
-            p.grants.extend(grants);
+            emqx::read(v, name, &ctx, b, &mut w);
         }
     }
-    p.warnings = w.0;
-    p
+    b.finish(false, no_match, w.0)
 }
 
-fn grant(action: Action, filter: &str) -> Rule {
-    Rule {
-        allow: true,
-        publish: action.publish(),
-        subscribe: action.subscribe(),
-        filter: Filter { text: filter.into(), exact: false },
-        qos: None,
-        retain: None,
+/// Which of the three lists a rule belongs to (see [`Permissions::check`]).
+#[derive(Clone, Copy)]
+pub(crate) enum List {
+    Rules,
+    Acl,
+    Grants,
+}
+
+/// A rule but for its filter.
+#[derive(Clone, Copy)]
+pub(crate) struct Head {
+    pub allow: bool,
+    pub action: Action,
+    pub exact: bool,
+    pub qos: Option<u8>,
+    pub retain: Option<bool>,
+}
+
+impl Head {
+    pub const GRANT: Head = Head { allow: true, action: Action::All, exact: false, qos: None, retain: None };
+}
+
+/// Permissions as they are compiled: three lists whose filters are spans of one text.
+#[derive(Default)]
+pub(crate) struct Builder {
+    lists: [Vec<Rule>; 3],
+    text: String,
+    /// A span did not fit in u32: the permissions deny everything.
+    overflow: bool,
+}
+
+impl Builder {
+    /// An allow-only grant of `filter` (already valid).
+    pub fn grant(&mut self, action: Action, filter: &str) {
+        let start = self.text.len();
+        self.text.push_str(filter);
+        self.add(List::Grants, Head { action, ..Head::GRANT }, start);
     }
-}
 
-/// Fills a rule's placeholders. An allow with an unusable value matches nothing (dropped); a deny with
-/// one is widened (its holes become `+`), so no subject can switch a deny off.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build(
-    allow: bool,
-    action: Action,
-    topic: &Template,
-    exact: bool,
-    qos: Option<u8>,
-    retain: Option<bool>,
-    ctx: &Context,
-    label: &dyn std::fmt::Display,
-    w: &mut Warnings,
-) -> Option<Rule> {
-    let (text, problems) = topic.render(ctx);
-    for (name, why) in &problems {
-        let what = match why {
-            Unusable::Missing => continue,
-            Unusable::NotAString => "is not a string",
-            Unusable::Unsafe => "is empty, holds `+`, `#`, `/` or NUL, or starts the filter with `$`",
-            Unusable::Untrusted => {
-                "is not bound to the token (options.common.matchClientIdToSubject or matchClientIdToClaim), so \
-                 the client chose it"
+    /// Fills a rule's placeholders. An allow with an unusable value matches nothing (dropped); a deny
+    /// with one is widened (its holes become `+`), so no subject can switch a deny off.
+    pub fn build(
+        &mut self,
+        list: List,
+        mut head: Head,
+        topic: &Template,
+        ctx: &Context,
+        label: &dyn std::fmt::Display,
+        w: &mut Warnings,
+    ) {
+        let start = self.text.len();
+        let problems = topic.render_into(ctx, &mut self.text);
+        for (name, why) in &problems {
+            let what = match why {
+                Unusable::Missing => continue,
+                Unusable::NotAString => "is not a string",
+                Unusable::Unsafe => "is empty, holds `+`, `#`, `/` or NUL, or starts the filter with `$`",
+                Unusable::Untrusted => {
+                    "is not bound to the token (options.common.matchClientIdToSubject or matchClientIdToClaim), \
+                     so the client chose it"
+                }
+            };
+            let effect = if head.allow { "the rule matches nothing" } else { "the deny covers every value" };
+            w.push(format!("{label}: {name} {what}; {effect}"));
+        }
+        if !problems.is_empty() {
+            if head.allow {
+                self.text.truncate(start);
+                return;
             }
-        };
-        let effect = if allow { "the rule matches nothing" } else { "the deny covers every value" };
-        w.push(format!("{label}: {name} {what}; {effect}"));
+            // An exact deny cannot be widened literally; as a filter it denies at least as much.
+            let widened = widen(&self.text[start..]);
+            self.text.truncate(start);
+            self.text.push_str(&widened);
+            head.exact = false;
+        }
+        self.add(list, head, start);
     }
-    let filter = match (problems.is_empty(), allow) {
-        (true, _) => Filter { text: text.into(), exact },
-        (false, true) => return None,
-        // An exact deny cannot be widened literally; as a filter it denies at least as much.
-        (false, false) => Filter { text: widen(&text).into(), exact: false },
-    };
-    Some(Rule { allow, publish: action.publish(), subscribe: action.subscribe(), filter, qos, retain })
+
+    /// The rule whose filter is the text from `start` on.
+    fn add(&mut self, list: List, h: Head, start: usize) {
+        let (Ok(s), Ok(len)) = (u32::try_from(start), u32::try_from(self.text.len() - start)) else {
+            self.overflow = true;
+            return;
+        };
+        let (publish, subscribe) = (h.action.publish(), h.action.subscribe());
+        let r =
+            Rule { allow: h.allow, publish, subscribe, exact: h.exact, qos: h.qos, retain: h.retain, start: s, len };
+        self.lists[list as usize].push(r);
+    }
+
+    /// The lists end to end, and the text, each in a block of its exact size.
+    fn finish(&self, pass_through: bool, no_match: Decision, mut warnings: Vec<String>) -> Permissions {
+        let [rules, acl, grants] = &self.lists;
+        let count = rules.len() + acl.len() + grants.len();
+        if self.overflow || u32::try_from(count).is_err() {
+            warnings.push("the compiled permissions exceed 4 GiB; every check is denied".into());
+            let (rules, text) = (Box::default(), Box::default());
+            return Permissions {
+                pass_through: false,
+                rules,
+                starts: [0, 0],
+                text,
+                no_match: Decision::Deny,
+                warnings,
+            };
+        }
+        let mut all = Vec::with_capacity(count);
+        for list in &self.lists {
+            all.extend_from_slice(list);
+        }
+        Permissions {
+            pass_through,
+            rules: all.into_boxed_slice(),
+            starts: [rules.len() as u32, (rules.len() + acl.len()) as u32],
+            text: Box::from(&*self.text),
+            no_match,
+            warnings,
+        }
+    }
+
+    /// Empty for the next CONNECT, keeping capacity unless one token made it large.
+    fn clear(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        if self.text.capacity() > KEEP {
+            self.text = String::new();
+        }
+        self.text.clear();
+        for l in &mut self.lists {
+            if l.capacity() * std::mem::size_of::<Rule>() > KEEP {
+                *l = Vec::new();
+            }
+            l.clear();
+        }
+        self.overflow = false;
+    }
 }
 
 /// `options.authorization.rules[i]`, for warnings.
@@ -150,16 +251,16 @@ fn holds(c: &Condition, token: &Token, label: &dyn std::fmt::Display, w: &mut Wa
 /// A claim list of topic filters (an array of strings, or one string: single-valued IdP
 /// attributes) as grants of `action`. Bad entries are skipped: the list only grants, so skipping
 /// never widens anything.
-fn claim_filters(token: &Token, name: &str, action: Action, grants: &mut Vec<Rule>, w: &mut Warnings) {
+fn claim_filters(token: &Token, name: &str, action: Action, b: &mut Builder, w: &mut Warnings) {
     let shown = || clean(name, 64);
     let valid = |f: &str| is_valid_filter(f) && !f.starts_with("$share/");
     match claim(token, name) {
         None => {}
-        Some(Value::String(f)) if valid(f) => grants.push(grant(action, f)),
+        Some(Value::String(f)) if valid(f) => b.grant(action, f),
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 match item.as_str() {
-                    Some(f) if valid(f) => grants.push(grant(action, f)),
+                    Some(f) if valid(f) => b.grant(action, f),
                     _ => w.push(format!("claim {}[{i}] is not a valid topic filter; ignored", shown())),
                 }
             }

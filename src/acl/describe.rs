@@ -1,7 +1,7 @@
 //! Permissions as text, for `mqtt-jwt verify`: what a connection may do, in the order it is decided.
 use super::{Decision, Permissions, Rule};
 
-fn rule(r: &Rule) -> String {
+fn rule(r: &Rule, text: &str) -> String {
     let action = match (r.publish, r.subscribe) {
         (true, true) => "publish+subscribe",
         (true, false) => "publish",
@@ -11,8 +11,8 @@ fn rule(r: &Rule) -> String {
     let mut s = format!(
         "{} {action} {}{}",
         if r.allow { "allow" } else { "deny" },
-        if r.filter.exact { "exactly " } else { "" },
-        r.filter.text
+        if r.exact { "exactly " } else { "" },
+        r.filter(text)
     );
     if let Some(mask) = r.qos {
         let levels: Vec<String> = (0..3).filter(|q| mask & (1 << q) != 0).map(|q: u8| q.to_string()).collect();
@@ -31,8 +31,8 @@ impl Permissions {
             return vec!["every ACL check is deferred to other plugins (defer: true)".into()];
         }
         let mut out = Vec::new();
-        for (source, list) in [("rule", &self.rules), ("acl claim", &self.acl), ("grant", &self.grants)] {
-            out.extend(list.iter().map(|r| format!("{source}: {}", rule(r))));
+        for (source, list) in ["rule", "acl claim", "grant"].into_iter().zip(self.lists()) {
+            out.extend(list.iter().map(|r| format!("{source}: {}", rule(r, &self.text))));
         }
         out.push(match self.no_match {
             Decision::Defer => "anything else: deferred to other plugins (noMatch: defer)".into(),

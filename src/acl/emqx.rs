@@ -3,27 +3,40 @@
 //! - old object: `{pub: [...], sub: [...], all: [...]}`, allow lists only.
 //!
 //! Topics take `${username}`, `${clientid}`, `%u`, `%c`, and the `eq ` prefix (literal comparison).
-use super::compile::{build, Warnings};
+use super::compile::{Builder, Head, List, Warnings};
 use super::spec::{parse_permission, parse_qos, Action, RuleSpec};
 use super::template::{Context, Template};
-use super::Rule;
+use crate::logsafe::clean;
 use serde_json::{Map, Value};
 
-/// (first-match rules, allow-only grants).
-pub(crate) fn read(v: &Value, name: &str, ctx: &Context, w: &mut Warnings) -> (Vec<Rule>, Vec<Rule>) {
+/// Adds the claim's first-match rules and allow-only grants to `b`.
+pub(crate) fn read(v: &Value, name: &str, ctx: &Context, b: &mut Builder, w: &mut Warnings) {
+    let shown = || clean(name, 64);
     match v {
-        Value::Array(entries) => match rule_list(entries, name, ctx, w) {
-            Ok(rules) => (rules, Vec::new()),
-            Err(e) => {
-                w.push(format!("claim {name}: {e}; the whole claim is ignored"));
-                (Vec::new(), Vec::new())
+        Value::Array(entries) => {
+            if let Err(e) = rule_list(entries, name, ctx, b, w) {
+                w.push(format!("claim {}: {e}; the whole claim is ignored", shown()));
             }
-        },
-        Value::Object(m) => (Vec::new(), old_format(m, name, ctx, w)),
-        _ => {
-            w.push(format!("claim {name} is neither a rule list nor a {{pub, sub, all}} object; ignored"));
-            (Vec::new(), Vec::new())
         }
+        Value::Object(m) => old_format(m, name, ctx, b, w),
+        _ => w.push(format!("claim {} is neither a rule list nor a {{pub, sub, all}} object; ignored", shown())),
+    }
+}
+
+/// `claim <name>[<i>]` or `claim <name>.<key>[<i>]`, formatted only for a warning.
+struct Entry<'a> {
+    name: &'a str,
+    key: Option<&'a str>,
+    i: usize,
+}
+
+impl std::fmt::Display for Entry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "claim {}", clean(self.name, 64))?;
+        if let Some(key) = self.key {
+            write!(f, ".{key}")?;
+        }
+        write!(f, "[{}]", self.i)
     }
 }
 
@@ -37,16 +50,16 @@ fn split_eq(topic: &str) -> (&str, bool) {
 
 /// One entry that cannot be understood rejects the whole list: ignoring only that entry could drop a
 /// deny while keeping the allows after it.
-fn rule_list(entries: &[Value], name: &str, ctx: &Context, w: &mut Warnings) -> Result<Vec<Rule>, String> {
+fn rule_list(entries: &[Value], name: &str, ctx: &Context, b: &mut Builder, w: &mut Warnings) -> Result<(), String> {
     let mut specs = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         specs.push(entry(e).map_err(|why| format!("[{i}] {why}"))?);
     }
-    let mut rules = Vec::new();
     for (i, (r, exact)) in specs.into_iter().enumerate() {
-        rules.extend(build(r.allow, r.action, &r.topic, exact, r.qos, r.retain, ctx, &format!("claim {name}[{i}]"), w));
+        let head = Head { allow: r.allow, action: r.action, exact, qos: r.qos, retain: r.retain };
+        b.build(List::Acl, head, &r.topic, ctx, &Entry { name, key: None, i }, w);
     }
-    Ok(rules)
+    Ok(())
 }
 
 /// The entry and whether its topic had the `eq ` prefix.
@@ -71,15 +84,15 @@ fn entry(e: &Value) -> Result<(RuleSpec, bool), String> {
 }
 
 /// Allow lists only, so a bad item is skipped on its own: that never widens anything.
-fn old_format(m: &Map<String, Value>, name: &str, ctx: &Context, w: &mut Warnings) -> Vec<Rule> {
-    let mut out = Vec::new();
+fn old_format(m: &Map<String, Value>, name: &str, ctx: &Context, b: &mut Builder, w: &mut Warnings) {
+    let shown = || clean(name, 64);
     for (key, v) in m {
         let action = match key.as_str() {
             "pub" => Action::Publish,
             "sub" => Action::Subscribe,
             "all" => Action::All,
             _ => {
-                w.push(format!("claim {name}: unknown key {:?} ignored", crate::logsafe::clean(key, 32)));
+                w.push(format!("claim {}: unknown key {:?} ignored", shown(), clean(key, 32)));
                 continue;
             }
         };
@@ -87,21 +100,20 @@ fn old_format(m: &Map<String, Value>, name: &str, ctx: &Context, w: &mut Warning
             Value::Array(items) => items.iter().collect(),
             one @ Value::String(_) => vec![one],
             _ => {
-                w.push(format!("claim {name}.{key} is not a list of topics; ignored"));
+                w.push(format!("claim {}.{key} is not a list of topics; ignored", shown()));
                 continue;
             }
         };
         for (i, item) in items.into_iter().enumerate() {
-            let label = format!("claim {name}.{key}[{i}]");
+            let label = Entry { name, key: Some(key), i };
             let parsed = item.as_str().ok_or_else(|| "not a string".to_string()).and_then(|t| {
                 let (t, exact) = split_eq(t);
                 Template::parse_emqx(t).map(|tpl| (tpl, exact))
             });
             match parsed {
-                Ok((tpl, exact)) => out.extend(build(true, action, &tpl, exact, None, None, ctx, &label, w)),
+                Ok((tpl, exact)) => b.build(List::Grants, Head { action, exact, ..Head::GRANT }, &tpl, ctx, &label, w),
                 Err(e) => w.push(format!("{label}: {e}; ignored")),
             }
         }
     }
-    out
 }

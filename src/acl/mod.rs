@@ -40,25 +40,21 @@ pub enum Decision {
     Defer,
 }
 
-/// A filter as granted or denied. `exact` (EMQX's `eq ` prefix) compares the requested topic or filter
-/// literally instead of as a wildcard match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Filter {
-    pub text: Box<str>,
-    pub exact: bool,
-}
-
-/// One compiled rule: everything resolved at CONNECT, so applying it is string comparison only.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One compiled rule: everything resolved at CONNECT, so applying it is string comparison only. Its
+/// filter is a span of its [`Permissions`]' text: one block for all of them, not a string each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rule {
     pub allow: bool,
     pub publish: bool,
     /// Subscribe, and therefore also READ of what the subscription delivers.
     pub subscribe: bool,
-    pub filter: Filter,
+    /// EMQX's `eq ` prefix: the requested topic or filter is compared literally, not as a match.
+    pub exact: bool,
     /// Bit n set: QoS n allowed. None: any QoS.
     pub qos: Option<u8>,
     pub retain: Option<bool>,
+    pub start: u32,
+    pub len: u32,
 }
 
 /// A check, validated once before the rules are scanned.
@@ -69,6 +65,11 @@ enum Request<'a> {
 }
 
 impl Rule {
+    /// The filter, from the text of the permissions holding this rule.
+    pub(crate) fn filter<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.start as usize..self.start as usize + self.len as usize).unwrap_or_default()
+    }
+
     fn qos_ok(&self, qos: u8) -> bool {
         self.qos.is_none_or(|mask| qos < 8 && mask & (1 << qos) != 0)
     }
@@ -76,38 +77,31 @@ impl Rule {
     /// Conditions constrain what the client sends: qos its PUBLISH or SUBSCRIBE QoS, retain its PUBLISH
     /// flag. Where one does not apply (retain on SUBSCRIBE; both on READ), an allow ignores it and a deny
     /// carrying it does not match, so `deny publish # retain:true` never blocks a delivery.
-    fn applies(&self, req: &Request) -> bool {
+    fn applies(&self, req: &Request, text: &str) -> bool {
+        // Sliced only once the flags have matched.
+        let filter = || self.filter(text);
         match *req {
             Request::Write { topic, qos, retain } => {
                 self.publish
                     && self.qos_ok(qos)
                     && self.retain.is_none_or(|r| r == retain)
-                    && if self.filter.exact { *self.filter.text == *topic } else { matches(&self.filter.text, topic) }
+                    && if self.exact { filter() == topic } else { matches(filter(), topic) }
             }
-            Request::Subscribe { filter, qos } => {
+            Request::Subscribe { filter: requested, qos } => {
                 self.subscribe
                     && self.qos_ok(qos)
                     && (self.allow || self.retain.is_none())
-                    && if self.filter.exact { *self.filter.text == *filter } else { covers(&self.filter.text, filter) }
+                    && if self.exact { filter() == requested } else { covers(filter(), requested) }
             }
             Request::Read { topic } => {
                 // An exact allow granted a subscription; its deliveries follow it as a filter. An exact deny
                 // forbade asking for that string, which only a topic equal to it is.
                 self.subscribe
                     && (self.allow || (self.qos.is_none() && self.retain.is_none()))
-                    && if self.filter.exact && !self.allow {
-                        *self.filter.text == *topic
-                    } else {
-                        matches(&self.filter.text, topic)
-                    }
+                    && if self.exact && !self.allow { filter() == topic } else { matches(filter(), topic) }
             }
         }
     }
-}
-
-/// Some(allow?) from the first rule that applies.
-fn first_match(rules: &[Rule], req: &Request) -> Option<bool> {
-    rules.iter().find(|r| r.applies(req)).map(|r| r.allow)
 }
 
 /// The permissions of one connection, compiled at CONNECT.
@@ -115,9 +109,12 @@ fn first_match(rules: &[Rule], req: &Request) -> Option<bool> {
 pub struct Permissions {
     /// `defer: true`: every check goes to other plugins.
     pub(crate) pass_through: bool,
-    pub(crate) rules: Vec<Rule>,
-    pub(crate) acl: Vec<Rule>,
-    pub(crate) grants: Vec<Rule>,
+    /// jwt.json rules, then the `acl` claim's rules, then the grants ([`Permissions::lists`]).
+    pub(crate) rules: Box<[Rule]>,
+    /// Where the `acl` claim's rules and the grants start in `rules`.
+    pub(crate) starts: [u32; 2],
+    /// Every rule's filter, end to end.
+    pub(crate) text: Box<str>,
     pub(crate) no_match: Decision,
     pub(crate) warnings: Vec<String>,
 }
@@ -139,19 +136,29 @@ impl Permissions {
             },
             Access::Write | Access::Read => return Decision::Deny,
         };
+        let [rules, acl, grants] = self.lists();
         let mut allowed = false;
-        for list in [&self.rules, &self.acl] {
-            match first_match(list, &req) {
-                Some(false) => return Decision::Deny,
-                Some(true) => allowed = true,
+        for list in [rules, acl] {
+            // The first rule that applies decides for its list.
+            match list.iter().find(|r| r.applies(&req, &self.text)) {
+                Some(r) if !r.allow => return Decision::Deny,
+                Some(_) => allowed = true,
                 None => {}
             }
         }
-        if allowed || self.grants.iter().any(|g| g.applies(&req)) {
+        if allowed || grants.iter().any(|g| g.applies(&req, &self.text)) {
             Decision::Allow
         } else {
             self.no_match
         }
+    }
+
+    /// The jwt.json rules, the `acl` claim's rules and the grants.
+    pub(crate) fn lists(&self) -> [&[Rule]; 3] {
+        let [a, g] = self.starts.map(|s| s as usize);
+        let (rules, rest) = self.rules.split_at(a.min(self.rules.len()));
+        let (acl, grants) = rest.split_at(g.saturating_sub(a).min(rest.len()));
+        [rules, acl, grants]
     }
 
     /// Why parts of the token were ignored (wrong claim types, unusable placeholder values), for the

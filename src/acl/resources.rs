@@ -1,7 +1,7 @@
 //! Per-resource permissions issued by a token service: a claim listing topic filters, each with
 //! `read`, `write` or `read-write`. Either a list `[{"topic": "a/#", "permission": "read"}]` (also
 //! `resource` / `access`) or an object `{"a/#": "read"}`. Allow-only, like the other claim lists.
-use super::compile::Warnings;
+use super::compile::{Builder, Warnings};
 use super::spec::Action;
 use super::template::claim;
 use super::topic::is_valid_filter;
@@ -18,16 +18,15 @@ fn action(permission: &str) -> Option<Action> {
     }
 }
 
-/// The grants of claim `name`; items that cannot be understood are skipped with a warning.
-pub fn read(token: &Token, name: &str, w: &mut Warnings) -> Vec<(Action, String)> {
+/// Adds the grants of claim `name` to `b`; items that cannot be understood are skipped with a warning.
+pub(crate) fn read(token: &Token, name: &str, b: &mut Builder, w: &mut Warnings) {
     // Most tokens have no such claim: nothing is formatted for them.
-    let Some(value) = claim(token, name) else { return Vec::new() };
+    let Some(value) = claim(token, name) else { return };
     let shown = clean(name, 64);
     let valid = |f: &str| is_valid_filter(f) && !f.starts_with("$share/");
-    let mut out = Vec::new();
     let mut one = |at: String, topic: Option<&str>, permission: Option<&str>| match (topic, permission.and_then(action))
     {
-        (Some(t), Some(a)) if valid(t) => out.push((a, t.to_string())),
+        (Some(t), Some(a)) if valid(t) => b.grant(a, t),
         (Some(t), Some(_)) if !valid(t) => w.push(format!("claim {at} is not a valid topic filter; ignored")),
         _ => w.push(format!("claim {at} needs a topic and a permission read, write or read-write; ignored")),
     };
@@ -45,7 +44,6 @@ pub fn read(token: &Token, name: &str, w: &mut Warnings) -> Vec<(Action, String)
         }
         _ => w.push(format!("claim {shown} is not a list or object of resources; ignored")),
     }
-    out
 }
 
 #[cfg(test)]
@@ -60,7 +58,7 @@ mod tests {
             "authorization": {"claims": {"resources": ["resources"]}}}});
         let cfg = Config::parse(&cfg.to_string()).unwrap();
         let claims = json!({"resources": claim}).as_object().unwrap().clone();
-        let t = Token { sub: Some("c".into()), iss: None, exp: None, nbf: None, iat: None, claims };
+        let t = Token { sub: Some("c".into()), iss: None, exp: None, nbf: None, iat: None, claims: claims.into() };
         compile(cfg.authorization.as_ref().unwrap(), &t, Some("c"), None)
     }
 

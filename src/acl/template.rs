@@ -135,10 +135,11 @@ impl Template {
         Ok(())
     }
 
-    /// The filter with every placeholder filled. An unusable value leaves a [`HOLE`] in its place and
-    /// is reported with the placeholder's name; the caller decides what a rule with holes means.
-    pub fn render(&self, ctx: &Context) -> (String, Vec<(String, Unusable)>) {
-        let mut out = String::new();
+    /// Appends the filter with every placeholder filled to `out`. An unusable value leaves a [`HOLE`]
+    /// in its place and is reported with its placeholder; the caller decides what a rule with holes
+    /// means. Names are formatted only for a warning: this runs for every rule at every CONNECT.
+    pub fn render_into<'s>(&'s self, ctx: &Context, out: &mut String) -> Vec<(Placeholder<'s>, Unusable)> {
+        let start = out.len();
         let mut problems = Vec::new();
         for p in &self.parts {
             let (name, value) = match p {
@@ -146,14 +147,13 @@ impl Template {
                     out.push_str(t);
                     continue;
                 }
-                Part::Username => ("the username".to_string(), ctx.username.ok_or(Unusable::Missing)),
-                Part::ClientId if !ctx.trust_client_id => ("the client id".to_string(), Err(Unusable::Untrusted)),
-                Part::ClientId => ("the client id".to_string(), ctx.client_id.ok_or(Unusable::Missing)),
-                Part::Claim(path) => {
-                    (format!("claim {}", crate::logsafe::clean(path, 64)), string_claim(ctx.token, path))
-                }
+                Part::Username => (Placeholder::Username, ctx.username.ok_or(Unusable::Missing)),
+                Part::ClientId if !ctx.trust_client_id => (Placeholder::ClientId, Err(Unusable::Untrusted)),
+                Part::ClientId => (Placeholder::ClientId, ctx.client_id.ok_or(Unusable::Missing)),
+                Part::Claim(path) => (Placeholder::Claim(path), string_claim(ctx.token, path)),
             };
-            match value.and_then(|v| if safe_value(v, out.is_empty()) { Ok(v) } else { Err(Unusable::Unsafe) }) {
+            let at_start = out.len() == start;
+            match value.and_then(|v| if safe_value(v, at_start) { Ok(v) } else { Err(Unusable::Unsafe) }) {
                 Ok(v) => out.push_str(v),
                 Err(why) => {
                     out.push(HOLE);
@@ -161,7 +161,33 @@ impl Template {
                 }
             }
         }
-        (out, problems)
+        problems
+    }
+
+    /// [`Template::render_into`] into a string of its own.
+    #[cfg(test)]
+    pub fn render(&self, ctx: &Context) -> (String, Vec<(String, Unusable)>) {
+        let mut out = String::new();
+        let problems = self.render_into(ctx, &mut out);
+        (out, problems.into_iter().map(|(p, why)| (p.to_string(), why)).collect())
+    }
+}
+
+/// A placeholder, as a warning names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder<'t> {
+    Username,
+    ClientId,
+    Claim(&'t str),
+}
+
+impl std::fmt::Display for Placeholder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Placeholder::Username => f.write_str("the username"),
+            Placeholder::ClientId => f.write_str("the client id"),
+            Placeholder::Claim(path) => write!(f, "claim {}", crate::logsafe::clean(path, 64)),
+        }
     }
 }
 
@@ -210,7 +236,7 @@ mod tests {
             exp: None,
             nbf: None,
             iat: None,
-            claims: json!({"n": 1}).as_object().unwrap().clone(),
+            claims: json!({"n": 1}).as_object().unwrap().clone().into(),
         };
         t.render(&Context { token: &token, client_id, username: Some("u"), trust_client_id: true })
     }

@@ -9,7 +9,7 @@ use Decision::{Allow, Defer, Deny};
 fn token(claims: Value) -> Token {
     let claims = claims.as_object().expect("claims object").clone();
     let sub = claims.get("sub").and_then(Value::as_str).map(Into::into);
-    Token { sub, iss: None, exp: None, nbf: None, iat: None, claims }
+    Token { sub, iss: None, exp: None, nbf: None, iat: None, claims: claims.into() }
 }
 
 /// Client ids in these tests are trusted (as with a client id binding): they test the templates.
@@ -32,7 +32,7 @@ fn perms(auth: Value, claims: Value, client_id: Option<&str>, username: Option<&
     let p = compile(&cfg, &full, client_id, username);
     let names = cfg.claims_read();
     let mut kept = full.clone();
-    kept.claims.retain(|k, _| names.contains(k));
+    kept.claims.retain(|k| names.iter().any(|n| n == k));
     assert_eq!(compile(&cfg, &kept, client_id, username), p, "kept {names:?} of {:?}", full.claims);
     p
 }

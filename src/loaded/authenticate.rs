@@ -7,10 +7,6 @@ use crate::refusal::{Reason, Refused};
 use crate::token::Token;
 use std::sync::Arc;
 
-/// Distinct issuers interned; beyond that (no issuer list configured and many issuers) each token
-/// gets its own copy.
-const MAX_INTERNED_ISSUERS: usize = 64;
-
 impl Loaded {
     /// Verifies a token, using the cache of already verified signatures. Never blocks: the keys are
     /// whatever the key sources hold now; an unknown kid (or no keys yet) asks for a background
@@ -48,21 +44,10 @@ impl Loaded {
         Ok(t)
     }
 
-    /// Shares the issuer string. The claims are already only those `keep` names: the verifier
-    /// builds no others ([`Loaded::verify_signed`]).
-    fn slim(&self, mut t: Token) -> Token {
-        debug_assert!(t.claims.keys().all(|k| self.keep.contains(k)), "claims beyond keep were built");
-        if let Some(iss) = t.iss.take() {
-            let mut known = self.issuers.lock();
-            t.iss = match known.iter().find(|k| **k == iss) {
-                Some(k) => Some(k.clone()),
-                None if known.len() < MAX_INTERNED_ISSUERS => {
-                    known.push(iss.clone());
-                    Some(iss)
-                }
-                None => Some(iss),
-            };
-        }
+    /// The claims are already only those `keep` names: the verifier builds no others
+    /// ([`Loaded::verify_signed`]); its issuer string is shared ([`crate::verify::IssuerNames`]).
+    fn slim(&self, t: Token) -> Token {
+        debug_assert!(t.claims.keys().all(|k| self.keep.iter().any(|n| n == k)), "claims beyond keep were built");
         t
     }
 

@@ -40,10 +40,8 @@ pub struct Loaded {
     pub exchange: Option<crate::net::exchange::Exchanger>,
     /// `options.logout`: the access-token checks with the logout audience and no `exp` required.
     logout: Option<Verifier>,
-    /// The claims a verified token keeps beyond sub, iss and the times (see [`Loaded::slim`]).
+    /// The claims a verified token keeps beyond sub, iss and the times (see [`Loaded::verify_signed`]).
     keep: Vec<String>,
-    /// The issuers seen so far, shared by every token and session of that issuer.
-    issuers: Mutex<Vec<Arc<str>>>,
 }
 
 struct Cache {
@@ -76,6 +74,7 @@ impl Loaded {
             leeway: c.leeway_seconds as f64,
             max_token_bytes: c.max_token_bytes,
             last_header: Default::default(),
+            issuers_seen: Default::default(),
         };
         let logout = config.logout.as_ref().map(|l| Verifier {
             audiences: vec![crate::pattern::Pattern::Exact(l.audience.clone())],
@@ -86,6 +85,7 @@ impl Loaded {
             leeway: verifier.leeway,
             max_token_bytes: verifier.max_token_bytes,
             last_header: Default::default(),
+            issuers_seen: Default::default(),
         });
         let verified = VerifiedCache::new(config.verified_cache_entries);
         let cache = Mutex::new(Cache { verified, generation: keys.generation() });
@@ -109,20 +109,8 @@ impl Loaded {
                 keep.push(name);
             }
         }
-        let issuers = Mutex::new(Vec::new());
-        let loaded = Loaded {
-            generation,
-            config,
-            verifier,
-            keys,
-            notices,
-            cache,
-            introspector,
-            exchange,
-            logout,
-            keep,
-            issuers,
-        };
+        let loaded =
+            Loaded { generation, config, verifier, keys, notices, cache, introspector, exchange, logout, keep };
         Ok((loaded, warnings))
     }
 

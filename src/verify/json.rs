@@ -1,6 +1,7 @@
 //! Strict JSON for headers and claims sets: keys unique at every depth (serde_json's recursion limit
 //! bounds the depth), and, for claims, only the claims that later decisions read built into values.
 use super::scan::{same, Bad, Scanner};
+use crate::token::Claims;
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -62,7 +63,7 @@ pub(super) enum Build<'k> {
 /// An object's members named in `names`, as [`Field`]s, and the members `build` asks for, as values.
 pub(super) struct Picked<'de, const K: usize> {
     pub fields: [Field<'de>; K],
-    pub built: Map<String, Value>,
+    pub built: Claims,
 }
 
 /// A JSON object checked as [`parse_object`] checks it (keys unique at every depth), reading the
@@ -73,7 +74,8 @@ pub(super) fn pick<'de, const K: usize>(
     names: [&str; K],
     build: Build,
 ) -> Result<Picked<'de, K>, String> {
-    let mut out = Picked { fields: std::array::from_fn(|_| Field::Absent), built: Map::new() };
+    let mut fields = std::array::from_fn(|_| Field::Absent);
+    let mut built = MEMBERS.take();
     let mut s = Scanner::new(bytes);
     let read = s
         .object(|s, k| {
@@ -83,22 +85,24 @@ pub(super) fn pick<'de, const K: usize>(
                 Build::Only(list) => list.iter().any(|x| same(x, &k)),
             };
             match (field, wanted) {
-                (Some(i), false) => out.fields[i] = s.field()?,
+                (Some(i), false) => fields[i] = s.field()?,
                 (field, true) => {
                     // Checked by the scanner already: serde_json only builds it.
                     let Strict(v) = serde_json::from_slice(s.raw()?).map_err(|_| Bad::Syntax)?;
                     if let Some(i) = field {
-                        out.fields[i] = Field::from_value(&v);
+                        fields[i] = Field::from_value(&v);
                     }
-                    out.built.insert(k.into_owned(), v);
+                    built.push((Box::from(&*k), v));
                 }
                 (None, false) => s.skip_member()?,
             }
             Ok(())
         })
         .and_then(|()| s.end());
+    let built = give_back(built);
     match read {
-        Ok(()) => Ok(out),
+        // The scanner refused duplicate keys, so the names are unique.
+        Ok(()) => Ok(Picked { fields, built: Claims::from_unique(built) }),
         Err(Bad::DuplicateKey) => Err("duplicate key".into()),
         Err(Bad::NotObject) => Err("not a JSON object".into()),
         // serde_json's categories, as parse_object words them.
@@ -107,7 +111,25 @@ pub(super) fn pick<'de, const K: usize>(
     }
 }
 
+/// The members in a vector of their exact size; the scratch vector goes back for the next token.
+fn give_back(mut scratch: Vec<(Box<str>, Value)>) -> Vec<(Box<str>, Value)> {
+    let mut members = Vec::with_capacity(scratch.len());
+    members.append(&mut scratch);
+    if scratch.capacity() <= 64 {
+        MEMBERS.set(scratch);
+    }
+    members
+}
+
 struct Strict(Value);
+
+thread_local! {
+    /// The elements of the arrays being built, nested ones above their parents': each array is then
+    /// allocated once, at its exact size.
+    static ELEMENTS: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The members [`pick`] builds, for the same reason.
+    static MEMBERS: std::cell::RefCell<Vec<(Box<str>, Value)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 impl<'de> Deserialize<'de> for Strict {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
@@ -144,11 +166,22 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Strict(Value::Null))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Strict(v)) = a.next_element()? {
-            items.push(v);
-        }
-        Ok(Strict(Value::Array(items)))
+        let mark = ELEMENTS.with_borrow(Vec::len);
+        let read = (|| {
+            while let Some(Strict(v)) = a.next_element()? {
+                ELEMENTS.with_borrow_mut(|e| e.push(v));
+            }
+            Ok(())
+        })();
+        let items = ELEMENTS.with_borrow_mut(|e| {
+            let items: Vec<Value> = e.drain(mark..).collect();
+            // A huge array once does not stay on the broker thread.
+            if mark == 0 && e.capacity() > 4096 {
+                e.shrink_to(4096);
+            }
+            items
+        });
+        read.map(|()| Strict(Value::Array(items)))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
         let mut m = Map::new();
@@ -187,7 +220,7 @@ mod tests {
                 }
                 assert_eq!(p.built.get("roles"), f.get("roles"), "{text}: kept");
                 assert_eq!(p.built.len(), f.contains_key("roles") as usize, "{text}: only the kept are built");
-                assert_eq!(&a.built, f, "{text}: all built");
+                assert_eq!(a.built, Claims::from(f.clone()), "{text}: all built");
             }
             (Err(f), Err(p), Err(a)) => {
                 assert_eq!(p, a, "{text}");

@@ -18,6 +18,7 @@ fn setup() -> (Verifier, KeySet) {
         leeway: 0.0,
         max_token_bytes: 8192,
         last_header: Default::default(),
+        issuers_seen: Default::default(),
     };
     (v, keys)
 }
