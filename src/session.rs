@@ -108,8 +108,8 @@ impl End {
 }
 
 impl Session {
-    /// `verified` should carry no claims map when the session is all that keeps it (see
-    /// [`Token::without_claims`]).
+    /// `verified` is shared with the verified-token cache: an entry evicted while its session lives
+    /// frees nothing, and its claims are one small block ([`crate::token::Claims`]).
     pub fn new(client_id: Arc<str>, verified: Arc<Token>, username: Option<Arc<str>>, token: Option<Arc<str>>) -> Self {
         Session {
             client_id,

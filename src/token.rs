@@ -16,21 +16,6 @@ pub struct Token {
 }
 
 impl Token {
-    /// The same token without its claims, for a holder that never reads them.
-    pub fn without_claims(t: &Arc<Token>) -> Arc<Token> {
-        if t.claims.is_empty() {
-            return t.clone();
-        }
-        Arc::new(Token {
-            sub: t.sub.clone(),
-            iss: t.iss.clone(),
-            exp: t.exp,
-            nbf: t.nbf,
-            iat: t.iat,
-            claims: Claims::default(),
-        })
-    }
-
     /// A claim by name or dotted path (`realm_access.roles`).
     pub fn claim(&self, path: &str) -> Option<&Value> {
         let mut parts = path.split('.');

@@ -264,7 +264,7 @@ impl Plugin {
             Some(sub) if **sub == *id => sub.clone(),
             _ => id.into(),
         };
-        let mut session = Session::new(id, Token::without_claims(&t), username, keep.then(|| token.into()));
+        let mut session = Session::new(id, t.clone(), username, keep.then(|| token.into()));
         session.sid = logout_sid(loaded, &t);
         session.permissions = self.permissions(loaded, broker, &t, &session);
         Ok(Prepared { session, set, gate })
@@ -362,7 +362,7 @@ impl Plugin {
         let rename = (username != session.username).then(|| username.as_deref().map(str::to_string)).flatten();
         let username = share(username, &t.sub);
         let refreshed = session.refreshed || stored != session.token;
-        let mut fresh = Session::new(session.client_id.clone(), Token::without_claims(&t), username, stored);
+        let mut fresh = Session::new(session.client_id.clone(), t.clone(), username, stored);
         fresh.refreshed = refreshed;
         fresh.last_refresh = session.last_refresh;
         fresh.sid = logout_sid(loaded, &t);
