@@ -95,3 +95,32 @@ fn shrink(v: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claims_are_found_by_name_whatever_order_they_came_in() {
+        let members = ["z", "a", "m", "realm_access"].map(|k| (Box::from(k), json!(k)));
+        let mut c = Claims::from_unique(members.to_vec());
+        assert_eq!(c.keys().collect::<Vec<_>>(), ["a", "m", "realm_access", "z"]);
+        for k in ["z", "a", "m", "realm_access"] {
+            assert_eq!(c.get(k), Some(&json!(k)));
+        }
+        assert_eq!(c.get("b"), None);
+        c.retain(|k| k != "m");
+        assert!(!c.contains_key("m") && c.contains_key("z") && c.len() == 3);
+    }
+
+    #[test]
+    fn kept_arrays_and_strings_hold_no_spare_capacity() {
+        let mut items = Vec::with_capacity(16);
+        items.push(Value::String(String::with_capacity(64) + "a/#"));
+        let c = Claims::from_unique(vec![(Box::from("publ"), Value::Array(items))]);
+        let Some(Value::Array(items)) = c.get("publ") else { panic!("array") };
+        assert_eq!(items.capacity(), 1);
+        assert!(matches!(&items[0], Value::String(s) if s.capacity() == 3));
+    }
+}

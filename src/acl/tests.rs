@@ -549,3 +549,47 @@ fn the_claims_read_are_those_the_configuration_names() {
     assert_eq!(c.claims_read(), want);
     assert!(cfg(json!({"defer": true})).claims_read().is_empty());
 }
+
+/// The lists and text of one CONNECT's compilation are reused for the next: nothing of one client's
+/// permissions may reach another's, whatever the first left behind (a widened deny, a dropped allow).
+#[test]
+fn one_compilation_leaves_nothing_to_the_next() {
+    let auth = json!({"rules": [
+        {"permission": "deny", "action": "publish", "topic": "x/%{tenant}/#"},
+        {"permission": "allow", "action": "all", "topic": "t/%{tenant}/#"}
+    ]});
+    let first = perms(auth.clone(), json!({"tenant": "a/b", "publ": ["p/#"], "subs": ["s/#", 5]}), None, None);
+    warned(&first, &["claim tenant"]);
+    table(&first, &[(W, "x/any/1", 0, false, Deny), (W, "p/1", 0, false, Allow), (W, "t/a/b", 0, false, Deny)]);
+    let second = perms(auth.clone(), json!({}), None, None);
+    assert!(second.warnings().is_empty(), "{:?}", second.warnings());
+    table(&second, &[(W, "p/1", 0, false, Deny), (S, "s/1", 0, false, Deny), (W, "x/any/1", 0, false, Deny)]);
+    let third = perms(auth, json!({"tenant": "c"}), None, None);
+    assert_eq!(
+        third.describe(),
+        ["rule: deny publish x/c/#", "rule: allow publish+subscribe t/c/#", "anything else: denied"]
+    );
+    assert_eq!(&*third.text, "x/c/#t/c/#", "only this compilation's filters");
+}
+
+/// The three lists keep their order of decision whatever order they were filled in (the `acl`
+/// claim is read after the grants, but decides before them).
+#[test]
+fn lists_are_decided_in_order_whatever_order_they_are_filled() {
+    let p = perms(
+        json!({"aclClaim": "acl", "rules": [{"permission": "allow", "action": "publish", "topic": "r/#"}]}),
+        json!({"publ": ["g/#"], "acl": [{"permission": "deny", "action": "publish", "topic": "g/no"}]}),
+        None,
+        None,
+    );
+    assert_eq!(
+        p.describe(),
+        [
+            "rule: allow publish r/#",
+            "acl claim: deny publish g/no",
+            "grant: allow publish g/#",
+            "anything else: denied"
+        ]
+    );
+    table(&p, &[(W, "g/no", 0, false, Deny), (W, "g/yes", 0, false, Allow), (W, "r/1", 0, false, Allow)]);
+}

@@ -386,4 +386,17 @@ mod tests {
             agree(&c, false);
         }
     }
+
+    /// The elements of arrays wait on one stack per thread: a parse that fails inside nested arrays
+    /// must leave none of its elements to the next array built.
+    #[test]
+    fn a_failed_array_leaves_no_elements_to_the_next() {
+        let bad = br#"[1, [2, 3, {"a": 1, "a": 2}], 4]"#;
+        assert!(serde_json::from_slice::<Strict>(bad).is_err(), "duplicate key refused");
+        assert_eq!(ELEMENTS.with_borrow(Vec::len), 0, "nothing left on the stack");
+        let Strict(v) = serde_json::from_slice(br#"[9, [8, [7]], []]"#).expect("valid");
+        assert_eq!(v, serde_json::json!([9, [8, [7]], []]));
+        let Value::Array(items) = &v else { panic!("array") };
+        assert_eq!(items.capacity(), 3, "exactly sized");
+    }
 }
