@@ -75,7 +75,9 @@ pub(super) fn pick<'de, const K: usize>(
     build: Build,
 ) -> Result<Picked<'de, K>, String> {
     let mut fields = std::array::from_fn(|_| Field::Absent);
-    let mut built = MEMBERS.take();
+    // The scratch vector is fetched only for a first member to build: most headers and plain
+    // configurations build none.
+    let mut built = Vec::new();
     let mut s = Scanner::new(bytes);
     let read = s
         .object(|s, k| {
@@ -91,6 +93,9 @@ pub(super) fn pick<'de, const K: usize>(
                     let Strict(v) = serde_json::from_slice(s.raw()?).map_err(|_| Bad::Syntax)?;
                     if let Some(i) = field {
                         fields[i] = Field::from_value(&v);
+                    }
+                    if built.capacity() == 0 {
+                        built = MEMBERS.take();
                     }
                     built.push((Box::from(&*k), v));
                 }
@@ -113,6 +118,9 @@ pub(super) fn pick<'de, const K: usize>(
 
 /// The members in a vector of their exact size; the scratch vector goes back for the next token.
 fn give_back(mut scratch: Vec<(Box<str>, Value)>) -> Vec<(Box<str>, Value)> {
+    if scratch.capacity() == 0 {
+        return scratch;
+    }
     let mut members = Vec::with_capacity(scratch.len());
     members.append(&mut scratch);
     if scratch.capacity() <= 64 {
