@@ -89,17 +89,19 @@ fn b64url(part: &str) -> Option<Vec<u8>> {
 }
 
 /// Decodes a segment into `buf` when it fits (signatures and most claims sets do), else into
-/// `spill`: no allocation for the common token, and nothing copied out of a returned buffer.
+/// `spill`: no allocation for the common token. SIMD base64url, strict as the `base64` crate's
+/// URL_SAFE_NO_PAD (no padding, canonical trailing bits; `decodes_like_the_base64_crate` checks).
 /// Not inlined, so that ci/profile-connect.sh can name its cost.
 #[inline(never)]
 fn b64url_into<'b>(part: &str, buf: &'b mut [u8], spill: &'b mut Vec<u8>) -> Option<&'b [u8]> {
-    let e = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    // decode_slice refuses a buffer below this estimate, so only then does it spill.
-    if base64::decoded_len_estimate(part.len()) <= buf.len() {
-        let n = e.decode_slice(part, buf).ok()?;
-        Some(&buf[..n])
+    use base64_simd::AsOut;
+    let e = base64_simd::URL_SAFE_NO_PAD;
+    // The length check first: decode panics on a short buffer.
+    let n = e.decoded_length(part.as_bytes()).ok()?;
+    if n <= buf.len() {
+        e.decode(part.as_bytes(), buf[..n].as_out()).ok().map(|d| &*d)
     } else {
-        *spill = e.decode(part).ok()?;
+        *spill = e.decode_to_vec(part.as_bytes()).ok()?;
         Some(spill)
     }
 }
