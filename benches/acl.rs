@@ -18,14 +18,7 @@ fn permissions(n: usize) -> Permissions {
     });
     let cfg = Config::parse(&text.to_string()).unwrap().authorization.unwrap();
     let claims = json!({"tenant": "acme"});
-    let token = Token {
-        sub: None,
-        iss: None,
-        exp: None,
-        nbf: None,
-        iat: None,
-        claims: claims.as_object().unwrap().clone().into(),
-    };
+    let token = Token::bare(claims.as_object().unwrap().clone().into());
     compile(&cfg, &token, Some("device-0042"), None)
 }
 
