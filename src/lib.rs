@@ -42,5 +42,6 @@ pub mod plugin;
 pub mod refusal;
 pub mod session;
 pub mod shape;
+pub mod swar;
 pub mod token;
 pub mod verify;

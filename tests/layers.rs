@@ -15,6 +15,7 @@ const RANKS: &[(&str, u8)] = &[
     ("shape", 0),
     ("hashers", 0),
     ("token", 0),
+    ("swar", 0),
     // What background threads report to the broker thread: log lines and counters.
     ("notices", 1),
     ("metrics", 1),

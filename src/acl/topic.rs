@@ -16,7 +16,7 @@ fn shields_dollar(filter: &str, topic: &str) -> bool {
 
 /// A topic name a client may publish to and that can be delivered: non-empty, no wildcard, no NUL.
 pub fn is_valid_topic(t: &str) -> bool {
-    !t.is_empty() && t.len() <= MAX_LEN && !t.bytes().any(|b| matches!(b, b'+' | b'#' | 0))
+    !t.is_empty() && t.len() <= MAX_LEN && !crate::swar::contains_any(t.as_bytes(), [b'+', b'#', 0])
 }
 
 /// A topic filter: non-empty, no NUL, `+` only as a whole level, `#` only as the whole last level.

@@ -184,8 +184,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let items = ELEMENTS.with_borrow_mut(|e| {
             let items: Vec<Value> = e.drain(mark..).collect();
             // A huge array once does not stay on the broker thread.
-            if mark == 0 && e.capacity() > 4096 {
-                e.shrink_to(4096);
+            if mark == 0 && e.capacity() > 256 {
+                e.shrink_to(256);
             }
             items
         });

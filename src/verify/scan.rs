@@ -4,6 +4,7 @@
 //! more than the HMAC before it. serde_json itself still builds the values that are kept, and reads
 //! numbers that are not plain integers, so both agree on every value (src/verify/json.rs's tests).
 use super::json::Field;
+use crate::swar::{below, equal};
 use std::borrow::Cow;
 
 /// Why an input is refused; [`super::json::pick`] words it as serde_json's categories.
@@ -85,15 +86,6 @@ pub(super) struct Scanner<'de> {
     i: usize,
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `w` below `n` (n ≤ 128); exact for the lowest such byte, which is
-/// all that is read of it.
-fn below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * n as u64) & !w & HIGHS
-}
-
 impl<'de> Scanner<'de> {
     pub(super) fn new(b: &'de [u8]) -> Self {
         Scanner { b, text: std::str::from_utf8(b).ok(), i: 0 }
@@ -104,7 +96,7 @@ impl<'de> Scanner<'de> {
     fn plain_run(&mut self) {
         while let Some(Ok(chunk)) = self.b.get(self.i..self.i + 8).map(<[u8; 8]>::try_from) {
             let w = u64::from_le_bytes(chunk);
-            let special = below(w ^ (ONES * b'"' as u64), 1) | below(w ^ (ONES * b'\\' as u64), 1) | below(w, 0x20);
+            let special = equal(w, b'"') | equal(w, b'\\') | below(w, 0x20);
             if special != 0 {
                 self.i += (special.trailing_zeros() / 8) as usize;
                 return;
