@@ -1,5 +1,6 @@
 //! Bounded cache of tokens whose signature already verified, keyed by the token's SHA-256, so a
 //! reconnect storm costs a hash instead of a signature check. Time claims are re-checked on every use.
+use crate::acl::Granted;
 use crate::hashers::DigestKeyed;
 use crate::token::Token;
 use std::collections::HashMap;
@@ -17,9 +18,20 @@ pub fn digest(token: &str) -> Digest {
     out
 }
 
+/// A verified token until `until`, and the permissions last compiled from it (then the token no
+/// longer holds the claims only authorization reads).
+struct Entry {
+    until: f64,
+    token: Arc<Token>,
+    granted: Option<Arc<Granted>>,
+}
+
+/// What a hit gives: the token, and the permissions last compiled from it, if any.
+pub type Hit = (Arc<Token>, Option<Arc<Granted>>);
+
 pub struct VerifiedCache {
     max: usize,
-    map: HashMap<Digest, (f64, Arc<Token>), DigestKeyed>,
+    map: HashMap<Digest, Entry, DigestKeyed>,
     next_purge: f64,
     /// Walks over every entry so far (purges and evictions): bounded per insert on average.
     walks: u64,
@@ -46,10 +58,19 @@ impl VerifiedCache {
         self.walks
     }
 
-    pub fn get(&self, d: &Digest, now: f64) -> Option<Arc<Token>> {
+    pub fn get(&self, d: &Digest, now: f64) -> Option<Hit> {
         match self.map.get(d) {
-            Some((until, t)) if now < *until => Some(t.clone()),
+            Some(e) if now < e.until => Some((e.token.clone(), e.granted.clone())),
             _ => None,
+        }
+    }
+
+    /// Remembers the permissions compiled from the entry's token, and the token without the claims
+    /// they were compiled from. Nothing when the entry is gone (evicted, or the keys changed).
+    pub fn granted(&mut self, d: &Digest, token: Arc<Token>, granted: Arc<Granted>) {
+        if let Some(e) = self.map.get_mut(d) {
+            e.token = token;
+            e.granted = Some(granted);
         }
     }
 
@@ -74,7 +95,7 @@ impl VerifiedCache {
                 keep
             });
         }
-        self.map.insert(d, (until.min(now + MAX_TTL), token));
+        self.map.insert(d, Entry { until: until.min(now + MAX_TTL), token, granted: None });
     }
 
     /// Forgets everything: the keys changed, and a removed key must stop vouching for its tokens.
@@ -84,7 +105,7 @@ impl VerifiedCache {
 
     /// Drops expired entries; runs at most once a minute from `insert`, or when full.
     pub fn purge(&mut self, now: f64) {
-        self.map.retain(|_, (until, _)| now < *until);
+        self.map.retain(|_, e| now < e.until);
         self.next_purge = now + 60.0;
         self.walks += 1;
     }

@@ -3,7 +3,7 @@
 //! will check that follows DISCONNECT has run) → dropped. It owns the connection's identity,
 //! permissions and one deadline (`exp + leeway`). Pure: the plugin turns due events into kicks and
 //! messages on the broker thread; time is always a parameter.
-use crate::acl::Permissions;
+use crate::acl::Granted;
 use crate::hashers::HandleKeyed;
 use crate::host::ClientKey;
 use crate::refusal::Reason;
@@ -34,7 +34,7 @@ pub struct Session {
     pub token: Option<Arc<str>>,
     pub refreshed: bool,
     /// Compiled at authentication when `options.authorization` is configured.
-    pub permissions: Option<Arc<Permissions>>,
+    pub permissions: Option<Arc<Granted>>,
     /// When the last in-band refresh was accepted (refreshes are rate-limited).
     pub last_refresh: Option<f64>,
     /// The token's `sid` (the identity provider's session) when `options.logout` is configured:

@@ -21,7 +21,8 @@ const RANKS: &[(&str, u8)] = &[
     ("metrics", 1),
     // Pure core: rules, configuration, key material, verification.
     ("acl", 2),
-    ("cache", 2),
+    // The verified-token cache keeps the permissions compiled from a token.
+    ("cache", 3),
     ("config", 3),
     ("keys", 4),
     ("verify", 5),

@@ -104,6 +104,22 @@ impl Rule {
     }
 }
 
+/// Permissions with the identity they were compiled for. Compiling is a pure function of the
+/// configuration, the token's claims and this identity, so a reconnect with the same token and the
+/// same identity may reuse them instead of compiling again, and without the claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub client_id: std::sync::Arc<str>,
+    pub username: Option<std::sync::Arc<str>>,
+    pub permissions: Permissions,
+}
+
+impl Granted {
+    pub fn is_for(&self, client_id: &str, username: Option<&str>) -> bool {
+        *self.client_id == *client_id && self.username.as_deref() == username
+    }
+}
+
 /// The permissions of one connection, compiled at CONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permissions {

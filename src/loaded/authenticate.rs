@@ -2,16 +2,40 @@
 //! key source swaps in a new set), signature with the issuer's keys, time; and the claims a cached
 //! token keeps, with its issuer string shared.
 use super::Loaded;
-use crate::cache::digest;
+use crate::acl::Granted;
+use crate::cache::{digest, Digest, Hit};
 use crate::refusal::{Reason, Refused};
 use crate::token::Token;
 use std::sync::Arc;
+
+/// A verified token for a session, and where its permissions may come from.
+pub struct Verified {
+    pub token: Arc<Token>,
+    /// The permissions last compiled from this token, from its cache entry.
+    granted: Option<Arc<Granted>>,
+    /// Its cache entry; None with the cache off.
+    entry: Option<Digest>,
+}
+
+/// What [`Loaded::grant`] gives a session.
+pub struct Grant {
+    /// The token without the claims only authorization read (the session keeps this one).
+    pub token: Arc<Token>,
+    pub granted: Arc<Granted>,
+    /// Compiled now (its warnings are to be logged), not reused.
+    pub compiled: bool,
+}
 
 impl Loaded {
     /// Verifies a token, using the cache of already verified signatures. Never blocks: the keys are
     /// whatever the key sources hold now; an unknown kid (or no keys yet) asks for a background
     /// refresh and refuses this token.
     pub fn authenticate(&self, token: &str, now: f64) -> Result<Arc<Token>, Refused> {
+        self.authenticate_for_session(token, now).map(|v| v.token)
+    }
+
+    /// [`Loaded::authenticate`], with what [`Loaded::grant`] needs.
+    pub fn authenticate_for_session(&self, token: &str, now: f64) -> Result<Verified, Refused> {
         self.check_size(token)?;
         let cached = {
             let mut c = self.cache.lock();
@@ -23,12 +47,13 @@ impl Loaded {
             c.verified.enabled()
         };
         if !cached {
-            return self.verify_uncached(token, now).map(|t| Arc::new(self.slim(t)));
+            let t = Arc::new(self.slim(self.verify_uncached(token, now)?));
+            return Ok(Verified { token: t, granted: None, entry: None });
         }
         let d = digest(token);
         let hit = self.cache.lock().verified.get(&d, now);
-        let t = match hit {
-            Some(t) => t,
+        let (t, granted): Hit = match hit {
+            Some(hit) => hit,
             None => {
                 let t = Arc::new(self.slim(self.verify_signed(token)?));
                 // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
@@ -37,11 +62,56 @@ impl Loaded {
                     _ => f64::INFINITY,
                 };
                 self.cache.lock().verified.insert(d, t.clone(), until, now);
-                t
+                (t, None)
             }
         };
         self.verifier.check_time(&t, now)?;
-        Ok(t)
+        Ok(Verified { token: t, granted, entry: Some(d) })
+    }
+
+    /// The permissions of a verified token for a session with this client id and username (after
+    /// identity binding); None without `options.authorization`. They are those of the token's
+    /// cache entry when compiled for the same identity. Otherwise they are compiled, from the
+    /// token's claims, or when its entry no longer holds them, from `raw` verified again. The
+    /// entry then keeps these permissions and the token without the claims they were compiled from.
+    pub fn grant(
+        &self,
+        raw: &str,
+        v: &Verified,
+        client_id: &Arc<str>,
+        username: Option<&Arc<str>>,
+    ) -> Result<Option<Grant>, Refused> {
+        let Some(cfg) = &self.config.authorization else { return Ok(None) };
+        let same = |g: &Arc<Granted>| g.is_for(client_id, username.map(|u| &**u));
+        if let Some(g) = v.granted.as_ref().filter(|g| same(g)) {
+            return Ok(Some(Grant { token: v.token.clone(), granted: g.clone(), compiled: false }));
+        }
+        // An entry with permissions holds a token without their claims: verify it again for them.
+        let again;
+        let claims_from = match &v.granted {
+            Some(_) => {
+                again = self.verify_signed(raw)?;
+                &again
+            }
+            None => &*v.token,
+        };
+        let permissions = crate::acl::compile(cfg, claims_from, Some(client_id), username.map(|u| &**u));
+        let granted = Arc::new(Granted { client_id: client_id.clone(), username: username.cloned(), permissions });
+        let token = self.without_authorization_claims(&v.token);
+        if let Some(d) = &v.entry {
+            self.cache.lock().verified.granted(d, token.clone(), granted.clone());
+        }
+        Ok(Some(Grant { token, granted, compiled: true }))
+    }
+
+    /// The token without the claims only authorization reads.
+    fn without_authorization_claims(&self, t: &Arc<Token>) -> Arc<Token> {
+        if t.claims.keys().all(|k| self.keep_granted.iter().any(|n| n == k)) {
+            return t.clone();
+        }
+        let mut slim = Token::clone(t);
+        slim.claims.retain(|k| self.keep_granted.iter().any(|n| n == k));
+        Arc::new(slim)
     }
 
     /// The claims are already only those `keep` names: the verifier builds no others

@@ -22,6 +22,7 @@ mod authenticate;
 mod identity;
 mod introspector;
 
+pub use authenticate::{Grant, Verified};
 pub use identity::Identity;
 use introspector::build_introspector;
 
@@ -42,6 +43,8 @@ pub struct Loaded {
     logout: Option<Verifier>,
     /// The claims a verified token keeps beyond sub, iss and the times (see [`Loaded::verify_signed`]).
     keep: Vec<String>,
+    /// Of those, the ones still kept once its permissions are compiled (identity bindings, `sid`).
+    keep_granted: Vec<String>,
 }
 
 struct Cache {
@@ -102,15 +105,27 @@ impl Loaded {
         let top = |p: &Option<String>| p.as_deref().and_then(|p| p.split('.').next()).map(str::to_string);
         // The logout gate and the session index match the provider session (`sid`).
         let sid = config.logout.as_ref().map(|_| "sid".to_string());
-        let mut keep: Vec<String> =
+        let keep_granted: Vec<String> =
             [top(&c.match_client_id_to_claim), top(&c.match_username_to_claim), sid].into_iter().flatten().collect();
+        let mut keep = keep_granted.clone();
         for name in config.authorization.iter().flat_map(|a| a.claims_read()) {
             if !keep.contains(&name) {
                 keep.push(name);
             }
         }
-        let loaded =
-            Loaded { generation, config, verifier, keys, notices, cache, introspector, exchange, logout, keep };
+        let loaded = Loaded {
+            generation,
+            config,
+            verifier,
+            keys,
+            notices,
+            cache,
+            introspector,
+            exchange,
+            logout,
+            keep,
+            keep_granted,
+        };
         Ok((loaded, warnings))
     }
 

@@ -3,10 +3,10 @@
 use super::identity::Who;
 use super::revocation::GateAnswer;
 use super::{log_refusal, Plugin};
-use crate::acl::Permissions;
+use crate::acl::Granted;
 use crate::config::TokenSource;
 use crate::host::{AuthResult, Broker, ClientKey, ClientRef, Level, LOG_PREFIX};
-use crate::loaded::Loaded;
+use crate::loaded::{Loaded, Verified};
 use crate::logsafe::clean;
 use crate::refusal::{Reason, Refused};
 use crate::session::{Deadlines, End, Phase, Session};
@@ -240,7 +240,8 @@ impl Plugin {
         via: Via,
         now: f64,
     ) -> Result<Prepared, Refused> {
-        let t = loaded.authenticate(token, now)?;
+        let verified = loaded.authenticate_for_session(token, now)?;
+        let t = verified.token.clone();
         self.logout_gate(loaded, &t, now)?;
         let identity = loaded.bind_identity(&t, Some(&id), sent_username)?;
         let (username, set) = if via == Via::Enhanced && !loaded.binds_username() {
@@ -264,20 +265,31 @@ impl Plugin {
             Some(sub) if **sub == *id => sub.clone(),
             _ => id.into(),
         };
+        let (t, permissions) = self.grant(loaded, broker, token, &verified, &id, username.as_ref())?;
         let mut session = Session::new(id, t.clone(), username, keep.then(|| token.into()));
         session.sid = logout_sid(loaded, &t);
-        session.permissions = self.permissions(loaded, broker, &t, &session);
+        session.permissions = permissions;
         Ok(Prepared { session, set, gate })
     }
 
-    /// Compiles the session's permissions; `%u` only ever means a username bound to the token.
-    fn permissions(&self, loaded: &Loaded, broker: &dyn Broker, t: &Token, s: &Session) -> Option<Arc<Permissions>> {
-        let cfg = loaded.config.authorization.as_ref()?;
-        let p = crate::acl::compile(cfg, t, Some(&s.client_id), s.username.as_deref());
-        for w in p.warnings() {
-            broker.log(Level::Notice, &format!("{LOG_PREFIX}: client {}: {w}", clean(&s.client_id, 64)));
+    /// The permissions of a session with this client id and username (`%u` only ever means a
+    /// username bound to the token), and the token the session keeps.
+    fn grant(
+        &self,
+        loaded: &Loaded,
+        broker: &dyn Broker,
+        raw: &str,
+        v: &Verified,
+        client_id: &Arc<str>,
+        username: Option<&Arc<str>>,
+    ) -> Result<(Arc<Token>, Option<Arc<Granted>>), Refused> {
+        let Some(g) = loaded.grant(raw, v, client_id, username)? else { return Ok((v.token.clone(), None)) };
+        if g.compiled {
+            for w in g.granted.permissions.warnings() {
+                broker.log(Level::Notice, &format!("{LOG_PREFIX}: client {}: {w}", clean(client_id, 64)));
+            }
         }
-        Some(Arc::new(p))
+        Ok((g.token, Some(g.granted)))
     }
 
     pub(super) fn open_session(
@@ -352,7 +364,8 @@ impl Plugin {
         stored: Option<Arc<str>>,
         now: f64,
     ) -> Result<(Session, Option<String>, Arc<Token>), Refused> {
-        let t = loaded.authenticate(token, now)?;
+        let verified = loaded.authenticate_for_session(token, now)?;
+        let t = verified.token.clone();
         self.logout_gate(loaded, &t, now)?;
         if t.sub.as_ref() != session.subject() || t.iss.as_ref() != session.issuer() {
             return Err(Refused::new(Reason::BadSubject, "the new token names another subject or issuer"));
@@ -362,11 +375,12 @@ impl Plugin {
         let rename = (username != session.username).then(|| username.as_deref().map(str::to_string)).flatten();
         let username = share(username, &t.sub);
         let refreshed = session.refreshed || stored != session.token;
+        let (t, permissions) = self.grant(loaded, broker, token, &verified, &session.client_id, username.as_ref())?;
         let mut fresh = Session::new(session.client_id.clone(), t.clone(), username, stored);
         fresh.refreshed = refreshed;
         fresh.last_refresh = session.last_refresh;
         fresh.sid = logout_sid(loaded, &t);
-        fresh.permissions = self.permissions(loaded, broker, &t, &fresh);
+        fresh.permissions = permissions;
         Ok((fresh, rename, t))
     }
 }

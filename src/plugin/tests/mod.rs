@@ -1,5 +1,6 @@
 //! Handler logic against the fake broker: sessions, kicks, refresh and reload re-checks.
 // Scenario tests of the handlers, one file per topic.
+mod granted;
 mod identity;
 mod kept_claims;
 mod lifecycle;
