@@ -74,6 +74,11 @@ impl Claims {
         self.0.iter().map(|(k, _)| &**k)
     }
 
+    /// A copy of the members `keep` says yes to (the others are not copied).
+    pub fn only(&self, mut keep: impl FnMut(&str) -> bool) -> Claims {
+        Claims(self.0.iter().filter(|(k, _)| keep(k)).cloned().collect())
+    }
+
     /// Keeps the members `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let mut v = std::mem::take(&mut self.0).into_vec();
