@@ -6,10 +6,11 @@ use crate::refusal::{Reason, Refused};
 use crate::token::Token;
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 pub struct Report {
     /// The plugin's answer: the verified token, or its first refusal.
-    pub decision: Result<std::sync::Arc<Token>, Refused>,
+    pub decision: Result<Arc<Token>, Refused>,
     /// Every problem found (the decision's first), each checked on its own on the unverified claims.
     pub problems: Vec<Refused>,
     pub header: Map<String, Value>,
@@ -81,11 +82,14 @@ pub fn diagnose(loaded: &Loaded, token: &str, client_id: Option<&str>, username:
     let (decision, username, permissions, warnings) = match decision {
         Ok((t, id)) => {
             let name = id.set_username.or(id.username.map(|u| u.to_string())).or(username.map(str::to_string));
+            // From the token verified again: a cached one may no longer hold the claims that only
+            // authorization reads (its entry keeps the permissions instead).
+            let full = loaded.verify_uncached(token, now).map(Arc::new).unwrap_or_else(|_| t.clone());
             let compiled = loaded
                 .config
                 .authorization
                 .as_ref()
-                .map(|cfg| crate::acl::compile(cfg, &t, client_id, name.as_deref()));
+                .map(|cfg| crate::acl::compile(cfg, &full, client_id, name.as_deref()));
             let warnings = compiled.as_ref().map(|p| p.warnings().to_vec()).unwrap_or_default();
             (Ok(t), name, compiled.map(|p| p.describe()), warnings)
         }
