@@ -39,13 +39,11 @@ impl Token {
 pub struct Claims(Box<[(Box<str>, Value)]>);
 
 impl Claims {
-    /// From members with unique names, in any order.
+    /// From members with unique names, in any order, whose values are already exactly sized (as
+    /// the verifier builds them; [`From<Map>`](Claims::from) shrinks them first).
     pub fn from_unique(mut members: Vec<(Box<str>, Value)>) -> Claims {
         members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         debug_assert!(members.windows(2).all(|w| w[0].0 != w[1].0), "claim names are unique");
-        for (_, v) in &mut members {
-            shrink(v);
-        }
         Claims(members.into_boxed_slice())
     }
 
@@ -61,15 +59,6 @@ impl Claims {
         self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Members in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (&**k, v))
-    }
-
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| &**k)
     }
@@ -78,18 +67,15 @@ impl Claims {
     pub fn only(&self, mut keep: impl FnMut(&str) -> bool) -> Claims {
         Claims(self.0.iter().filter(|(k, _)| keep(k)).cloned().collect())
     }
-
-    /// Keeps the members `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        v.retain(|(k, _)| keep(k));
-        self.0 = v.into_boxed_slice();
-    }
 }
 
 impl From<Map<String, Value>> for Claims {
     fn from(m: Map<String, Value>) -> Claims {
-        Claims::from_unique(m.into_iter().map(|(k, v)| (k.into_boxed_str(), v)).collect())
+        let members = m.into_iter().map(|(k, mut v)| {
+            shrink(&mut v);
+            (k.into_boxed_str(), v)
+        });
+        Claims::from_unique(members.collect())
     }
 }
 
@@ -114,21 +100,23 @@ mod tests {
     #[test]
     fn claims_are_found_by_name_whatever_order_they_came_in() {
         let members = ["z", "a", "m", "realm_access"].map(|k| (Box::from(k), json!(k)));
-        let mut c = Claims::from_unique(members.to_vec());
+        let c = Claims::from_unique(members.to_vec());
         assert_eq!(c.keys().collect::<Vec<_>>(), ["a", "m", "realm_access", "z"]);
         for k in ["z", "a", "m", "realm_access"] {
             assert_eq!(c.get(k), Some(&json!(k)));
         }
         assert_eq!(c.get("b"), None);
-        c.retain(|k| k != "m");
-        assert!(!c.contains_key("m") && c.contains_key("z") && c.len() == 3);
+        let c = c.only(|k| k != "m");
+        assert!(!c.contains_key("m") && c.contains_key("z") && c.keys().count() == 3);
     }
 
     #[test]
     fn kept_arrays_and_strings_hold_no_spare_capacity() {
         let mut items = Vec::with_capacity(16);
         items.push(Value::String(String::with_capacity(64) + "a/#"));
-        let c = Claims::from_unique(vec![(Box::from("publ"), Value::Array(items))]);
+        let mut m = Map::new();
+        m.insert("publ".into(), Value::Array(items));
+        let c = Claims::from(m);
         let Some(Value::Array(items)) = c.get("publ") else { panic!("array") };
         assert_eq!(items.capacity(), 1);
         assert!(matches!(&items[0], Value::String(s) if s.capacity() == 3));

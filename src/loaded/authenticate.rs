@@ -47,7 +47,7 @@ impl Loaded {
             c.verified.enabled()
         };
         if !cached {
-            let t = Arc::new(self.slim(self.verify_uncached(token, now)?));
+            let t = Arc::new(self.verify_uncached(token, now)?);
             return Ok(Verified { token: t, granted: None, entry: None });
         }
         let d = digest(token);
@@ -55,7 +55,7 @@ impl Loaded {
         let (t, granted): Hit = match hit {
             Some(hit) => hit,
             None => {
-                let t = Arc::new(self.slim(self.verify_signed(token)?));
+                let t = Arc::new(self.verify_signed(token)?);
                 // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
                 let until = match (self.verifier.validate_expiration, t.exp) {
                     (true, Some(exp)) => exp + self.verifier.leeway,
@@ -113,13 +113,6 @@ impl Loaded {
         Arc::new(Token { sub: t.sub.clone(), iss: t.iss.clone(), exp: t.exp, nbf: t.nbf, iat: t.iat, claims })
     }
 
-    /// The claims are already only those `keep` names: the verifier builds no others
-    /// ([`Loaded::verify_signed`]); its issuer string is shared ([`crate::verify::IssuerNames`]).
-    fn slim(&self, t: Token) -> Token {
-        debug_assert!(t.claims.keys().all(|k| self.keep.iter().any(|n| n == k)), "claims beyond keep were built");
-        t
-    }
-
     /// Signature, claims and time, without the cache.
     pub fn verify_uncached(&self, token: &str, now: f64) -> Result<Token, Refused> {
         self.check_size(token)?;
@@ -149,8 +142,12 @@ impl Loaded {
         self.with_keys(token, |keys| crate::logout::verify(v, keys, token, rules, now))
     }
 
+    /// Signature and claims; the token keeps only the claims `keep` names (the verifier builds no
+    /// others), and its issuer string is shared ([`crate::verify::IssuerNames`]).
     fn verify_signed(&self, token: &str) -> Result<Token, Refused> {
-        self.with_keys(token, |keys| self.verifier.verify_signed_keeping(token, keys, Some(&self.keep)))
+        let t = self.with_keys(token, |keys| self.verifier.verify_signed_keeping(token, keys, Some(&self.keep)))?;
+        debug_assert!(t.claims.keys().all(|k| self.keep.iter().any(|n| n == k)), "claims beyond keep were built");
+        Ok(t)
     }
 
     /// Runs `f` with the keys of the token's issuer; a miss asks that source for a refresh.

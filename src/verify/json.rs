@@ -227,7 +227,7 @@ mod tests {
                     assert_eq!(a.fields[i], want, "{text}: {k}, all built");
                 }
                 assert_eq!(p.built.get("roles"), f.get("roles"), "{text}: kept");
-                assert_eq!(p.built.len(), f.contains_key("roles") as usize, "{text}: only the kept are built");
+                assert_eq!(p.built.keys().count(), f.contains_key("roles") as usize, "{text}: only the kept are built");
                 assert_eq!(a.built, Claims::from(f.clone()), "{text}: all built");
             }
             (Err(f), Err(p), Err(a)) => {

@@ -1,6 +1,7 @@
 //! The header memo: it saves parsing, never a check.
 use super::*;
 use crate::keys::{encode_jws_with_header, parse_jwk_set, Origin, Signer};
+use base64::Engine;
 use serde_json::json;
 
 const SECRET: &[u8] = b"verify-memo-test-secret-0123456789abcdef";
