@@ -1,6 +1,7 @@
 //! Starts mosquitto with this crate's plugin and a given jwt.json: the system's (Debian 12's 2.0.11)
 //! or the one MQTT_JWT_MOSQUITTO names (ci/brokers.sh provides 2.0.21 and 2.1.2; ci/test.sh runs the
 //! matrix).
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -59,6 +60,8 @@ pub fn keys_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys")
 }
 
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
 /// A free TCP port below 32768 on 127.0.0.1 (the ephemeral range fills with TIME_WAIT in storms).
 pub fn free_port() -> u16 {
     let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
@@ -69,7 +72,9 @@ pub fn free_port() -> u16 {
         x ^= x >> 7;
         x ^= x << 17;
         let port = 20000 + (x % 12000) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        // A port free now may be taken by another test of this binary before its server binds it;
+        // handing each port out once per process closes that window.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && HANDED_OUT.lock().unwrap().insert(port) {
             return port;
         }
     }
@@ -169,7 +174,11 @@ impl Broker {
                 std::thread::sleep(Duration::from_millis(100));
                 return Err(log.lock().unwrap().clone());
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // "running" comes after every listener is bound: a connect alone may reach another
+            // server on the port while this broker is still failing to bind it.
+            if log.lock().unwrap().lines().any(|l| l.ends_with(" running"))
+                && TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
                 break;
             }
             if Instant::now() > deadline {
