@@ -19,16 +19,17 @@ pub fn digest(token: &str) -> Digest {
 }
 
 /// What a hit gives: the token, and the permissions last compiled from it, if any.
-pub type Hit = (Arc<Token>, Option<Arc<Granted>>);
+pub type Hit = (Arc<Token>, Option<Granted>);
+
+/// Until when, the token, and the permissions compiled from it.
+type Entry = (f64, Arc<Token>, Option<Granted>);
 
 pub struct VerifiedCache {
     max: usize,
-    /// Until when, and the token.
-    map: HashMap<Digest, (f64, Arc<Token>), DigestKeyed>,
-    /// The permissions last compiled from an entry's token (then that token no longer holds the
-    /// claims only authorization reads). A map of its own: empty without authorization, so its
-    /// entries cost nothing there. Every key is also in `map`.
-    grants: HashMap<Digest, Arc<Granted>, DigestKeyed>,
+    /// Until when, the token, and the permissions last compiled from it (then that token no longer
+    /// holds the claims only authorization reads). One map: a second one for the permissions would
+    /// cost a key and a slot per entry, the pointer here costs 8 bytes.
+    map: HashMap<Digest, Entry, DigestKeyed>,
     next_purge: f64,
     /// Walks over every entry so far (purges and evictions): bounded per insert on average.
     walks: u64,
@@ -36,7 +37,7 @@ pub struct VerifiedCache {
 
 impl VerifiedCache {
     pub fn new(max: usize) -> Self {
-        VerifiedCache { max, map: HashMap::default(), grants: HashMap::default(), next_purge: 0.0, walks: 0 }
+        VerifiedCache { max, map: HashMap::default(), next_purge: 0.0, walks: 0 }
     }
 
     pub fn enabled(&self) -> bool {
@@ -57,17 +58,17 @@ impl VerifiedCache {
 
     pub fn get(&self, d: &Digest, now: f64) -> Option<Hit> {
         match self.map.get(d) {
-            Some((until, t)) if now < *until => Some((t.clone(), self.grants.get(d).cloned())),
+            Some((until, t, g)) if now < *until => Some((t.clone(), g.clone())),
             _ => None,
         }
     }
 
     /// Remembers the permissions compiled from the entry's token, and the token without the claims
     /// they were compiled from. Nothing when the entry is gone (evicted, or the keys changed).
-    pub fn granted(&mut self, d: &Digest, token: Arc<Token>, granted: Arc<Granted>) {
-        if let Some((_, t)) = self.map.get_mut(d) {
+    pub fn granted(&mut self, d: &Digest, token: Arc<Token>, granted: Granted) {
+        if let Some((_, t, g)) = self.map.get_mut(d) {
             *t = token;
-            self.grants.insert(*d, granted);
+            *g = Some(granted);
         }
     }
 
@@ -91,31 +92,21 @@ impl VerifiedCache {
                 surplus = surplus.saturating_sub(1);
                 keep
             });
-            self.forget_grants_of_gone_entries();
         }
-        // A token of the same digest is the same token: permissions compiled from it still hold.
-        self.map.insert(d, (until.min(now + MAX_TTL), token));
+        // Inserted with its claims: no permissions compiled from it yet.
+        self.map.insert(d, (until.min(now + MAX_TTL), token, None));
     }
 
     /// Forgets everything: the keys changed, and a removed key must stop vouching for its tokens.
     pub fn clear(&mut self) {
         self.map.clear();
-        self.grants.clear();
     }
 
     /// Drops expired entries; runs at most once a minute from `insert`, or when full.
     pub fn purge(&mut self, now: f64) {
-        self.map.retain(|_, (until, _)| now < *until);
-        self.forget_grants_of_gone_entries();
+        self.map.retain(|_, (until, _, _)| now < *until);
         self.next_purge = now + 60.0;
         self.walks += 1;
-    }
-
-    fn forget_grants_of_gone_entries(&mut self) {
-        if !self.grants.is_empty() {
-            let map = &self.map;
-            self.grants.retain(|d, _| map.contains_key(d));
-        }
     }
 }
 
@@ -162,35 +153,30 @@ mod tests {
         assert!(c.get(&digest("a"), 1.0).is_none());
     }
 
-    /// A grant never outlives its entry (the token it holds was compiled from), through eviction,
-    /// purge and clear; a hit gives the grant of its own entry.
+    /// A grant lives in its entry (the token it holds was compiled from) and leaves with it,
+    /// through eviction, purge and clear; a hit gives the grant of its own entry.
     #[test]
     fn grants_leave_with_their_entries() {
-        let granted = |id: &str| {
-            let permissions = crate::acl::Permissions {
-                pass_through: true,
-                rules: Box::default(),
-                starts: [0, 0],
-                text: Box::default(),
-                no_match: crate::acl::Decision::Defer,
-                warnings: Vec::new(),
-            };
-            Arc::new(Granted { client_id: id.into(), username: None, permissions })
-        };
+        let granted = Granted::empty_for;
         let mut c = VerifiedCache::new(8);
         for i in 0..50 {
             let d = digest(&i.to_string());
             c.insert(d, tok(Some(1000.0)), 1000.0 + i as f64, 10.0);
+            assert!(c.get(&d, 11.0).expect("hit").1.is_none(), "nothing compiled yet");
             c.granted(&d, tok(Some(1000.0)), granted(&i.to_string()));
-            assert!(c.grants.keys().all(|k| c.map.contains_key(k)), "after insert {i}");
             let (_, g) = c.get(&d, 11.0).expect("hit");
-            assert_eq!(&*g.expect("its grant").client_id, i.to_string());
+            assert_eq!(g.expect("its grant").client_id(), Some(&*i.to_string()));
         }
         c.purge(1045.5);
-        assert!(c.grants.keys().all(|k| c.map.contains_key(k)) && c.grants.len() == c.map.len());
+        for i in 0..50 {
+            if let Some((_, g)) = c.get(&digest(&i.to_string()), 11.0) {
+                assert!(i >= 46, "entry {i} outlived its time");
+                assert_eq!(g.expect("its grant").client_id(), Some(&*i.to_string()), "after the purge");
+            }
+        }
         c.granted(&digest("gone"), tok(None), granted("x"));
-        assert!(!c.grants.contains_key(&digest("gone")), "no grant without an entry");
+        assert!(c.get(&digest("gone"), 11.0).is_none(), "no grant without an entry");
         c.clear();
-        assert!(c.grants.is_empty());
+        assert!(c.is_empty());
     }
 }

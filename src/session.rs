@@ -34,7 +34,7 @@ pub struct Session {
     pub token: Option<Arc<str>>,
     pub refreshed: bool,
     /// Compiled at authentication when `options.authorization` is configured.
-    pub permissions: Option<Arc<Granted>>,
+    pub permissions: Option<Granted>,
     /// When the last in-band refresh was accepted (refreshes are rate-limited).
     pub last_refresh: Option<f64>,
     /// The token's `sid` (the identity provider's session) when `options.logout` is configured:

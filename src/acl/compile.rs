@@ -1,6 +1,7 @@
 //! Token + client id + username + configuration → [`Permissions`], once per CONNECT. All JSON reading
 //! and placeholder filling happens here, so that checks later only compare strings.
 use super::emqx;
+use super::granted::{Granted, Parts};
 use super::spec::{Action, AuthorizationConfig, Condition};
 use super::template::{claim, widen, Context, Template, Unusable};
 use super::topic::is_valid_filter;
@@ -30,7 +31,8 @@ pub fn compile(
 ) -> Permissions {
     let no_match = if cfg.no_match_defer { Decision::Defer } else { Decision::Deny };
     if cfg.defer {
-        return Builder::default().finish(true, no_match, Vec::new());
+        let identity = (client_id, username);
+        return Builder::default().finish(true, no_match, identity, Vec::new());
     }
     // The broker thread compiles one connection at a time: its lists and text are reused, so a
     // CONNECT allocates only the two blocks the permissions keep.
@@ -83,7 +85,7 @@ fn fill(
             emqx::read(v, name, &ctx, b, &mut w);
         }
     }
-    b.finish(false, no_match, w.0)
+    b.finish(false, no_match, (client_id, username), w.0)
 }
 
 /// Which of the three lists a rule belongs to (see [`Permissions::check`]).
@@ -113,6 +115,8 @@ impl Head {
 pub(crate) struct Builder {
     lists: [Vec<Rule>; 3],
     text: String,
+    /// Where the kept block is put together before it is copied into its allocation.
+    block: Vec<u8>,
     /// A span did not fit in u32: the permissions deny everything.
     overflow: bool,
 }
@@ -177,34 +181,28 @@ impl Builder {
         self.lists[list as usize].push(r);
     }
 
-    /// The lists end to end, and the text, each in a block of its exact size.
-    fn finish(&self, pass_through: bool, no_match: Decision, mut warnings: Vec<String>) -> Permissions {
+    /// The identity, the lists end to end and the text, in one block of its exact size.
+    fn finish(
+        &mut self,
+        pass_through: bool,
+        no_match: Decision,
+        (client_id, username): (Option<&str>, Option<&str>),
+        mut warnings: Vec<String>,
+    ) -> Permissions {
         let [rules, acl, grants] = &self.lists;
-        let count = rules.len() + acl.len() + grants.len();
-        if self.overflow || u32::try_from(count).is_err() {
-            warnings.push("the compiled permissions exceed 4 GiB; every check is denied".into());
-            let (rules, text) = (Box::default(), Box::default());
-            return Permissions {
-                pass_through: false,
-                rules,
-                starts: [0, 0],
-                text,
-                no_match: Decision::Deny,
-                warnings,
-            };
-        }
-        let mut all = Vec::with_capacity(count);
-        for list in &self.lists {
-            all.extend_from_slice(list);
-        }
-        Permissions {
-            pass_through,
-            rules: all.into_boxed_slice(),
-            starts: [rules.len() as u32, (rules.len() + acl.len()) as u32],
-            text: Box::from(&*self.text),
-            no_match,
-            warnings,
-        }
+        let parts =
+            Parts { pass_through, no_match, client_id, username, lists: [rules, acl, grants], text: &self.text };
+        let granted = match Granted::new(parts, &mut self.block).filter(|_| !self.overflow) {
+            Some(g) => g,
+            None => {
+                warnings.push("the compiled permissions exceed 4 GiB; every check is denied".into());
+                let lists = [&[][..]; 3];
+                let parts =
+                    Parts { pass_through: false, no_match: Decision::Deny, client_id, username, lists, text: "" };
+                Granted::new(parts, &mut self.block).expect("an empty block fits")
+            }
+        };
+        Permissions { granted, warnings }
     }
 
     /// Empty for the next CONNECT, keeping capacity unless one token made it large.
@@ -214,6 +212,10 @@ impl Builder {
             self.text = String::new();
         }
         self.text.clear();
+        if self.block.capacity() > KEEP {
+            self.block = Vec::new();
+        }
+        self.block.clear();
         for l in &mut self.lists {
             if l.capacity() * std::mem::size_of::<Rule>() > KEEP {
                 *l = Vec::new();

@@ -11,12 +11,14 @@
 mod compile;
 mod describe;
 mod emqx;
+mod granted;
 mod resources;
 mod spec;
 pub mod template;
 pub mod topic;
 
 pub use compile::compile;
+pub use granted::Granted;
 pub use spec::{parse_qos, Action, AuthorizationConfig, Condition, RuleSpec};
 
 use topic::{covers, is_valid_filter, is_valid_topic, matches, strip_share};
@@ -41,7 +43,7 @@ pub enum Decision {
 }
 
 /// One compiled rule: everything resolved at CONNECT, so applying it is string comparison only. Its
-/// filter is a span of its [`Permissions`]' text: one block for all of them, not a string each.
+/// filter is a span of the text of the [`Granted`] block holding it, not a string of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rule {
     pub allow: bool,
@@ -65,11 +67,6 @@ enum Request<'a> {
 }
 
 impl Rule {
-    /// The filter, from the text of the permissions holding this rule.
-    pub(crate) fn filter<'t>(&self, text: &'t str) -> &'t str {
-        text.get(self.start as usize..self.start as usize + self.len as usize).unwrap_or_default()
-    }
-
     fn qos_ok(&self, qos: u8) -> bool {
         self.qos.is_none_or(|mask| qos < 8 && mask & (1 << qos) != 0)
     }
@@ -77,68 +74,67 @@ impl Rule {
     /// Conditions constrain what the client sends: qos its PUBLISH or SUBSCRIBE QoS, retain its PUBLISH
     /// flag. Where one does not apply (retain on SUBSCRIBE; both on READ), an allow ignores it and a deny
     /// carrying it does not match, so `deny publish # retain:true` never blocks a delivery.
-    fn applies(&self, req: &Request, text: &str) -> bool {
-        // Sliced only once the flags have matched.
-        let filter = || self.filter(text);
+    fn applies(&self, req: &Request, g: &Granted) -> bool {
+        // Sliced only once the flags have matched. A filter that cannot be read (never, by
+        // construction) fails closed: a deny matches, an allow does not.
+        let filter = |test: &dyn Fn(&str) -> bool| g.filter(self).map_or(!self.allow, test);
         match *req {
             Request::Write { topic, qos, retain } => {
                 self.publish
                     && self.qos_ok(qos)
                     && self.retain.is_none_or(|r| r == retain)
-                    && if self.exact { filter() == topic } else { matches(filter(), topic) }
+                    && if self.exact { filter(&|f| f == topic) } else { filter(&|f| matches(f, topic)) }
             }
             Request::Subscribe { filter: requested, qos } => {
                 self.subscribe
                     && self.qos_ok(qos)
                     && (self.allow || self.retain.is_none())
-                    && if self.exact { filter() == requested } else { covers(filter(), requested) }
+                    && if self.exact { filter(&|f| f == requested) } else { filter(&|f| covers(f, requested)) }
             }
             Request::Read { topic } => {
                 // An exact allow granted a subscription; its deliveries follow it as a filter. An exact deny
                 // forbade asking for that string, which only a topic equal to it is.
                 self.subscribe
                     && (self.allow || (self.qos.is_none() && self.retain.is_none()))
-                    && if self.exact && !self.allow { filter() == topic } else { matches(filter(), topic) }
+                    && if self.exact && !self.allow { filter(&|f| f == topic) } else { filter(&|f| matches(f, topic)) }
             }
         }
     }
 }
 
-/// Permissions with the identity they were compiled for. Compiling is a pure function of the
-/// configuration, the token's claims and this identity, so a reconnect with the same token and the
-/// same identity may reuse them instead of compiling again, and without the claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Granted {
-    pub client_id: std::sync::Arc<str>,
-    pub username: Option<std::sync::Arc<str>>,
-    pub permissions: Permissions,
-}
-
-impl Granted {
-    pub fn is_for(&self, client_id: &str, username: Option<&str>) -> bool {
-        *self.client_id == *client_id && self.username.as_deref() == username
-    }
-}
-
-/// The permissions of one connection, compiled at CONNECT.
+/// The permissions of one connection as compiled at CONNECT, and why parts of the token were
+/// ignored. A session keeps only the [`Granted`] part; the warnings are logged once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permissions {
-    /// `defer: true`: every check goes to other plugins.
-    pub(crate) pass_through: bool,
-    /// jwt.json rules, then the `acl` claim's rules, then the grants ([`Permissions::lists`]).
-    pub(crate) rules: Box<[Rule]>,
-    /// Where the `acl` claim's rules and the grants start in `rules`.
-    pub(crate) starts: [u32; 2],
-    /// Every rule's filter, end to end.
-    pub(crate) text: Box<str>,
-    pub(crate) no_match: Decision,
+    pub granted: Granted,
     pub(crate) warnings: Vec<String>,
 }
 
 impl Permissions {
+    pub fn check(&self, access: Access, topic: &str, qos: u8, retain: bool) -> Decision {
+        self.granted.check(access, topic, qos, retain)
+    }
+
+    /// Why parts of the token were ignored (wrong claim types, unusable placeholder values), for the
+    /// caller to log. They name claims and rules, never claim values.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// True when the configuration defers every check (`defer: true`).
+    pub fn defers_everything(&self) -> bool {
+        self.granted.pass_through()
+    }
+
+    pub fn describe(&self) -> Vec<String> {
+        self.granted.describe()
+    }
+}
+
+impl Granted {
     /// Answers one ACL check. Allocation-free; cost grows with the number of rules, not with the token.
     pub fn check(&self, access: Access, topic: &str, qos: u8, retain: bool) -> Decision {
-        if self.pass_through {
+        if self.pass_through() {
             return Decision::Defer;
         }
         let req = match access {
@@ -152,40 +148,20 @@ impl Permissions {
             },
             Access::Write | Access::Read => return Decision::Deny,
         };
-        let [rules, acl, grants] = self.lists();
         let mut allowed = false;
-        for list in [rules, acl] {
+        for list in [0, 1] {
             // The first rule that applies decides for its list.
-            match list.iter().find(|r| r.applies(&req, &self.text)) {
+            match self.list(list).find(|r| r.applies(&req, self)) {
                 Some(r) if !r.allow => return Decision::Deny,
                 Some(_) => allowed = true,
                 None => {}
             }
         }
-        if allowed || grants.iter().any(|g| g.applies(&req, &self.text)) {
+        if allowed || self.list(2).any(|g| g.applies(&req, self)) {
             Decision::Allow
         } else {
-            self.no_match
+            self.no_match()
         }
-    }
-
-    /// The jwt.json rules, the `acl` claim's rules and the grants.
-    pub(crate) fn lists(&self) -> [&[Rule]; 3] {
-        let [a, g] = self.starts.map(|s| s as usize);
-        let (rules, rest) = self.rules.split_at(a.min(self.rules.len()));
-        let (acl, grants) = rest.split_at(g.saturating_sub(a).min(rest.len()));
-        [rules, acl, grants]
-    }
-
-    /// Why parts of the token were ignored (wrong claim types, unusable placeholder values), for the
-    /// caller to log. They name claims and rules, never claim values.
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
-    /// True when the configuration defers every check (`defer: true`).
-    pub fn defers_everything(&self) -> bool {
-        self.pass_through
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub struct Verified {
     pub token: Arc<Token>,
     /// The permissions last compiled from this token, from its cache entry.
-    granted: Option<Arc<Granted>>,
+    granted: Option<Granted>,
     /// Its cache entry; None with the cache off.
     entry: Option<Digest>,
 }
@@ -21,9 +21,9 @@ pub struct Verified {
 pub struct Grant {
     /// The token without the claims only authorization read (the session keeps this one).
     pub token: Arc<Token>,
-    pub granted: Arc<Granted>,
-    /// Compiled now (its warnings are to be logged), not reused.
-    pub compiled: bool,
+    pub granted: Granted,
+    /// Why parts of the token were ignored, when compiled now (to be logged); none when reused.
+    pub warnings: Vec<String>,
 }
 
 impl Loaded {
@@ -82,9 +82,9 @@ impl Loaded {
         username: Option<&Arc<str>>,
     ) -> Result<Option<Grant>, Refused> {
         let Some(cfg) = &self.config.authorization else { return Ok(None) };
-        let same = |g: &Arc<Granted>| g.is_for(client_id, username.map(|u| &**u));
+        let same = |g: &Granted| g.is_for(client_id, username.map(|u| &**u));
         if let Some(g) = v.granted.as_ref().filter(|g| same(g)) {
-            return Ok(Some(Grant { token: v.token.clone(), granted: g.clone(), compiled: false }));
+            return Ok(Some(Grant { token: v.token.clone(), granted: g.clone(), warnings: Vec::new() }));
         }
         // An entry with permissions holds a token without their claims: verify it again for them.
         let again;
@@ -96,12 +96,12 @@ impl Loaded {
             None => &*v.token,
         };
         let permissions = crate::acl::compile(cfg, claims_from, Some(client_id), username.map(|u| &**u));
-        let granted = Arc::new(Granted { client_id: client_id.clone(), username: username.cloned(), permissions });
+        let crate::acl::Permissions { granted, warnings } = permissions;
         let token = self.without_authorization_claims(&v.token);
         if let Some(d) = &v.entry {
             self.cache.lock().verified.granted(d, token.clone(), granted.clone());
         }
-        Ok(Some(Grant { token, granted, compiled: true }))
+        Ok(Some(Grant { token, granted, warnings }))
     }
 
     /// The token without the claims only authorization reads.

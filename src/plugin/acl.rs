@@ -31,7 +31,7 @@ impl Plugin {
             return Decision::Allow;
         }
         match &s.permissions {
-            Some(g) => g.permissions.check(access, topic, qos, retain),
+            Some(g) => g.check(access, topic, qos, retain),
             None => Decision::Defer,
         }
     }

@@ -282,12 +282,10 @@ impl Plugin {
         v: &Verified,
         client_id: &Arc<str>,
         username: Option<&Arc<str>>,
-    ) -> Result<(Arc<Token>, Option<Arc<Granted>>), Refused> {
+    ) -> Result<(Arc<Token>, Option<Granted>), Refused> {
         let Some(g) = loaded.grant(raw, v, client_id, username)? else { return Ok((v.token.clone(), None)) };
-        if g.compiled {
-            for w in g.granted.permissions.warnings() {
-                broker.log(Level::Notice, &format!("{LOG_PREFIX}: client {}: {w}", clean(client_id, 64)));
-            }
+        for w in &g.warnings {
+            broker.log(Level::Notice, &format!("{LOG_PREFIX}: client {}: {w}", clean(client_id, 64)));
         }
         Ok((g.token, Some(g.granted)))
     }

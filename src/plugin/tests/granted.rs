@@ -7,7 +7,6 @@ use crate::acl::{Access, Decision};
 use crate::host::*;
 use crate::plugin::*;
 use serde_json::json;
-use std::sync::Arc;
 
 const SECRET: &str = "granted-test-secret-0123456789abcdef";
 const NOW: f64 = 1_800_000_000.0;
@@ -26,7 +25,7 @@ fn may_publish(p: &Plugin, b: &fake::FakeBroker, c: ClientRef, topic: &str) -> b
     p.acl_check(b, c, Access::Write, topic, 0, false, NOW) == Decision::Allow
 }
 
-fn granted(p: &Plugin, c: ClientRef) -> Arc<crate::acl::Granted> {
+fn granted(p: &Plugin, c: ClientRef) -> crate::acl::Granted {
     p.sessions.borrow_mut().get(c.key()).and_then(|s| s.permissions.clone()).expect("permissions")
 }
 
@@ -66,11 +65,11 @@ fn a_reconnect_with_the_same_identity_reuses_the_permissions_and_their_warnings_
     p.tick(&b, NOW);
     let c2 = b.client(2, "a");
     assert_eq!(p.basic_auth(&b, c2, None, Some(token.as_bytes()), NOW), AuthResult::Accept);
-    assert!(Arc::ptr_eq(&first, &granted(&p, c2)), "the same permissions, not compiled again");
+    assert!(first.ptr_eq(&granted(&p, c2)), "the same permissions, not compiled again");
     assert_eq!(warned(), 1, "nothing compiled, nothing logged again");
     let c3 = b.client(3, "c");
     assert_eq!(p.basic_auth(&b, c3, None, Some(token.as_bytes()), NOW), AuthResult::Accept);
-    assert!(!Arc::ptr_eq(&first, &granted(&p, c3)));
+    assert!(!first.ptr_eq(&granted(&p, c3)));
     assert_eq!(warned(), 2, "compiled for c");
     assert!(may_publish(&p, &b, c2, "devices/a/1") && may_publish(&p, &b, c3, "devices/c/1"));
     assert!(!may_publish(&p, &b, c2, "devices/c/1") && !may_publish(&p, &b, c3, "devices/a/1"));
