@@ -174,11 +174,9 @@ impl Broker {
                 std::thread::sleep(Duration::from_millis(100));
                 return Err(log.lock().unwrap().clone());
             }
-            // "running" comes after every listener is bound: a connect alone may reach another
-            // server on the port while this broker is still failing to bind it.
-            if log.lock().unwrap().lines().any(|l| l.ends_with(" running"))
-                && TcpStream::connect(("127.0.0.1", port)).is_ok()
-            {
+            // A connect alone may reach another server on the port while this broker is still
+            // failing to bind it; the log cannot tell (tests and benchmarks turn logging down).
+            if listens(child.id(), port) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }
             if Instant::now() > deadline {
@@ -277,4 +275,26 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` holds a listening TCP socket on `port` (Linux: /proc/net/tcp and the
+/// process's descriptors).
+fn listens(pid: u32, port: u16) -> bool {
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| {
+            t.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
 }
