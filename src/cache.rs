@@ -115,7 +115,14 @@ mod tests {
     use super::*;
 
     fn tok(exp: Option<f64>) -> Arc<Token> {
-        Arc::new(Token { sub: Some("s".into()), iss: None, exp, nbf: None, iat: None, claims: Default::default() })
+        Arc::new(Token {
+            sub: Some("s".into()),
+            iss: None,
+            exp: exp.into(),
+            nbf: crate::token::Time::NONE,
+            iat: crate::token::Time::NONE,
+            claims: Default::default(),
+        })
     }
 
     #[test]

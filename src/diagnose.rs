@@ -40,9 +40,9 @@ fn unverified(claims: &Map<String, Value>) -> Token {
     Token {
         sub: claims.get("sub").and_then(Value::as_str).map(Into::into),
         iss: claims.get("iss").and_then(Value::as_str).map(Into::into),
-        exp: num("exp"),
-        nbf: num("nbf"),
-        iat: num("iat"),
+        exp: num("exp").into(),
+        nbf: num("nbf").into(),
+        iat: num("iat").into(),
         claims: claims.clone().into(),
     }
 }

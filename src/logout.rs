@@ -53,14 +53,14 @@ pub fn verify(v: &Verifier, keys: &KeySet, token: &str, rules: Rules, now: f64) 
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => return Err(bad("no iss")),
     };
-    let iat = t.iat.ok_or_else(|| bad("no iat"))?;
+    let iat = t.iat.get().ok_or_else(|| bad("no iat"))?;
     if iat > now + rules.leeway {
         return Err(Refused::new(Reason::IssuedInFuture, format!("{}s ahead", (iat - now).ceil())));
     }
     if now - iat > rules.max_age + rules.leeway {
         return Err(bad(format!("issued {}s ago, more than maxAgeSeconds", (now - iat).floor())));
     }
-    if let Some(exp) = t.exp {
+    if let Some(exp) = t.exp.get() {
         if now >= exp + rules.leeway {
             return Err(Refused::new(Reason::Expired, format!("{}s ago", (now - exp).floor())));
         }

@@ -28,23 +28,27 @@ pub struct Session {
     verified: Arc<Token>,
     /// The username the plugin bound the connection to, if any.
     pub username: Option<Arc<str>>,
-    /// The token currently in force when a reload re-check cannot get it from mosquitto: None when
-    /// it is the CONNECT password, which mosquitto passes to the re-check itself; kept after an
-    /// in-band refresh, for enhanced authentication, an exchanged credential, or introspection.
-    pub token: Option<Arc<str>>,
     pub refreshed: bool,
     /// Compiled at authentication when `options.authorization` is configured.
     pub permissions: Option<Granted>,
-    /// When the last in-band refresh was accepted (refreshes are rate-limited).
-    pub last_refresh: Option<f64>,
-    /// The token's `sid` (the identity provider's session) when `options.logout` is configured:
-    /// with `iat`, what a back-channel logout matches.
-    pub sid: Option<Arc<str>>,
+    /// What only some sessions hold (a refreshed one, or any with introspection or logouts): None
+    /// for the others, which then pay 8 bytes for it instead of 40.
+    more: Option<Box<More>>,
     /// `exp + leeway` when expired sessions are kicked (ACL checks deny from then on); infinite
     /// when not.
     deadline: f64,
     phase: Phase,
     generation: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct More {
+    /// See [`Session::token`].
+    token: Option<Arc<str>>,
+    /// See [`Session::sid`].
+    sid: Option<Arc<str>>,
+    /// When the last in-band refresh was accepted (refreshes are rate-limited).
+    last_refresh: Option<f64>,
 }
 
 /// Where a connection is in its lifecycle.
@@ -111,18 +115,53 @@ impl Session {
     /// `verified` is shared with the verified-token cache: an entry evicted while its session lives
     /// frees nothing, and its claims are one small block ([`crate::token::Claims`]).
     pub fn new(client_id: Arc<str>, verified: Arc<Token>, username: Option<Arc<str>>, token: Option<Arc<str>>) -> Self {
-        Session {
+        let mut s = Session {
             client_id,
             verified,
             username,
-            token,
             refreshed: false,
             permissions: None,
-            last_refresh: None,
-            sid: None,
+            more: None,
             deadline: f64::INFINITY,
             phase: Phase::Live,
             generation: 0,
+        };
+        if token.is_some() {
+            s.more_mut().token = token;
+        }
+        s
+    }
+
+    fn more_mut(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Default::default)
+    }
+
+    /// The token currently in force when a reload re-check cannot get it from mosquitto: None when
+    /// it is the CONNECT password, which mosquitto passes to the re-check itself; kept after an
+    /// in-band refresh, for enhanced authentication, an exchanged credential, or introspection.
+    pub fn token(&self) -> Option<&Arc<str>> {
+        self.more.as_ref()?.token.as_ref()
+    }
+
+    /// The token's `sid` (the identity provider's session) when `options.logout` is configured:
+    /// with `iat`, what a back-channel logout matches.
+    pub fn sid(&self) -> Option<&Arc<str>> {
+        self.more.as_ref()?.sid.as_ref()
+    }
+
+    pub fn set_sid(&mut self, sid: Option<Arc<str>>) {
+        if sid.is_some() || self.more.is_some() {
+            self.more_mut().sid = sid;
+        }
+    }
+
+    pub fn last_refresh(&self) -> Option<f64> {
+        self.more.as_ref()?.last_refresh
+    }
+
+    pub fn set_last_refresh(&mut self, at: Option<f64>) {
+        if at.is_some() || self.more.is_some() {
+            self.more_mut().last_refresh = at;
         }
     }
 
@@ -136,11 +175,11 @@ impl Session {
     }
 
     pub fn exp(&self) -> Option<f64> {
-        self.verified.exp
+        self.verified.exp.get()
     }
 
     pub fn iat(&self) -> Option<f64> {
-        self.verified.iat
+        self.verified.iat.get()
     }
 
     pub fn phase(&self) -> Phase {
@@ -189,6 +228,11 @@ pub enum EventKind {
     Expiry,
 }
 
+impl EventKind {
+    /// By discriminant (see [`Scheduled`]).
+    const ALL: [EventKind; 4] = [EventKind::Invalid, EventKind::Kick, EventKind::Notice, EventKind::Expiry];
+}
+
 /// Something due for one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
@@ -212,9 +256,9 @@ pub struct Sessions {
     by_client: HashMap<ClientKey, Box<Session>, HandleKeyed>,
     /// Connected sessions by client id (gone ones are not: their id may already belong to another).
     by_id: HashMap<Arc<str>, ClientKey>,
-    /// (due time in ms since the epoch, kind, client, generation): entries of replaced or closed
-    /// sessions are skipped when popped, so nothing is ever removed from the middle.
-    schedule: BinaryHeap<Reverse<(u64, EventKind, ClientKey, u64)>>,
+    /// Entries of replaced or closed sessions are skipped when popped, so nothing is ever removed
+    /// from the middle.
+    schedule: BinaryHeap<Reverse<Scheduled>>,
     next_generation: u64,
     /// Sessions that are gone, kept for the will check that follows and dropped on the next tick.
     gone: HashMap<ClientKey, Box<Session>, HandleKeyed>,
@@ -223,6 +267,26 @@ pub struct Sessions {
     /// hash the issuer and subject strings.
     by_identity: HashMap<(Option<Arc<str>>, Ident), Vec<ClientKey>>,
     index_identities: bool,
+}
+
+/// (due time in ms since the epoch and kind in one word, client, generation): 24 bytes, one or two
+/// per session on a large broker. Ordered by due time, then kind, as the fields were before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Scheduled(u64, ClientKey, u64);
+
+impl Scheduled {
+    fn new(due_ms: u64, kind: EventKind, c: ClientKey, generation: u64) -> Reverse<Scheduled> {
+        // ms since the epoch need 41 bits until the year 2039 and 44 until 2527.
+        Reverse(Scheduled(due_ms.min(u64::MAX >> 2) << 2 | kind as u64, c, generation))
+    }
+
+    fn due_ms(&self) -> u64 {
+        self.0 >> 2
+    }
+
+    fn kind(&self) -> EventKind {
+        EventKind::ALL[(self.0 & 3) as usize]
+    }
 }
 
 fn ms(t: f64) -> u64 {
@@ -297,10 +361,10 @@ impl Sessions {
             _ => f64::INFINITY,
         };
         if s.deadline.is_finite() {
-            self.schedule.push(Reverse((ms(s.deadline), EventKind::Expiry, c, s.generation)));
+            self.schedule.push(Scheduled::new(ms(s.deadline), EventKind::Expiry, c, s.generation));
         }
         if let (Some(exp), Some(before)) = (s.exp(), d.notice_before) {
-            self.schedule.push(Reverse((ms(exp - before), EventKind::Notice, c, s.generation)));
+            self.schedule.push(Scheduled::new(ms(exp - before), EventKind::Notice, c, s.generation));
         }
         self.put(c, s);
         self.compact();
@@ -316,9 +380,9 @@ impl Sessions {
         }
         s.phase = Phase::Ending(why);
         if notify {
-            self.schedule.push(Reverse((ms(now), EventKind::Invalid, c, s.generation)));
+            self.schedule.push(Scheduled::new(ms(now), EventKind::Invalid, c, s.generation));
         }
-        self.schedule.push(Reverse((ms(kick_at), EventKind::Kick, c, s.generation)));
+        self.schedule.push(Scheduled::new(ms(kick_at), EventKind::Kick, c, s.generation));
         true
     }
 
@@ -367,11 +431,11 @@ impl Sessions {
         let mut kept = Vec::new();
         while out.len() < limit {
             match self.schedule.peek() {
-                Some(Reverse((t, ..))) if *t <= now_ms => {}
+                Some(Reverse(e)) if e.due_ms() <= now_ms => {}
                 _ => break,
             }
             let Some(Reverse(entry)) = self.schedule.pop() else { break };
-            let (_, kind, c, generation) = entry;
+            let (kind, c, generation) = (entry.kind(), entry.1, entry.2);
             let Some(s) = self.by_client.get(&c) else { continue };
             // Notices and expiry go to live sessions only; the kick to the one that is ending.
             let wanted = match kind {
@@ -402,7 +466,7 @@ impl Sessions {
 
     /// When the soonest scheduled event is due (seconds; a stale entry may make it early, never late).
     pub fn next_due(&self) -> Option<f64> {
-        self.schedule.peek().map(|Reverse((t, ..))| *t as f64 / 1000.0)
+        self.schedule.peek().map(|Reverse(e)| e.due_ms() as f64 / 1000.0)
     }
 
     /// Scheduled entries, live or stale (for tests and the memory bound).
@@ -416,7 +480,7 @@ impl Sessions {
     fn compact(&mut self) {
         if self.schedule.len() > 64 + 4 * self.by_client.len() {
             let live = &self.by_client;
-            self.schedule.retain(|Reverse((_, _, c, g))| live.get(c).is_some_and(|s| s.generation == *g));
+            self.schedule.retain(|Reverse(Scheduled(_, c, g))| live.get(c).is_some_and(|s| s.generation == *g));
         }
     }
 }

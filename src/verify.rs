@@ -260,24 +260,24 @@ impl Verifier {
             return Err(Refused::new(Reason::MissingScope, format!("scope {} not granted", clean(missing, 64))));
         }
         let iss = iss.as_str().map(|i| self.issuers_seen.intern(i));
-        Ok(Token { sub, iss, exp, nbf, iat, claims })
+        Ok(Token { sub, iss, exp: exp.into(), nbf: nbf.into(), iat: iat.into(), claims })
     }
 
     /// exp, nbf and iat against `now` (seconds since the epoch), with the configured leeway.
     pub fn check_time(&self, t: &Token, now: f64) -> Result<(), Refused> {
         if self.validate_expiration {
-            if let Some(exp) = t.exp {
+            if let Some(exp) = t.exp.get() {
                 if now >= exp + self.leeway {
                     return Err(Refused::new(Reason::Expired, format!("{}s ago", (now - exp).floor())));
                 }
             }
         }
-        if let Some(nbf) = t.nbf {
+        if let Some(nbf) = t.nbf.get() {
             if nbf > now + self.leeway {
                 return Err(Refused::new(Reason::NotYetValid, format!("valid in {}s", (nbf - now).ceil())));
             }
         }
-        if let Some(iat) = t.iat {
+        if let Some(iat) = t.iat.get() {
             if iat > now + self.leeway {
                 return Err(Refused::new(Reason::IssuedInFuture, format!("{}s ahead", (iat - now).ceil())));
             }

@@ -180,7 +180,7 @@ fn rsa_algorithms_spki_and_pkcs1() {
             let e = local_file(name, file);
             let t = accepted(&e, &token(alg, "alice", json!({"scope": "mqtt"})));
             assert_eq!(t.sub.as_deref(), Some("alice"), "{name} {file}");
-            assert!(t.exp.is_some(), "{name} {file}");
+            assert!(t.exp.get().is_some(), "{name} {file}");
             // Read and checked, but not kept: no later decision reads it (no options.authorization).
             assert_eq!(t.claim("scope"), None);
         }

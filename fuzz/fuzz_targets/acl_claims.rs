@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let cfg = CFG.get_or_init(|| Config::parse(CONFIG).expect("fuzz config").authorization.expect("authorization"));
     let Ok(serde_json::Value::Object(claims)) = serde_json::from_slice::<serde_json::Value>(data) else { return };
     let sub = claims.get("sub").and_then(|v| v.as_str()).map(Into::into);
-    let token = Token { sub, iss: None, exp: None, nbf: None, iat: None, claims: claims.into() };
+    let token = Token { sub, iss: None, exp: mqtt_jwt_auth::token::Time::NONE, nbf: mqtt_jwt_auth::token::Time::NONE, iat: mqtt_jwt_auth::token::Time::NONE, claims: claims.into() };
     let p = compile(cfg, &token, Some("dev-1"), Some("user-1"));
     let _ = p.warnings();
     for (access, topic) in [

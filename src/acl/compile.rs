@@ -31,8 +31,7 @@ pub fn compile(
 ) -> Permissions {
     let no_match = if cfg.no_match_defer { Decision::Defer } else { Decision::Deny };
     if cfg.defer {
-        let identity = (client_id, username);
-        return Builder::default().finish(true, no_match, identity, Vec::new());
+        return Builder::default().finish(true, no_match, None, Vec::new());
     }
     // The broker thread compiles one connection at a time: its lists and text are reused, so a
     // CONNECT allocates only the two blocks the permissions keep.
@@ -58,7 +57,7 @@ fn fill(
     username: Option<&str>,
     no_match: Decision,
 ) -> Permissions {
-    let ctx = Context { token, client_id, username, trust_client_id: cfg.trust_client_id };
+    let ctx = Context::new(token, client_id, username, cfg.trust_client_id);
     let mut w = Warnings::default();
     for (i, spec) in cfg.rules.iter().enumerate() {
         if spec.conditions.iter().all(|c| holds(c, token, &RuleLabel(i), &mut w)) {
@@ -85,7 +84,8 @@ fn fill(
             emqx::read(v, name, &ctx, b, &mut w);
         }
     }
-    b.finish(false, no_match, (client_id, username), w.0)
+    let identity = ctx.identity_read.get().then_some((client_id, username));
+    b.finish(false, no_match, identity, w.0)
 }
 
 /// Which of the three lists a rule belongs to (see [`Permissions::check`]).
@@ -186,19 +186,17 @@ impl Builder {
         &mut self,
         pass_through: bool,
         no_match: Decision,
-        (client_id, username): (Option<&str>, Option<&str>),
+        identity: Option<(Option<&str>, Option<&str>)>,
         mut warnings: Vec<String>,
     ) -> Permissions {
         let [rules, acl, grants] = &self.lists;
-        let parts =
-            Parts { pass_through, no_match, client_id, username, lists: [rules, acl, grants], text: &self.text };
+        let parts = Parts { pass_through, no_match, identity, lists: [rules, acl, grants], text: &self.text };
         let granted = match Granted::new(parts, &mut self.block).filter(|_| !self.overflow) {
             Some(g) => g,
             None => {
                 warnings.push("the compiled permissions exceed 4 GiB; every check is denied".into());
                 let lists = [&[][..]; 3];
-                let parts =
-                    Parts { pass_through: false, no_match: Decision::Deny, client_id, username, lists, text: "" };
+                let parts = Parts { pass_through: false, no_match: Decision::Deny, identity, lists, text: "" };
                 Granted::new(parts, &mut self.block).expect("an empty block fits")
             }
         };

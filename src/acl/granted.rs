@@ -13,6 +13,9 @@ const RULE_BYTES: usize = 10;
 struct Head {
     pass_through: bool,
     no_match: Decision,
+    /// Compiled without reading the identity (no `%c` or `%u` was filled): the same for any, so
+    /// none is kept.
+    for_any: bool,
     has_client_id: bool,
     has_username: bool,
     client_id_len: u32,
@@ -23,7 +26,8 @@ struct Head {
 
 /// Compiled permissions with the identity they were compiled for. Compiling is a pure function of
 /// the configuration, the token's claims and this identity, so a reconnect with the same token and
-/// the same identity may reuse them instead of compiling again, and without the claims.
+/// the same identity may reuse them instead of compiling again, and without the claims. When no
+/// `%c` or `%u` was filled, that identity is any, and none is kept.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Granted(ThinArc<Head, u8>);
 
@@ -37,8 +41,8 @@ impl std::fmt::Debug for Granted {
 pub(crate) struct Parts<'a> {
     pub pass_through: bool,
     pub no_match: Decision,
-    pub client_id: Option<&'a str>,
-    pub username: Option<&'a str>,
+    /// The client id and username they were compiled for; None when compiling read neither.
+    pub identity: Option<(Option<&'a str>, Option<&'a str>)>,
     pub lists: [&'a [Rule]; 3],
     pub text: &'a str,
 }
@@ -48,19 +52,21 @@ impl Granted {
     pub(crate) fn new(p: Parts, scratch: &mut Vec<u8>) -> Option<Granted> {
         let len = |n: usize| u32::try_from(n).ok();
         let [a, b, c] = p.lists.map(<[Rule]>::len);
+        let (client_id, username) = p.identity.unwrap_or_default();
         let ends = [len(a)?, len(a + b)?, len(a + b + c)?];
         let head = Head {
             pass_through: p.pass_through,
             no_match: p.no_match,
-            has_client_id: p.client_id.is_some(),
-            has_username: p.username.is_some(),
-            client_id_len: len(p.client_id.map_or(0, str::len))?,
-            username_len: len(p.username.map_or(0, str::len))?,
+            for_any: p.identity.is_none(),
+            has_client_id: client_id.is_some(),
+            has_username: username.is_some(),
+            client_id_len: len(client_id.map_or(0, str::len))?,
+            username_len: len(username.map_or(0, str::len))?,
             ends,
         };
         scratch.clear();
-        scratch.extend_from_slice(p.client_id.unwrap_or_default().as_bytes());
-        scratch.extend_from_slice(p.username.unwrap_or_default().as_bytes());
+        scratch.extend_from_slice(client_id.unwrap_or_default().as_bytes());
+        scratch.extend_from_slice(username.unwrap_or_default().as_bytes());
         for r in p.lists.iter().flat_map(|l| l.iter()) {
             scratch.extend_from_slice(&encode(r));
         }
@@ -104,7 +110,7 @@ impl Granted {
 
     /// Whether these permissions were compiled for this client id and username.
     pub fn is_for(&self, client_id: &str, username: Option<&str>) -> bool {
-        self.client_id() == Some(client_id) && self.username() == username.map(str::as_bytes)
+        self.head().for_any || self.client_id() == Some(client_id) && self.username() == username.map(str::as_bytes)
     }
 
     pub(crate) fn pass_through(&self) -> bool {
@@ -138,8 +144,7 @@ impl Granted {
         let parts = Parts {
             pass_through: true,
             no_match: Decision::Defer,
-            client_id: Some(client_id),
-            username: None,
+            identity: Some((Some(client_id), None)),
             lists,
             text: "",
         };
@@ -223,15 +228,9 @@ mod tests {
             len,
         };
         let lists = [&[rule(false, 0, 3)][..], &[][..], &[rule(true, 3, 4), rule(true, 7, 1)][..]];
-        let parts = |client_id, username| Parts {
-            pass_through: false,
-            no_match: Decision::Defer,
-            client_id,
-            username,
-            lists,
-            text: "a/bc/d/#",
-        };
-        let g = Granted::new(parts(Some("dev-é"), Some("")), &mut Vec::new()).unwrap();
+        let parts =
+            |identity| Parts { pass_through: false, no_match: Decision::Defer, identity, lists, text: "a/bc/d/#" };
+        let g = Granted::new(parts(Some((Some("dev-é"), Some("")))), &mut Vec::new()).unwrap();
         assert_eq!(g.client_id(), Some("dev-é"));
         assert!(g.is_for("dev-é", Some("")));
         assert!(!g.is_for("dev-é", None), "an empty username is not none");
@@ -240,9 +239,12 @@ mod tests {
         assert_eq!([filters(0), filters(1), filters(2)], [vec!["a/b"], vec![], vec!["c/d/", "#"]]);
         assert_eq!(g.text(), "a/bc/d/#");
         assert_eq!(g.no_match(), Decision::Defer);
-        let anonymous = Granted::new(parts(None, None), &mut Vec::new()).unwrap();
+        let anonymous = Granted::new(parts(Some((None, None))), &mut Vec::new()).unwrap();
         assert_eq!(anonymous.client_id(), None);
         assert!(!anonymous.is_for("", None));
+        let any = Granted::new(parts(None), &mut Vec::new()).unwrap();
+        assert!(any.is_for("dev-é", Some("")) && any.is_for("x", None), "compiled without reading the identity");
+        assert_eq!(any.filter(&any.list(2).next().unwrap()), Some("c/d/"));
         assert_eq!(std::mem::size_of::<Option<Granted>>(), 8, "one thin pointer");
     }
 }

@@ -58,7 +58,14 @@ mod tests {
             "authorization": {"claims": {"resources": ["resources"]}}}});
         let cfg = Config::parse(&cfg.to_string()).unwrap();
         let claims = json!({"resources": claim}).as_object().unwrap().clone();
-        let t = Token { sub: Some("c".into()), iss: None, exp: None, nbf: None, iat: None, claims: claims.into() };
+        let t = Token {
+            sub: Some("c".into()),
+            iss: None,
+            exp: crate::token::Time::NONE,
+            nbf: crate::token::Time::NONE,
+            iat: crate::token::Time::NONE,
+            claims: claims.into(),
+        };
         compile(cfg.authorization.as_ref().unwrap(), &t, Some("c"), None)
     }
 

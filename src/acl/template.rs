@@ -25,6 +25,15 @@ pub struct Context<'a> {
     pub username: Option<&'a str>,
     /// False: the client chose its id freely, so `%c` has no usable value.
     pub trust_client_id: bool,
+    /// Set when a placeholder was filled from the identity (or found it missing): what was built
+    /// from this context then holds only for this client id and username.
+    pub identity_read: std::cell::Cell<bool>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(token: &'a Token, client_id: Option<&'a str>, username: Option<&'a str>, trust_client_id: bool) -> Self {
+        Context { token, client_id, username, trust_client_id, identity_read: Default::default() }
+    }
 }
 
 /// Why a placeholder has no usable value. Only the last two are worth a log line: a missing claim or
@@ -147,9 +156,15 @@ impl Template {
                     out.push_str(t);
                     continue;
                 }
-                Part::Username => (Placeholder::Username, ctx.username.ok_or(Unusable::Missing)),
+                Part::Username => {
+                    ctx.identity_read.set(true);
+                    (Placeholder::Username, ctx.username.ok_or(Unusable::Missing))
+                }
                 Part::ClientId if !ctx.trust_client_id => (Placeholder::ClientId, Err(Unusable::Untrusted)),
-                Part::ClientId => (Placeholder::ClientId, ctx.client_id.ok_or(Unusable::Missing)),
+                Part::ClientId => {
+                    ctx.identity_read.set(true);
+                    (Placeholder::ClientId, ctx.client_id.ok_or(Unusable::Missing))
+                }
                 Part::Claim(path) => (Placeholder::Claim(path), string_claim(ctx.token, path)),
             };
             let at_start = out.len() == start;
@@ -231,7 +246,7 @@ mod tests {
 
     fn ctx_render(t: &Template, client_id: Option<&str>) -> (String, Vec<(String, Unusable)>) {
         let token = Token::bare(json!({"n": 1}).as_object().unwrap().clone().into());
-        t.render(&Context { token: &token, client_id, username: Some("u"), trust_client_id: true })
+        t.render(&Context::new(&token, client_id, Some("u"), true))
     }
 
     #[test]

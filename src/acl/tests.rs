@@ -9,7 +9,14 @@ use Decision::{Allow, Defer, Deny};
 fn token(claims: Value) -> Token {
     let claims = claims.as_object().expect("claims object").clone();
     let sub = claims.get("sub").and_then(Value::as_str).map(Into::into);
-    Token { sub, iss: None, exp: None, nbf: None, iat: None, claims: claims.into() }
+    Token {
+        sub,
+        iss: None,
+        exp: crate::token::Time::NONE,
+        nbf: crate::token::Time::NONE,
+        iat: crate::token::Time::NONE,
+        claims: claims.into(),
+    }
 }
 
 /// Client ids in these tests are trusted (as with a client id binding): they test the templates.
@@ -592,4 +599,24 @@ fn lists_are_decided_in_order_whatever_order_they_are_filled() {
         ]
     );
     table(&p, &[(W, "g/no", 0, false, Deny), (W, "g/yes", 0, false, Allow), (W, "r/1", 0, false, Allow)]);
+}
+
+/// Permissions compiled without filling `%c` or `%u` hold for any identity (a reconnect under
+/// another client id may reuse them); with either, or with one found missing, only for their own.
+#[test]
+fn permissions_hold_for_the_identities_compiling_read() {
+    let claims = json!({"publ": ["a/#"], "tenant": "t1"});
+    let plain = json!({"rules": [{"permission": "allow", "action": "all", "topic": "x/%{tenant}/#"}]});
+    let with = |topic: &str| json!({"rules": [{"permission": "allow", "action": "all", "topic": topic}]});
+    let any = perms(plain, claims.clone(), Some("c1"), Some("alice"));
+    assert!(any.granted.is_for("c2", None) && any.granted.is_for("c1", Some("alice")));
+    for topic in ["u/%u", "c/%c", "missing/%u"] {
+        let username = (topic != "missing/%u").then_some("alice");
+        let own = perms(with(topic), claims.clone(), Some("c1"), username);
+        assert!(own.granted.is_for("c1", username), "{topic}");
+        assert!(!own.granted.is_for("c2", username), "{topic}: another client id");
+        assert!(!own.granted.is_for("c1", Some("bob")), "{topic}: another username");
+    }
+    let deferred = perms(json!({"defer": true}), claims, Some("c1"), None);
+    assert!(deferred.granted.is_for("c2", Some("u")));
 }

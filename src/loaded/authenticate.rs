@@ -57,7 +57,7 @@ impl Loaded {
             None => {
                 let t = Arc::new(self.verify_signed(token)?);
                 // Past exp + leeway the time check refuses it anyway; without exp checks, MAX_TTL bounds it.
-                let until = match (self.verifier.validate_expiration, t.exp) {
+                let until = match (self.verifier.validate_expiration, t.exp.get()) {
                     (true, Some(exp)) => exp + self.verifier.leeway,
                     _ => f64::INFINITY,
                 };

@@ -267,7 +267,7 @@ impl Plugin {
         };
         let (t, permissions) = self.grant(loaded, broker, token, &verified, &id, username.as_ref())?;
         let mut session = Session::new(id, t.clone(), username, keep.then(|| token.into()));
-        session.sid = logout_sid(loaded, &t);
+        session.set_sid(logout_sid(loaded, &t));
         session.permissions = permissions;
         Ok(Prepared { session, set, gate })
     }
@@ -326,7 +326,7 @@ impl Plugin {
         let id = broker.client_id(client)?;
         let session = self.sessions.borrow_mut().get(client.key()).filter(|s| *s.client_id == *id).cloned()?;
         // Not kept: the token in force is the CONNECT password, which mosquitto passes in again.
-        let current = match &session.token {
+        let current = match session.token() {
             Some(t) => Ok(&**t),
             None => password
                 .filter(|p| !p.is_empty())
@@ -337,7 +337,7 @@ impl Plugin {
             Err(Refused::new(Reason::SessionEnding, "the session was already ending"))
         } else {
             current
-                .and_then(|token| self.reverify(loaded, broker, &session, token, session.token.clone(), now))
+                .and_then(|token| self.reverify(loaded, broker, &session, token, session.token().cloned(), now))
                 .and_then(|(fresh, rename, _)| {
                     if let Some(name) = &rename {
                         set_username(broker, client, name)?;
@@ -372,12 +372,12 @@ impl Plugin {
         let username = identity.username.or_else(|| session.username.clone());
         let rename = (username != session.username).then(|| username.as_deref().map(str::to_string)).flatten();
         let username = share(username, &t.sub);
-        let refreshed = session.refreshed || stored != session.token;
+        let refreshed = session.refreshed || stored.as_ref() != session.token();
         let (t, permissions) = self.grant(loaded, broker, token, &verified, &session.client_id, username.as_ref())?;
         let mut fresh = Session::new(session.client_id.clone(), t.clone(), username, stored);
         fresh.refreshed = refreshed;
-        fresh.last_refresh = session.last_refresh;
-        fresh.sid = logout_sid(loaded, &t);
+        fresh.set_last_refresh(session.last_refresh());
+        fresh.set_sid(logout_sid(loaded, &t));
         fresh.permissions = permissions;
         Ok((fresh, rename, t))
     }

@@ -53,7 +53,7 @@ impl Plugin {
         );
         // Only a token that verifies is remembered, until its own exp.
         let t = loaded.authenticate(&got.token, now)?;
-        ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp, got.expires_in, now), now);
+        ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp.get(), got.expires_in, now), now);
         Ok(Some((Cow::Owned(got.token), now)))
     }
 }

@@ -89,7 +89,7 @@ impl Plugin {
         // `sid` is among the claims the loaded configuration keeps when options.logout is configured.
         let sid = t.claims.get("sid").and_then(|v| v.as_str());
         let memory = self.logouts.borrow_mut();
-        match memory.refusing(t.iss.as_deref(), t.sub.as_deref(), sid, t.iat, now) {
+        match memory.refusing(t.iss.as_deref(), t.sub.as_deref(), sid, t.iat.get(), now) {
             Some(l) => Err(Refused::new(
                 Reason::LoggedOut,
                 format!("issued before a back-channel logout ({}s ago)", (now - l.iat).max(0.0).floor()),

@@ -29,7 +29,7 @@ impl Plugin {
             return Err(Refused::new(Reason::SessionEnding, "the session is already ending"));
         }
         let min_interval = loaded.config.refresh.min_interval_ms as f64 / 1000.0;
-        if session.last_refresh.is_some_and(|last| now - last < min_interval) {
+        if session.last_refresh().is_some_and(|last| now - last < min_interval) {
             crate::metrics::Metrics::inc(&self.metrics.refresh_refused);
             return Err(Refused::new(
                 Reason::RefreshTooSoon,
@@ -48,7 +48,7 @@ impl Plugin {
         crate::metrics::Metrics::inc(if verified.is_ok() { &m.refresh_accepted } else { &m.refresh_refused });
         let (mut fresh, gate) = verified?;
         fresh.refreshed = true;
-        fresh.last_refresh = Some(now);
+        fresh.set_last_refresh(Some(now));
         let exp = fresh.exp();
         self.open_session(loaded, client.key(), fresh, now, gate);
         broker

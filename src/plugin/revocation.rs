@@ -144,7 +144,7 @@ impl Plugin {
             if wait == Some(false) {
                 return failed("too many CONNECTs are waiting for their revocation answer");
             }
-            let j = job(d, Arc::from(token), issuer(t), t.exp, Priority::First);
+            let j = job(d, Arc::from(token), issuer(t), t.exp.get(), Priority::First);
             return match intro.submit(j) {
                 Submitted::Full => failed("the revocation check queue is full"),
                 Submitted::Queued | Submitted::Coalesced => Ok(GateAnswer::Wait(d)),
@@ -153,7 +153,7 @@ impl Plugin {
         if r.policy == Blocking::Blocking {
             return match intro.check_now(token, issuer(t).as_deref()) {
                 Ok(v) => {
-                    self.with_tracker(loaded, now, |tr| tr.remember(d, v, t.exp, now));
+                    self.with_tracker(loaded, now, |tr| tr.remember(d, v, t.exp.get(), now));
                     match v {
                         Verdict::Active => Ok(GateAnswer::Active),
                         Verdict::Inactive => Err(Refused::new(Reason::Revoked, "the revocation endpoint says no")),
@@ -176,7 +176,7 @@ impl Plugin {
     pub(super) fn track_revocation(&self, loaded: &Loaded, client: ClientKey, s: &Session, gate: GateAnswer, now: f64) {
         let Some(intro) = &loaded.introspector else { return };
         // Sessions keep their raw token whenever introspection is configured (auth.rs).
-        let Some(token) = s.token.clone() else { return };
+        let Some(token) = s.token().cloned() else { return };
         let d = digest(&token);
         let cached = self.with_tracker(loaded, now, |tr| {
             if tr.follows(client, &d) {

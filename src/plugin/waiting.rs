@@ -171,7 +171,14 @@ mod tests {
     use std::sync::Arc;
 
     fn token(sub: &str) -> Token {
-        Token { sub: Some(sub.into()), iss: None, exp: None, nbf: None, iat: None, claims: Default::default() }
+        Token {
+            sub: Some(sub.into()),
+            iss: None,
+            exp: crate::token::Time::NONE,
+            nbf: crate::token::Time::NONE,
+            iat: crate::token::Time::NONE,
+            claims: Default::default(),
+        }
     }
 
     fn entry(n: usize, id: &str, digest: u8, deadline: f64, deny: bool) -> Entry {

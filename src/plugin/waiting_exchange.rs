@@ -85,7 +85,7 @@ impl Plugin {
             Ok(t) => t,
             Err(r) => return refuse(r),
         };
-        ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp, got.expires_in, now), now);
+        ex.remember(username, password, got.token.clone(), Exchanger::until(t.exp.get(), got.expires_in, now), now);
         let msg =
             format!("{LOG_PREFIX}: client {}: credentials exchanged at the token endpoint", clean(&e.client_id, 64));
         broker.log(Level::Debug, &msg);

@@ -13,7 +13,7 @@ pub(super) enum Ident {
 
 pub(super) fn idents(s: &Session) -> impl Iterator<Item = (Option<Arc<str>>, Ident)> + '_ {
     let sub = s.subject().cloned().map(Ident::Sub);
-    let sid = s.sid.clone().map(Ident::Sid);
+    let sid = s.sid().cloned().map(Ident::Sid);
     sub.into_iter().chain(sid).map(|i| (s.issuer().cloned(), i))
 }
 
@@ -58,7 +58,7 @@ impl Sessions {
             .filter(|c| {
                 self.by_client.get(c).is_some_and(|s| {
                     s.is_live()
-                        && l.covers(s.issuer().map(|i| &**i), s.subject().map(|i| &**i), s.sid.as_deref(), s.iat())
+                        && l.covers(s.issuer().map(|i| &**i), s.subject().map(|i| &**i), s.sid().map(|i| &**i), s.iat())
                 })
             })
             .collect();
@@ -79,13 +79,13 @@ mod tests {
         let t = Token {
             sub: Some(sub.into()),
             iss: Some("iss".into()),
-            exp: None,
-            nbf: None,
-            iat: Some(10.0),
+            exp: crate::token::Time::NONE,
+            nbf: crate::token::Time::NONE,
+            iat: Some(10.0).into(),
             claims: Default::default(),
         };
         let mut s = Session::new(id.into(), Arc::new(t), None, Some("t".into()));
-        s.sid = sid.map(Into::into);
+        s.set_sid(sid.map(Into::into));
         s
     }
 

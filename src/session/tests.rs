@@ -3,7 +3,14 @@
 use super::*;
 
 fn s(id: &str, exp: Option<f64>) -> Session {
-    let t = Token { sub: Some("sub".into()), iss: None, exp, nbf: None, iat: None, claims: Default::default() };
+    let t = Token {
+        sub: Some("sub".into()),
+        iss: None,
+        exp: exp.into(),
+        nbf: crate::token::Time::NONE,
+        iat: crate::token::Time::NONE,
+        claims: Default::default(),
+    };
     Session::new(id.into(), Arc::new(t), None, Some("t".into()))
 }
 
@@ -235,4 +242,30 @@ fn random_interleavings_keep_the_invariants() {
         ss.drop_gone(None);
         assert!(ss.is_empty(), "seed {seed}: {} sessions left", ss.len());
     }
+}
+
+#[test]
+fn schedule_entries_keep_due_time_kind_and_their_order() {
+    use super::{EventKind, Scheduled};
+    let c = ClientKey::test(8);
+    for (i, k) in EventKind::ALL.into_iter().enumerate() {
+        assert_eq!(k as usize, i, "ALL is in discriminant order");
+        let e = Scheduled::new(1_800_000_000_123, k, c, 7).0;
+        assert_eq!((e.due_ms(), e.kind(), e.1, e.2), (1_800_000_000_123, k, c, 7));
+    }
+    // Sooner first; at the same millisecond, in the order of the kinds (an invalidity notice before
+    // its kick).
+    assert!(Scheduled::new(5, EventKind::Expiry, c, 1).0 < Scheduled::new(6, EventKind::Invalid, c, 1).0);
+    assert!(Scheduled::new(5, EventKind::Invalid, c, 9).0 < Scheduled::new(5, EventKind::Kick, c, 1).0);
+    assert_eq!(Scheduled::new(u64::MAX, EventKind::Kick, c, 1).0.due_ms(), u64::MAX >> 2, "saturates");
+}
+
+#[test]
+fn what_every_session_holds_stays_small() {
+    use std::mem::size_of;
+    // One of each per device: a Box<Session> of 88 bytes takes a 96-byte heap block, an Arc<Token>
+    // of 72 (+16) too; the next sizes up take 112 and 128.
+    assert!(size_of::<Session>() <= 88, "Session: {} bytes", size_of::<Session>());
+    assert!(size_of::<Token>() <= 72, "Token: {} bytes", size_of::<Token>());
+    assert_eq!(size_of::<super::Scheduled>(), 24);
 }

@@ -74,3 +74,21 @@ fn a_reconnect_with_the_same_identity_reuses_the_permissions_and_their_warnings_
     assert!(may_publish(&p, &b, c2, "devices/a/1") && may_publish(&p, &b, c3, "devices/c/1"));
     assert!(!may_publish(&p, &b, c2, "devices/c/1") && !may_publish(&p, &b, c3, "devices/a/1"));
 }
+
+/// Rules without `%c` or `%u`: the permissions hold for any identity, so a connection under
+/// another client id shares them too, and they still decide by the token's claims.
+#[test]
+fn permissions_that_read_no_identity_are_shared_by_every_client_id() {
+    let cfg = json!({"version": 1, "algorithm": "HS256", "mode": "local",
+        "options": {"modes": {"local": SECRET}, "authorization": {
+            "rules": [{"permission": "allow", "action": "publish", "topic": "fleet/%{sub}/#"}]}}});
+    let (p, b, _d) = fake::load(&cfg);
+    let token = crate::keys::hs256_token(SECRET, &json!({"sub": "f1", "exp": NOW + 3600.0, "publ": ["up/#"]}));
+    let (a, c) = (b.client(1, "a"), b.client(2, "c"));
+    for x in [a, c] {
+        assert_eq!(p.basic_auth(&b, x, None, Some(token.as_bytes()), NOW), AuthResult::Accept);
+        assert!(may_publish(&p, &b, x, "fleet/f1/x") && may_publish(&p, &b, x, "up/1"));
+        assert!(!may_publish(&p, &b, x, "fleet/f2/x") && !may_publish(&p, &b, x, "down/1"));
+    }
+    assert!(granted(&p, a).ptr_eq(&granted(&p, c)), "compiled once");
+}

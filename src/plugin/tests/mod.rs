@@ -113,10 +113,10 @@ fn sessions_keep_the_token_only_where_the_reload_recheck_cannot_get_it_again() {
     let c = b.client(1, "m");
     let t = tok("m", NOW + 100.0);
     assert_eq!(p.basic_auth(&b, c, Some(b"m"), Some(t.as_bytes()), NOW), AuthResult::Accept);
-    assert_eq!(p.sessions.borrow_mut().get(c.key()).unwrap().token, None, "the password is the token: no copy");
+    assert_eq!(p.sessions.borrow_mut().get(c.key()).unwrap().token(), None, "the password is the token: no copy");
     let e = b.client(2, "e");
     assert_eq!(p.ext_auth_start(&b, e, Some("JWT"), tok("e", NOW + 100.0).as_bytes(), NOW), AuthResult::Accept);
-    assert!(p.sessions.borrow_mut().get(e.key()).unwrap().token.is_some(), "enhanced auth: mosquitto has no copy");
+    assert!(p.sessions.borrow_mut().get(e.key()).unwrap().token().is_some(), "enhanced auth: mosquitto has no copy");
     p.reload(&b, NOW + 1.0);
     // The re-check verifies the password mosquitto passes again; without one it fails closed.
     assert_eq!(p.basic_auth(&b, c, Some(b"m"), Some(t.as_bytes()), NOW + 1.0), AuthResult::Accept);
