@@ -18,6 +18,19 @@ pub fn digest(token: &str) -> Digest {
     out
 }
 
+/// The map's key: the digest's first 128 bits, half the slot's key bytes (a slot per entry and
+/// up to twice as many: ≈ 28 bytes a session). A hit hands out a verified token's claims, so what
+/// matters is that nobody can make another token hit an entry: that is a preimage of 128 bits
+/// (2^128 / entries tries), not a collision: a token that collides with one the identity provider
+/// signed only stands for that one, whose claims the entry holds.
+type Key = [u8; 16];
+
+fn key(d: &Digest) -> Key {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    k
+}
+
 /// What a hit gives: the token, and the permissions last compiled from it, if any.
 pub type Hit = (Arc<Token>, Option<Granted>);
 
@@ -29,7 +42,7 @@ pub struct VerifiedCache {
     /// Until when, the token, and the permissions last compiled from it (then that token no longer
     /// holds the claims only authorization reads). One map: a second one for the permissions would
     /// cost a key and a slot per entry, the pointer here costs 8 bytes.
-    map: HashMap<Digest, Entry, DigestKeyed>,
+    map: HashMap<Key, Entry, DigestKeyed>,
     next_purge: f64,
     /// Walks over every entry so far (purges and evictions): bounded per insert on average.
     walks: u64,
@@ -57,7 +70,7 @@ impl VerifiedCache {
     }
 
     pub fn get(&self, d: &Digest, now: f64) -> Option<Hit> {
-        match self.map.get(d) {
+        match self.map.get(&key(d)) {
             Some((until, t, g)) if now < *until => Some((t.clone(), g.clone())),
             _ => None,
         }
@@ -66,7 +79,7 @@ impl VerifiedCache {
     /// Remembers the permissions compiled from the entry's token, and the token without the claims
     /// they were compiled from. Nothing when the entry is gone (evicted, or the keys changed).
     pub fn granted(&mut self, d: &Digest, token: Arc<Token>, granted: Granted) {
-        if let Some((_, t, g)) = self.map.get_mut(d) {
+        if let Some((_, t, g)) = self.map.get_mut(&key(d)) {
             *t = token;
             *g = Some(granted);
         }
@@ -94,7 +107,7 @@ impl VerifiedCache {
             });
         }
         // Inserted with its claims: no permissions compiled from it yet.
-        self.map.insert(d, (until.min(now + MAX_TTL), token, None));
+        self.map.insert(key(&d), (until.min(now + MAX_TTL), token, None));
     }
 
     /// Forgets everything: the keys changed, and a removed key must stop vouching for its tokens.

@@ -2,7 +2,7 @@
 //! check and DISCONNECT. Keys a client can choose (client ids) keep the default.
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// For SHA-256 digests: their first 8 bytes already are a uniform hash. Only tokens whose signature
+/// For SHA-256 digests (or their first half): their first 8 bytes already are a uniform hash. Only tokens whose signature
 /// verified are inserted, so nobody can fill a table with chosen digests.
 #[derive(Default)]
 pub struct DigestHasher(u64);

@@ -194,7 +194,7 @@ impl Builder {
         let granted = match Granted::new(parts, &mut self.block).filter(|_| !self.overflow) {
             Some(g) => g,
             None => {
-                warnings.push("the compiled permissions exceed 4 GiB; every check is denied".into());
+                warnings.push("the compiled permissions do not fit (over 4 GiB, or a client id or username over 65,535 bytes); every check is denied".into());
                 let lists = [&[][..]; 3];
                 let parts = Parts { pass_through: false, no_match: Decision::Deny, identity, lists, text: "" };
                 Granted::new(parts, &mut self.block).expect("an empty block fits")

@@ -18,8 +18,10 @@ struct Head {
     for_any: bool,
     has_client_id: bool,
     has_username: bool,
-    client_id_len: u32,
-    username_len: u32,
+    /// MQTT strings are at most 65,535 bytes: 16 bits keep the fixed part at 24 bytes, so that with
+    /// the block's length and count the block takes 80 bytes, not 96, for a typical device's rule.
+    client_id_len: u16,
+    username_len: u16,
     /// Where the jwt.json rules, the `acl` claim's rules and the grants end, in rules.
     ends: [u32; 3],
 }
@@ -60,8 +62,8 @@ impl Granted {
             for_any: p.identity.is_none(),
             has_client_id: client_id.is_some(),
             has_username: username.is_some(),
-            client_id_len: len(client_id.map_or(0, str::len))?,
-            username_len: len(username.map_or(0, str::len))?,
+            client_id_len: u16::try_from(client_id.map_or(0, str::len)).ok()?,
+            username_len: u16::try_from(username.map_or(0, str::len)).ok()?,
             ends,
         };
         scratch.clear();
@@ -246,5 +248,11 @@ mod tests {
         assert!(any.is_for("dev-é", Some("")) && any.is_for("x", None), "compiled without reading the identity");
         assert_eq!(any.filter(&any.list(2).next().unwrap()), Some("c/d/"));
         assert_eq!(std::mem::size_of::<Option<Granted>>(), 8, "one thin pointer");
+        assert_eq!(std::mem::size_of::<Head>(), 24);
+        let long = "x".repeat(65_536);
+        assert!(
+            Granted::new(parts(Some((Some(&long), None))), &mut Vec::new()).is_none(),
+            "no MQTT client id is that long"
+        );
     }
 }
